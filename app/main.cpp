@@ -1,0 +1,310 @@
+// tidegate: process lifecycle as nginx's (command line, pid file, signals).
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/cli.h"
+#include "common/error_log.h"
+#include "conf/config.h"
+#include "proxy/runtime.h"
+#include "proxy/worker.h"
+
+namespace {
+
+using namespace tg;
+namespace asio = boost::asio;
+
+void say(const std::string& line) { std::cerr << "tidegate: " << line << "\n"; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int send_signal(const conf::Config& cfg, const std::string& name) {
+  const std::string& path = cfg.main.pid_path;
+  std::ifstream in(path);
+  if (!in) {
+    say("[error] open() \"" + path + "\" failed " + errno_text(errno));
+    return 1;
+  }
+  long pid = 0;
+  in >> pid;
+  if (pid <= 0) {
+    say("[error] invalid PID number \"\" in \"" + path + "\"");
+    return 1;
+  }
+  int sig = name == "stop" ? SIGTERM : name == "quit" ? SIGQUIT : name == "reopen" ? SIGUSR1
+                                                                                    : SIGHUP;
+  if (::kill(static_cast<pid_t>(pid), sig) != 0) {
+    say("[alert] kill(" + std::to_string(pid) + ", " + std::to_string(sig) + ") failed " +
+        errno_text(errno));
+    return 1;
+  }
+  return 0;
+}
+
+bool write_pid_file(const std::string& path) {
+  if (path.empty()) return true;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    log(LogLevel::kEmerg, "open() \"" + path + "\" failed " + errno_text(errno));
+    return false;
+  }
+  std::string text = std::to_string(::getpid()) + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok;
+}
+
+void drop_privileges(const std::string& user) {
+  if (::geteuid() != 0 || user.empty()) return;
+  std::string name = user.substr(0, user.find(' '));
+  struct passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) {
+    log(LogLevel::kWarn, "getpwnam(\"" + name + "\") failed: running as root");
+    return;
+  }
+  if (::setgid(pw->pw_gid) != 0 || ::initgroups(name.c_str(), pw->pw_gid) != 0 ||
+      ::setuid(pw->pw_uid) != 0) {
+    log(LogLevel::kEmerg, "setuid(" + std::to_string(pw->pw_uid) + ") failed " +
+                              errno_text(errno));
+  }
+}
+
+bool daemonize() {
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log(LogLevel::kEmerg, "fork() failed " + errno_text(errno));
+    return false;
+  }
+  if (pid > 0) ::_exit(0);
+  ::setsid();
+  ::umask(0);
+  int fd = ::open("/dev/null", O_RDWR);
+  if (fd >= 0) {
+    ::dup2(fd, STDIN_FILENO);
+    ::dup2(fd, STDOUT_FILENO);
+    if (fd > STDERR_FILENO) ::close(fd);
+  }
+  return true;
+}
+
+/// The running server: workers plus the control thread's duties.
+class Server {
+ public:
+  Server(app::CommandLine cli, std::shared_ptr<const conf::Config> cfg)
+      : cli_(std::move(cli)), cfg_(std::move(cfg)) {}
+
+  int run() {
+    signals_.add(SIGINT);
+    signals_.add(SIGUSR1);
+    const auto& m = cfg_->main;
+    if (m.worker_rlimit_nofile > 0) {
+      rlimit rl{static_cast<rlim_t>(m.worker_rlimit_nofile),
+                static_cast<rlim_t>(m.worker_rlimit_nofile)};
+      if (::setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        log(LogLevel::kAlert, "setrlimit(RLIMIT_NOFILE, " + std::to_string(m.worker_rlimit_nofile) +
+                                  ") failed " + errno_text(errno));
+      }
+    }
+    std::shared_ptr<const proxy::Runtime> runtime;
+    try {
+      runtime = proxy::build_runtime(cfg_, static_cast<size_t>(m.worker_processes), nullptr, 1);
+      for (int i = 0; i < m.worker_processes; ++i) {
+        workers_.push_back(std::make_unique<proxy::Worker>(i + 1));
+        workers_.back()->open_listeners(*runtime);
+      }
+    } catch (const std::exception& e) {
+      log(LogLevel::kEmerg, e.what());
+      if (!to_stderr_) say(std::string("[emerg] ") + e.what());
+      return 1;
+    }
+    if (m.daemon && !daemonize()) return 1;
+    drop_privileges(m.user);
+    // Every listener is bound: now the pid file may say we serve.
+    if (!write_pid_file(m.pid_path)) return 1;
+    pid_path_ = m.pid_path;
+    runtime_ = runtime;
+    for (auto& w : workers_) w->start(runtime);
+    log(LogLevel::kNotice, "tidegate/" TIDEGATE_VERSION " started with " +
+                               std::to_string(m.worker_processes) + " worker thread(s)");
+    wait_signals();
+    control_.run();
+    for (auto& w : workers_) w->join();
+    if (!pid_path_.empty()) ::unlink(pid_path_.c_str());
+    log(LogLevel::kNotice, "exit");
+    return 0;
+  }
+
+  void set_error_log_to_stderr(bool v) { to_stderr_ = v; }
+
+ private:
+  void wait_signals() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      switch (sig) {
+        case SIGHUP:
+          log(LogLevel::kNotice, "signal 1 (SIGHUP) received, reconfiguring");
+          reload();
+          break;
+        case SIGUSR1:
+          log(LogLevel::kNotice, "signal 10 (SIGUSR1) received, reopening logs");
+          reopen();
+          break;
+        case SIGQUIT:
+          log(LogLevel::kNotice, "signal 3 (SIGQUIT) received, shutting down");
+          graceful_stop();
+          break;
+        case SIGTERM:
+        case SIGINT:
+          log(LogLevel::kNotice, "signal " + std::to_string(sig) + " (" +
+                                     (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                     ") received, exiting");
+          fast_stop();
+          return;
+      }
+      wait_signals();
+    });
+  }
+
+  void reopen() {
+    if (auto err = ErrorLog::instance().reopen(); !err.empty()) log(LogLevel::kAlert, err);
+    for (auto& [path, file] : runtime_->access_logs) {
+      if (auto err = file->reopen(); !err.empty()) log(LogLevel::kAlert, err);
+    }
+  }
+
+  void reload() {
+    std::shared_ptr<const proxy::Runtime> next;
+    try {
+      conf::LoadOptions opts{cli_.prefix, cli_.conf_file, cli_.directives};
+      auto cfg = conf::load_config(opts);
+      if (cfg->main.worker_processes != cfg_->main.worker_processes) {
+        log(LogLevel::kWarn, "changing worker_processes needs a restart; keeping " +
+                                 std::to_string(cfg_->main.worker_processes));
+      }
+      next = proxy::build_runtime(cfg, workers_.size(), runtime_.get(), runtime_->generation + 1);
+      cfg_ = cfg;
+    } catch (const std::exception& e) {
+      log(LogLevel::kEmerg, e.what());
+      return;  // keep serving the old configuration
+    }
+    runtime_ = next;
+    for (auto& w : workers_) w->reload(next);
+  }
+
+  void graceful_stop() {
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& w : workers_) w->quit();
+    auto timeout = cfg_->main.worker_shutdown_timeout;
+    if (timeout.count() > 0) {
+      shutdown_timer_.expires_after(timeout);
+      shutdown_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) fast_stop();
+      });
+    }
+    // A helper thread waits for the workers, then ends the control loop.
+    joiner_ = std::thread([this] {
+      for (auto& w : workers_) w->join();
+      asio::post(control_, [this] {
+        shutdown_timer_.cancel();
+        signals_.cancel();
+        control_.stop();
+      });
+    });
+    joiner_.detach();
+  }
+
+  void fast_stop() {
+    for (auto& w : workers_) w->stop();
+    signals_.cancel();
+    shutdown_timer_.cancel();
+    control_.stop();
+  }
+
+  app::CommandLine cli_;
+  std::shared_ptr<const conf::Config> cfg_;
+  std::shared_ptr<const proxy::Runtime> runtime_;
+  std::vector<std::unique_ptr<proxy::Worker>> workers_;
+  asio::io_context control_{1};
+  asio::signal_set signals_{control_, SIGHUP, SIGQUIT, SIGTERM};
+  asio::steady_timer shutdown_timer_{control_};
+  std::thread joiner_;
+  std::string pid_path_;
+  bool stopping_ = false;
+  bool to_stderr_ = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  app::CommandLine cli;
+  std::string error;
+  if (!app::parse_command_line(argc, argv, cli, error)) {
+    say(error);
+    return 1;
+  }
+  if (cli.version || cli.help) {
+    std::cerr << "tidegate version: tidegate/" TIDEGATE_VERSION "\n";
+    if (cli.version_full) {
+      std::cerr << "built by g++ " __VERSION__ "\n"
+                << "built with Boost.Asio, llhttp, PCRE2, OpenSSL\n"
+                << "configure arguments: --prefix=" << cli.prefix << "\n";
+    }
+    if (cli.help) std::cerr << app::usage_text();
+    return 0;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::shared_ptr<const conf::Config> cfg;
+  try {
+    cfg = conf::load_config(conf::LoadOptions{cli.prefix, cli.conf_file, cli.directives});
+  } catch (const std::exception& e) {
+    say(std::string("[emerg] ") + e.what());
+    if (cli.test) say("configuration file " + cli.conf_file + " test failed");
+    return 1;
+  }
+  if (cli.test) {
+    if (!cli.quiet) {
+      say("the configuration file " + cli.conf_file + " syntax is ok");
+      say("configuration file " + cli.conf_file + " test is successful");
+    }
+    if (cli.dump) {
+      std::cout << "# configuration file " << cli.conf_file << ":\n"
+                << read_file(cli.conf_file);
+      std::string text = read_file(cli.conf_file);
+      if (!text.empty() && text.back() != '\n') std::cout << "\n";
+      std::cout << "\n";
+    }
+    return 0;
+  }
+  if (!cli.signal.empty()) return send_signal(*cfg, cli.signal);
+
+  // From here on messages go to the error log (nginx's -e overrides the conf).
+  std::string log_path = cli.error_log.empty() ? cfg->main.error_log_path : cli.error_log;
+  if (auto err = ErrorLog::instance().open(log_path, cfg->main.error_log_level); !err.empty()) {
+    say("[alert] could not open error log file: " + err);
+  }
+  ErrorLog::instance().set_level(cfg->main.error_log_level);
+  Server server(cli, cfg);
+  server.set_error_log_to_stderr(log_path == "stderr");
+  return server.run();
+}

@@ -1,0 +1,45 @@
+// The per-request tried set: a retry (proxy_next_upstream) never picks a peer twice.
+#pragma once
+
+#include <boost/container/small_vector.hpp>
+
+namespace tg::balancing {
+
+class Peer;
+
+/// The set of peers already tried by one request, and how many picks it made.
+/// Lives on the request's coroutine frame; four entries inline, more spill to the heap.
+class Attempt {
+ public:
+  /// True if `peer` was picked (or marked tried) by this request.
+  bool tried(const Peer& peer) const noexcept {
+    for (const Peer* p : tried_) {
+      if (p == &peer) return true;
+    }
+    return false;
+  }
+
+  /// Keeps `peer` out of later picks without counting a try (e.g. after a sticky route
+  /// already used it).
+  void mark_tried(const Peer& peer) { tried_.push_back(&peer); }
+
+  /// True until a peer is picked or marked tried.
+  bool empty() const noexcept { return tried_.empty(); }
+
+  /// Number of peers picked so far (nginx: the tries spent; compare with
+  /// proxy_next_upstream_tries).
+  int tries() const noexcept { return tries_; }
+
+ private:
+  friend class GroupPicker;
+
+  void record_pick(const Peer& peer) {
+    tried_.push_back(&peer);
+    ++tries_;
+  }
+
+  boost::container::small_vector<const Peer*, 4> tried_;
+  int tries_ = 0;
+};
+
+}  // namespace tg::balancing

@@ -1,0 +1,32 @@
+// One worker's smooth weighted round-robin state for one peer.
+#pragma once
+
+#include "balancing/peer.h"
+
+namespace tg::balancing {
+
+/// Per-worker, per-peer weights (nginx keeps them in the shared peer under a lock; here
+/// each worker owns its own copy, so the request path takes no lock). A worker's
+/// sequence is still nginx's smooth sequence; across N workers each runs its own.
+struct PickerSlot {
+  Peer* peer = nullptr;
+  int weight = 1;     ///< configured weight (>= 1)
+  int max_fails = 1;  ///< configured max_fails, for the effective_weight penalty
+  int current_weight = 0;
+  int effective_weight = 1;  ///< starts at weight; lowered by failures, +1 per scan
+
+  explicit PickerSlot(Peer& p)
+      : peer(&p),
+        weight(p.config().weight < 1 ? 1 : p.config().weight),
+        max_fails(p.config().max_fails),
+        effective_weight(weight) {}
+
+  /// nginx free_peer on failure: effective_weight -= weight / max_fails, not below 0,
+  /// so a flaky server gets a smaller share until it recovers.
+  void on_failure() noexcept {
+    if (max_fails > 0) effective_weight -= weight / max_fails;
+    if (effective_weight < 0) effective_weight = 0;
+  }
+};
+
+}  // namespace tg::balancing

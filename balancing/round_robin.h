@@ -1,0 +1,41 @@
+// Smooth weighted round robin (nginx's ngx_http_upstream_get_peer).
+#pragma once
+
+#include <span>
+
+#include "balancing/attempt.h"
+#include "balancing/picker_slot.h"
+
+namespace tg::balancing {
+
+/// One round of nginx's smooth weighted round robin over the peers offered to it:
+/// each offered peer gains its effective_weight (which recovers by 1 towards weight),
+/// the highest current_weight wins (first one on ties) and pays back the total.
+/// Weights 5, 1, 1 give a a b a c a a. Also least_conn's tie-breaker.
+class SmoothWeightedChoice {
+ public:
+  void offer(PickerSlot& slot) noexcept {
+    slot.current_weight += slot.effective_weight;
+    total_ += slot.effective_weight;
+    if (slot.effective_weight < slot.weight) ++slot.effective_weight;
+    if (best_ == nullptr || slot.current_weight > best_->current_weight) best_ = &slot;
+  }
+
+  /// The winner (nullptr if nothing was offered), after paying back the total.
+  PickerSlot* finish() noexcept {
+    if (best_ != nullptr) best_->current_weight -= total_;
+    return best_;
+  }
+
+ private:
+  PickerSlot* best_ = nullptr;
+  int total_ = 0;
+};
+
+/// Picks among the eligible peers of `tier` by smooth weighted round robin.
+/// Returns nullptr when none is eligible; sets `saw_failed` if a peer was skipped only
+/// because of passive-health failures.
+PickerSlot* select_round_robin(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
+                               bool& saw_failed) noexcept;
+
+}  // namespace tg::balancing

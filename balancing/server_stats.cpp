@@ -1,0 +1,33 @@
+#include "balancing/server_stats.h"
+
+#include <algorithm>
+
+namespace tg::balancing {
+
+ServerStatsSnapshot& ServerStatsSnapshot::operator+=(const ServerStatsSnapshot& other) noexcept {
+  requests += other.requests;
+  for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
+  failed_attempts += other.failed_attempts;
+  latency += other.latency;
+  return *this;
+}
+
+ServerStats::ServerStats(std::size_t worker_slots)
+    : slot_count_(std::max<std::size_t>(worker_slots, 1)),
+      slots_(std::make_unique<Slot[]>(slot_count_)) {}
+
+ServerStatsSnapshot ServerStats::snapshot() const {
+  ServerStatsSnapshot out;
+  for (std::size_t i = 0; i < slot_count_; ++i) {
+    const Slot& s = slots_[i];
+    out.requests += s.requests.load(std::memory_order_relaxed);
+    for (std::size_t c = 0; c < s.responses.size(); ++c) {
+      out.responses[c] += s.responses[c].load(std::memory_order_relaxed);
+    }
+    out.failed_attempts += s.failed_attempts.load(std::memory_order_relaxed);
+    s.latency.merge_into(out.latency);
+  }
+  return out;
+}
+
+}  // namespace tg::balancing

@@ -1,0 +1,85 @@
+#include "common/error_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+namespace tg {
+namespace {
+constexpr std::string_view kNames[] = {"debug", "info",  "notice", "warn",
+                                       "error", "crit",  "alert",  "emerg"};
+thread_local int t_thread_id = 0;
+std::mutex g_open_mutex;
+}  // namespace
+
+std::string_view level_name(LogLevel level) { return kNames[static_cast<int>(level)]; }
+
+bool parse_level(std::string_view text, LogLevel& out) {
+  for (int i = 0; i < 8; ++i) {
+    if (kNames[i] == text) {
+      out = static_cast<LogLevel>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+ErrorLog& ErrorLog::instance() {
+  static ErrorLog log;
+  return log;
+}
+
+void ErrorLog::set_thread_id(int id) { t_thread_id = id; }
+
+std::string ErrorLog::open(const std::string& path, LogLevel level) {
+  std::lock_guard lock(g_open_mutex);
+  int fd = 2;
+  if (path != "stderr") {
+    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return "open() \"" + path + "\" failed " + errno_text(errno);
+  }
+  int old = fd_.exchange(fd);
+  if (old > 2) ::close(old);
+  path_ = path;
+  set_level(level);
+  return {};
+}
+
+std::string ErrorLog::reopen() {
+  std::string path;
+  {
+    std::lock_guard lock(g_open_mutex);
+    path = path_;
+  }
+  if (path == "stderr") return {};
+  return open(path, level_.load());
+}
+
+void ErrorLog::write(LogLevel level, std::string_view message) {
+  char head[96];
+  time_t now = ::time(nullptr);
+  struct tm tm;
+  ::localtime_r(&now, &tm);
+  int n = std::snprintf(head, sizeof head, "%04d/%02d/%02d %02d:%02d:%02d [%s] %d#%d: ",
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec, level_name(level).data(), static_cast<int>(::getpid()),
+                        t_thread_id);
+  thread_local std::string line;
+  line.assign(head, static_cast<size_t>(n));
+  line.append(message);
+  line.push_back('\n');
+  ssize_t rc = ::write(fd_.load(std::memory_order_relaxed), line.data(), line.size());
+  (void)rc;
+}
+
+std::string errno_text(int err) {
+  char buf[128];
+  const char* text = ::strerror_r(err, buf, sizeof buf);
+  return "(" + std::to_string(err) + ": " + text + ")";
+}
+
+}  // namespace tg

@@ -1,0 +1,63 @@
+// The nginx configuration language as a syntax tree: directives with their
+// arguments, optional block, and the file:line they came from.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tg::conf {
+
+/// Where a directive was written; every error names it as nginx does ("in file:line").
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+};
+
+/// One directive: `name arg1 "arg 2" { ... }` or `name arg;`.
+/// Arguments are unquoted with escapes resolved; `quoted[i]` tells whether the
+/// argument was written in quotes (nginx treats `""` as an empty argument).
+struct Directive {
+  std::string name;
+  std::vector<std::string> args;
+  std::vector<bool> quoted;
+  SourceLocation where;
+  bool has_block = false;
+  std::vector<Directive> block;
+};
+
+/// A configuration error. `what()` is nginx's text without the level prefix:
+/// `unexpected "}" in /etc/tidegate/tidegate.conf:12`.
+class ConfError : public std::runtime_error {
+ public:
+  ConfError(const std::string& message, const SourceLocation& where)
+      : std::runtime_error(message + " in " + where.file + ":" + std::to_string(where.line)),
+        where_(where) {}
+  /// An error with no source position (for example, a file that cannot be opened).
+  explicit ConfError(const std::string& message) : std::runtime_error(message) {}
+  const SourceLocation& where() const { return where_; }
+
+ private:
+  SourceLocation where_;
+};
+
+/// Options for parsing.
+struct ParseOptions {
+  /// Directory that relative `include` paths resolve against (nginx's conf prefix:
+  /// the directory of the main conf file unless -p says otherwise).
+  std::string conf_prefix;
+};
+
+/// Parses a whole file; `include` directives are expanded in place (globs allowed,
+/// sorted, as nginx). Throws ConfError.
+std::vector<Directive> parse_file(const std::string& path, const ParseOptions& options);
+
+/// Parses text held in memory (used for `-g` and tests). `name` is the file name
+/// reported in errors (nginx uses "command line" for -g).
+std::vector<Directive> parse_text(const std::string& text, const std::string& name,
+                                  const ParseOptions& options);
+
+/// Writes a tree back in nginx syntax (for `-T`).
+std::string dump(const std::vector<Directive>& tree);
+
+}  // namespace tg::conf

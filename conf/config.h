@@ -1,0 +1,220 @@
+// The typed configuration model built from the syntax tree. Immutable once
+// built: the proxy's Runtime holds one and every connection pins it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "balancing/upstream.h"
+#include "common/error_log.h"
+#include "conf/ast.h"
+#include "conf/regex.h"
+#include "conf/template.h"
+
+namespace tg::conf {
+
+using Millis = std::chrono::milliseconds;
+
+/// Paths and switches given on the command line that shape loading.
+struct LoadOptions {
+  std::string prefix;      ///< -p, ends with '/'
+  std::string conf_file;   ///< -c, absolute
+  std::string directives;  ///< -g
+};
+
+/// `listen address[:port] [default_server] [reuseport] [backlog=N]`.
+struct ListenConfig {
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::string text;  ///< as written, for messages
+  bool default_server = false;
+  int backlog = 511;
+  SourceLocation where;
+};
+
+/// One `proxy_set_header` / `add_header` entry.
+struct HeaderTemplate {
+  std::string name;
+  std::string lower;  ///< lower-cased name
+  Template value;
+  bool always = false;  ///< add_header ... always
+};
+
+/// `access_log path [format]` (or `off`).
+struct AccessLogConfig {
+  std::string path;  ///< absolute; empty = off
+  size_t format = 0;  ///< index into HttpConfig::log_formats
+  size_t buffer = 64 * 1024;
+};
+
+/// `log_format name [escape=default|json|none] string ...`.
+struct LogFormat {
+  std::string name;
+  Template format;
+  enum class Escape { kDefault, kJson, kNone } escape = Escape::kDefault;
+};
+
+/// `proxy_next_upstream` conditions (nginx's NGX_HTTP_UPSTREAM_FT_* bits).
+enum NextUpstream : unsigned {
+  kNuError = 1, kNuTimeout = 2, kNuInvalidHeader = 4, kNuHttp500 = 8, kNuHttp502 = 16,
+  kNuHttp503 = 32, kNuHttp504 = 64, kNuHttp403 = 128, kNuHttp404 = 256, kNuHttp429 = 512,
+  kNuNonIdempotent = 1024, kNuOff = 2048,
+};
+
+/// Where `proxy_pass` sends a request.
+struct ProxyTarget {
+  std::string url;         ///< as written
+  size_t upstream = 0;     ///< index into HttpConfig::upstreams
+  std::string proxy_host;  ///< $proxy_host: group name or host[:port]
+  std::string proxy_port;  ///< $proxy_port
+  bool has_uri = false;    ///< proxy_pass http://x/uri -> replace the matched location prefix
+  std::string uri;
+};
+
+/// `set $var value` or `return` in server/location rewrite phase, in order.
+struct RewriteOp {
+  enum class Kind { kSet, kReturn } kind = Kind::kSet;
+  uint32_t slot = 0;  ///< set: user variable slot
+  Template value;     ///< set: value; return: text or URL
+  int code = 0;       ///< return code
+  bool has_value = false;
+};
+
+/// Per-location settings after nginx's http -> server -> location merge.
+struct LocationSettings {
+  Millis keepalive_timeout{75'000};
+  int keepalive_requests = 1000;
+  Millis keepalive_time{3'600'000};
+  Millis client_body_timeout{60'000};
+  Millis send_timeout{60'000};
+  int64_t client_max_body_size = 1 << 20;
+  std::string proxy_http_version = "1.0";
+  std::vector<HeaderTemplate> proxy_set_header;  ///< merged with nginx's defaults
+  std::set<std::string> proxy_hide_header;       ///< lower-case names, defaults included
+  std::set<std::string> proxy_pass_header;
+  Millis proxy_connect_timeout{60'000};
+  Millis proxy_read_timeout{60'000};
+  Millis proxy_send_timeout{60'000};
+  bool proxy_buffering = true;
+  bool proxy_request_buffering = true;
+  unsigned proxy_next_upstream = kNuError | kNuTimeout;
+  int proxy_next_upstream_tries = 0;
+  Millis proxy_next_upstream_timeout{0};
+  bool proxy_intercept_errors = false;
+  std::vector<HeaderTemplate> add_header;
+  std::map<int, std::string> error_page;  ///< status -> uri (or URL)
+  std::map<int, int> error_page_code;     ///< status -> replacement code (`=NNN`), 0 = keep
+  std::vector<AccessLogConfig> access_log;  ///< empty = off
+  std::string default_type = "text/plain";
+};
+
+struct Location {
+  enum class Match { kExact, kPrefixNoRegex, kPrefix, kRegex, kNamed };
+  Match match = Match::kPrefix;
+  std::string pattern;
+  std::shared_ptr<const Regex> regex;
+  LocationSettings settings;
+  std::vector<RewriteOp> rewrite;        ///< this location's set/return, in order
+  std::optional<ProxyTarget> proxy;
+  bool internal = false;
+  std::vector<std::unique_ptr<Location>> children;  ///< nested locations
+  SourceLocation where;
+};
+
+/// `server_name` entries, split by kind as nginx's lookup order needs.
+struct ServerNames {
+  std::vector<std::string> exact;     ///< lower-case
+  std::vector<std::string> leading;   ///< "*.example.com" / ".example.com" stored as ".example.com"
+  std::vector<std::string> trailing;  ///< "www.example.*" stored as "www.example."
+  std::vector<std::shared_ptr<const Regex>> regex;
+  std::string first;  ///< $server_name
+};
+
+struct ServerBlock {
+  std::vector<ListenConfig> listen;
+  ServerNames names;
+  Millis client_header_timeout{60'000};
+  size_t client_header_buffer_size = 1024;
+  int large_header_buffers = 4;
+  size_t large_header_buffer_size = 8192;
+  LocationSettings settings;           ///< server-level (for requests that match no location)
+  std::vector<RewriteOp> rewrite;      ///< server-level set/return
+  std::vector<std::unique_ptr<Location>> locations;  ///< in conf order
+  SourceLocation where;
+};
+
+/// An `upstream` block (or the implicit group of a `proxy_pass http://host:port`).
+struct UpstreamConfig {
+  std::string name;
+  bool implicit = false;
+  balancing::Algorithm algorithm = balancing::Algorithm::kRoundRobin;
+  std::vector<balancing::ServerConfig> servers;
+  int keepalive = 0;  ///< idle connections cached per worker; 0 = no cache
+  Millis keepalive_timeout{60'000};
+  int keepalive_requests = 1000;
+  Millis keepalive_time{3'600'000};
+  std::string zone;
+  SourceLocation where;
+};
+
+/// `map $source $target { ... }`.
+struct MapConfig {
+  std::string target;
+  Template source;
+  bool hostnames = false;
+  std::map<std::string, Template> exact;  ///< lower-case keys
+  std::vector<std::pair<std::string, Template>> leading;   ///< ".example.com"
+  std::vector<std::pair<std::string, Template>> trailing;  ///< "www.example."
+  std::vector<std::pair<std::shared_ptr<const Regex>, Template>> regex;
+  Template default_value;
+};
+
+struct HttpConfig {
+  std::vector<ServerBlock> servers;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<MapConfig> maps;
+  std::vector<LogFormat> log_formats;  ///< [0] = "combined"
+  std::vector<std::string> user_variables;  ///< `set` slots
+  std::map<std::string, std::string> types;  ///< extension -> MIME type
+  bool underscores_in_headers = false;
+  bool ignore_invalid_headers = true;
+};
+
+struct MainConfig {
+  int worker_processes = 1;
+  int worker_connections = 512;
+  int worker_rlimit_nofile = 0;
+  Millis worker_shutdown_timeout{0};  ///< 0 = wait as long as it takes
+  std::string pid_path;               ///< absolute
+  bool daemon = true;
+  std::string user;
+  std::string error_log_path;  ///< absolute or "stderr"
+  LogLevel error_log_level = LogLevel::kError;
+  bool error_log_set = false;
+};
+
+struct Config {
+  MainConfig main;
+  HttpConfig http;
+  bool has_http = false;
+  std::vector<Directive> tree;  ///< kept for -T
+  std::vector<std::string> files;  ///< every file read, for -T
+};
+
+/// Reads, validates and builds the configuration. Throws ConfError.
+std::shared_ptr<const Config> load_config(const LoadOptions& options);
+/// Builds from an already-parsed tree (tests).
+std::shared_ptr<const Config> build_config(std::vector<Directive> tree, const LoadOptions& options);
+
+/// Parses nginx time ("30s", "1m", "500ms", "1h 30m", bare number = seconds).
+bool parse_time(std::string_view text, Millis& out);
+/// Parses nginx size ("1k", "8m", "1g", bare bytes).
+bool parse_size(std::string_view text, int64_t& out);
+
+}  // namespace tg::conf

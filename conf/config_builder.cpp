@@ -1,0 +1,981 @@
+// Builds the typed Config from a validated syntax tree. Each handler names the
+// nginx semantics it follows. Settings are inherited http -> server -> location
+// as nginx merges them: scalars inherit unless set; header lists inherit only
+// when the inner level defines none.
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include "conf/config.h"
+#include "conf/directive_table.h"
+
+namespace tg::conf {
+namespace {
+
+using boost::asio::ip::tcp;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+[[noreturn]] void fail(const Directive& d, const std::string& message) {
+  throw ConfError(message, d.where);
+}
+
+[[noreturn]] void invalid_value(const Directive& d, const std::string& value) {
+  fail(d, "invalid value \"" + value + "\" in \"" + d.name + "\" directive");
+}
+
+Millis time_arg(const Directive& d, size_t i) {
+  Millis t;
+  if (!parse_time(d.args[i], t)) fail(d, "\"" + d.name + "\" directive invalid value");
+  return t;
+}
+
+int64_t size_arg(const Directive& d, size_t i) {
+  int64_t n;
+  if (!parse_size(d.args[i], n)) fail(d, "\"" + d.name + "\" directive invalid value");
+  return n;
+}
+
+int int_arg(const Directive& d, size_t i) {
+  const std::string& s = d.args[i];
+  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
+    fail(d, "invalid number \"" + s + "\" in \"" + d.name + "\" directive");
+  }
+  return std::stoi(s);
+}
+
+bool flag_arg(const Directive& d) { return d.args[0] == "on"; }
+
+std::string full_path(const std::string& prefix, const std::string& path) {
+  if (path.empty() || path[0] == '/' || path == "stderr") return path;
+  return prefix + path;
+}
+
+/// Resolves "host[:port]" (nginx's ngx_parse_url for listen/upstream); port
+/// defaults to `default_port`. Every address of a name is returned.
+std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bool passive,
+                                   std::string& host_out, int& port_out, std::string& error) {
+  std::string host = text;
+  int port = default_port;
+  if (!host.empty() && host[0] == '[') {
+    auto close = host.find(']');
+    if (close == std::string::npos) {
+      error = "invalid IPv6 address";
+      return {};
+    }
+    std::string rest = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') {
+        error = "invalid host";
+        return {};
+      }
+      rest = rest.substr(1);
+      if (rest.empty() || !std::all_of(rest.begin(), rest.end(), ::isdigit)) {
+        error = "invalid port";
+        return {};
+      }
+      port = std::stoi(rest);
+    }
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    std::string p = host.substr(colon + 1);
+    if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) {
+      error = "invalid port";
+      return {};
+    }
+    port = std::stoi(p);
+    host = host.substr(0, colon);
+  } else if (!host.empty() && std::all_of(host.begin(), host.end(), ::isdigit)) {
+    port = std::stoi(host);  // `listen 8080`
+    host = "*";
+  }
+  if (port < 1 || port > 65535) {
+    error = "invalid port";
+    return {};
+  }
+  host_out = host;
+  port_out = port;
+  if (host == "*" || host.empty()) return {tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port))};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : 0;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) {
+    error = "host not found";
+    return {};
+  }
+  std::vector<tcp::endpoint> out;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    tcp::endpoint ep;
+    std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
+    ep.port(static_cast<uint16_t>(port));
+    if (std::find(out.begin(), out.end(), ep) == out.end()) out.push_back(ep);
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  std::string a = addr.to_string();
+  if (addr.is_v6()) a = "[" + a + "]";
+  return a + ":" + std::to_string(ep.port());
+}
+
+/// Which level a set of directives belongs to, for merging header lists.
+struct ListFlags {
+  bool proxy_set_header = false;
+  bool add_header = false;
+  bool access_log = false;
+  bool error_page = false;
+};
+
+class Builder {
+ public:
+  Builder(const LoadOptions& options, Config& cfg) : opt_(options), cfg_(cfg) {}
+
+  void build(const std::vector<Directive>& tree) {
+    validate(tree);
+    collect_variables(tree);
+    cfg_.http.log_formats.push_back(combined_format());
+    std::set<std::string> seen;
+    for (const auto& d : tree) main_directive(d, seen);
+    if (cfg_.main.pid_path.empty()) cfg_.main.pid_path = opt_.prefix + "logs/tidegate.pid";
+    if (cfg_.main.error_log_path.empty()) {
+      cfg_.main.error_log_path = opt_.prefix + "logs/error.log";
+    }
+  }
+
+ private:
+  // ---- variables declared anywhere (nginx allows use before definition) ----
+  void collect_variables(const std::vector<Directive>& tree) {
+    for (const auto& d : tree) {
+      if (d.name == "map" && d.args.size() == 2 && d.args[1].size() > 1 && d.args[1][0] == '$') {
+        std::string name = d.args[1].substr(1);
+        if (!scope_.maps.count(name)) {
+          scope_.maps.emplace(name, static_cast<uint32_t>(scope_.maps.size()));
+        }
+        continue;
+      }
+      if (d.name == "set" && d.args.size() == 2 && d.args[0].size() > 1 && d.args[0][0] == '$') {
+        std::string name = d.args[0].substr(1);
+        if (!scope_.user.count(name)) {
+          scope_.user.emplace(name, static_cast<uint32_t>(cfg_.http.user_variables.size()));
+          cfg_.http.user_variables.push_back(name);
+        }
+      }
+      if (d.has_block && d.name != "map" && d.name != "types") collect_variables(d.block);
+    }
+  }
+
+  Template compile(const Directive& d, const std::string& text) {
+    Template t;
+    std::string error;
+    if (!Template::compile(text, scope_, t, error)) fail(d, error);
+    return t;
+  }
+
+  LogFormat combined_format() {
+    LogFormat f;
+    f.name = "combined";
+    std::string error;
+    Template::compile(
+        "$remote_addr - - [$time_local] \"$request\" $status $body_bytes_sent "
+        "\"$http_referer\" \"$http_user_agent\"",
+        scope_, f.format, error);
+    return f;
+  }
+
+  // ---- main context ----
+  void main_directive(const Directive& d, std::set<std::string>& seen) {
+    auto& m = cfg_.main;
+    auto once = [&] {
+      if (!seen.insert(d.name).second) fail(d, "\"" + d.name + "\" directive is duplicate");
+    };
+    if (d.name == "worker_processes") {
+      once();
+      if (d.args[0] == "auto") {
+        long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+        m.worker_processes = n > 0 ? static_cast<int>(n) : 1;
+      } else {
+        m.worker_processes = int_arg(d, 0);
+        if (m.worker_processes < 1) invalid_value(d, d.args[0]);
+      }
+    } else if (d.name == "worker_rlimit_nofile") {
+      once();
+      m.worker_rlimit_nofile = int_arg(d, 0);
+    } else if (d.name == "worker_shutdown_timeout") {
+      once();
+      m.worker_shutdown_timeout = time_arg(d, 0);
+    } else if (d.name == "pid") {
+      once();
+      m.pid_path = d.args[0] == "off" ? "" : full_path(opt_.prefix, d.args[0]);
+    } else if (d.name == "daemon") {
+      once();
+      m.daemon = flag_arg(d);
+    } else if (d.name == "user") {
+      once();
+      m.user = d.args[0];
+    } else if (d.name == "error_log") {
+      error_log(d);
+    } else if (d.name == "events") {
+      once();
+      for (const auto& e : d.block) {
+        if (e.name == "worker_connections") m.worker_connections = int_arg(e, 0);
+      }
+    } else if (d.name == "http") {
+      once();
+      cfg_.has_http = true;
+      http_block(d);
+    }
+    // everything else in main is a validated no-op (see the directive table)
+  }
+
+  void error_log(const Directive& d) {
+    // nginx: error_log file [level]; the first one at main level is the process log.
+    if (cfg_.main.error_log_set) return;
+    LogLevel level = LogLevel::kError;
+    if (d.args.size() > 1 && !parse_level(d.args[1], level)) invalid_value(d, d.args[1]);
+    cfg_.main.error_log_path = d.args[0] == "stderr" ? "stderr" : full_path(opt_.prefix, d.args[0]);
+    cfg_.main.error_log_level = level;
+    cfg_.main.error_log_set = true;
+  }
+
+  // ---- http context ----
+  void http_block(const Directive& http) {
+    auto& h = cfg_.http;
+    LocationSettings settings = default_settings();
+    ListFlags flags;
+    ServerBlock header_defaults;
+    for (const auto& d : http.block) {
+      if (d.name == "upstream") {
+        upstream_block(d);
+      } else if (d.name == "map") {
+        map_block(d);
+      } else if (d.name == "log_format") {
+        log_format(d);
+      } else if (d.name == "types") {
+        for (const auto& t : d.block) {
+          for (const auto& ext : t.args) h.types[lower(ext)] = t.name;
+        }
+      } else if (d.name == "underscores_in_headers") {
+        h.underscores_in_headers = flag_arg(d);
+      } else if (d.name == "ignore_invalid_headers") {
+        h.ignore_invalid_headers = flag_arg(d);
+      } else if (d.name == "error_log") {
+        error_log(d);
+      } else if (!server_level(d, header_defaults)) {
+        common_setting(d, settings, flags);
+      }
+    }
+    // access_log default: logs/access.log combined (nginx's compiled default).
+    if (!flags.access_log) {
+      settings.access_log.push_back(AccessLogConfig{opt_.prefix + "logs/access.log", 0});
+    }
+    for (const auto& d : http.block) {
+      if (d.name == "server") server_block(d, settings, header_defaults);
+    }
+    // Upstream references from proxy_pass are resolved after all upstream blocks are read.
+    if (h.servers.empty()) return;
+  }
+
+  /// nginx's implicit proxy_set_header entries, added unless the level overrides them.
+  void add_default_proxy_headers(const Directive& d, LocationSettings& s) {
+    for (auto [name, value] : {std::pair<const char*, const char*>{"Host", "$proxy_host"},
+                               {"Connection", "close"}}) {
+      bool present = std::any_of(s.proxy_set_header.begin(), s.proxy_set_header.end(),
+                                 [&](const HeaderTemplate& h) { return h.lower == lower(name); });
+      if (!present) {
+        s.proxy_set_header.push_back(HeaderTemplate{name, lower(name), compile(d, value), false});
+      }
+    }
+  }
+
+  LocationSettings default_settings() {
+    LocationSettings s;
+    for (const char* name : {"date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
+                             "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"}) {
+      s.proxy_hide_header.insert(name);
+    }
+    return s;
+  }
+
+  void log_format(const Directive& d) {
+    LogFormat f;
+    f.name = d.args[0];
+    size_t first = 1;
+    if (d.args[1].rfind("escape=", 0) == 0) {
+      std::string e = d.args[1].substr(7);
+      if (e == "json") f.escape = LogFormat::Escape::kJson;
+      else if (e == "none") f.escape = LogFormat::Escape::kNone;
+      else if (e != "default") invalid_value(d, d.args[1]);
+      first = 2;
+    }
+    std::string text;
+    for (size_t i = first; i < d.args.size(); ++i) text += d.args[i];
+    f.format = compile(d, text);
+    for (auto& existing : cfg_.http.log_formats) {
+      if (existing.name == f.name) {
+        if (f.name == "combined") fail(d, "duplicate \"log_format\" name \"combined\"");
+        fail(d, "duplicate \"log_format\" name \"" + f.name + "\"");
+      }
+    }
+    cfg_.http.log_formats.push_back(std::move(f));
+  }
+
+  // ---- server-level-only directives (client header handling) ----
+  bool server_level(const Directive& d, ServerBlock& s) {
+    if (d.name == "client_header_timeout") {
+      s.client_header_timeout = time_arg(d, 0);
+    } else if (d.name == "client_header_buffer_size") {
+      s.client_header_buffer_size = static_cast<size_t>(size_arg(d, 0));
+    } else if (d.name == "large_client_header_buffers") {
+      s.large_header_buffers = int_arg(d, 0);
+      s.large_header_buffer_size = static_cast<size_t>(size_arg(d, 1));
+      if (s.large_header_buffers < 1 || s.large_header_buffer_size < 64) {
+        invalid_value(d, d.args[1]);
+      }
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // ---- directives valid in http, server and location ----
+  void common_setting(const Directive& d, LocationSettings& s, ListFlags& flags) {
+    const auto& n = d.name;
+    if (n == "keepalive_timeout") {
+      s.keepalive_timeout = time_arg(d, 0);
+    } else if (n == "keepalive_requests") {
+      s.keepalive_requests = int_arg(d, 0);
+    } else if (n == "keepalive_time") {
+      s.keepalive_time = time_arg(d, 0);
+    } else if (n == "client_body_timeout") {
+      s.client_body_timeout = time_arg(d, 0);
+    } else if (n == "send_timeout") {
+      s.send_timeout = time_arg(d, 0);
+    } else if (n == "client_max_body_size") {
+      s.client_max_body_size = size_arg(d, 0);
+    } else if (n == "proxy_http_version") {
+      if (d.args[0] != "1.0" && d.args[0] != "1.1") invalid_value(d, d.args[0]);
+      s.proxy_http_version = d.args[0];
+    } else if (n == "proxy_set_header") {
+      if (!flags.proxy_set_header) s.proxy_set_header.clear();
+      flags.proxy_set_header = true;
+      s.proxy_set_header.push_back(
+          HeaderTemplate{d.args[0], lower(d.args[0]), compile(d, d.args[1]), false});
+    } else if (n == "proxy_hide_header") {
+      s.proxy_hide_header.insert(lower(d.args[0]));
+    } else if (n == "proxy_pass_header") {
+      s.proxy_pass_header.insert(lower(d.args[0]));
+    } else if (n == "proxy_connect_timeout") {
+      s.proxy_connect_timeout = time_arg(d, 0);
+    } else if (n == "proxy_read_timeout") {
+      s.proxy_read_timeout = time_arg(d, 0);
+    } else if (n == "proxy_send_timeout") {
+      s.proxy_send_timeout = time_arg(d, 0);
+    } else if (n == "proxy_buffering") {
+      s.proxy_buffering = flag_arg(d);
+    } else if (n == "proxy_request_buffering") {
+      s.proxy_request_buffering = flag_arg(d);
+    } else if (n == "proxy_next_upstream") {
+      s.proxy_next_upstream = next_upstream(d);
+    } else if (n == "proxy_next_upstream_tries") {
+      s.proxy_next_upstream_tries = int_arg(d, 0);
+    } else if (n == "proxy_next_upstream_timeout") {
+      s.proxy_next_upstream_timeout = time_arg(d, 0);
+    } else if (n == "proxy_intercept_errors") {
+      s.proxy_intercept_errors = flag_arg(d);
+    } else if (n == "add_header") {
+      if (!flags.add_header) s.add_header.clear();
+      flags.add_header = true;
+      bool always = false;
+      if (d.args.size() == 3) {
+        if (d.args[2] != "always") invalid_value(d, d.args[2]);
+        always = true;
+      }
+      s.add_header.push_back(
+          HeaderTemplate{d.args[0], lower(d.args[0]), compile(d, d.args[1]), always});
+    } else if (n == "error_page") {
+      if (!flags.error_page) {
+        s.error_page.clear();
+        s.error_page_code.clear();
+      }
+      flags.error_page = true;
+      error_page(d, s);
+    } else if (n == "access_log") {
+      if (!flags.access_log) s.access_log.clear();
+      flags.access_log = true;
+      access_log(d, s);
+    } else if (n == "default_type") {
+      s.default_type = d.args[0];
+    } else if (n == "error_log") {
+      // Per-server/location error logs are not separate files yet: messages go to
+      // the process log (README: partial).
+    }
+    // remaining names are validated no-ops
+  }
+
+  unsigned next_upstream(const Directive& d) {
+    static const std::map<std::string, unsigned> kBits = {
+        {"error", kNuError},       {"timeout", kNuTimeout}, {"invalid_header", kNuInvalidHeader},
+        {"http_500", kNuHttp500},  {"http_502", kNuHttp502}, {"http_503", kNuHttp503},
+        {"http_504", kNuHttp504},  {"http_403", kNuHttp403}, {"http_404", kNuHttp404},
+        {"http_429", kNuHttp429},  {"non_idempotent", kNuNonIdempotent}, {"off", kNuOff},
+    };
+    unsigned bits = 0;
+    for (const auto& a : d.args) {
+      auto it = kBits.find(a);
+      if (it == kBits.end()) invalid_value(d, a);
+      bits |= it->second;
+    }
+    if ((bits & kNuOff) && bits != kNuOff) invalid_value(d, "off");
+    return bits & kNuOff ? 0 : bits;
+  }
+
+  void error_page(const Directive& d, LocationSettings& s) {
+    // error_page code ... [=[response]] uri;
+    const std::string& uri = d.args.back();
+    int replace = 0;
+    size_t last = d.args.size() - 1;
+    if (last >= 2 && d.args[last - 1][0] == '=') {
+      std::string code = d.args[last - 1].substr(1);
+      if (!code.empty()) {
+        if (!std::all_of(code.begin(), code.end(), ::isdigit)) invalid_value(d, d.args[last - 1]);
+        replace = std::stoi(code);
+      }
+      --last;
+    }
+    for (size_t i = 0; i < last; ++i) {
+      const std::string& c = d.args[i];
+      if (!std::all_of(c.begin(), c.end(), ::isdigit) || c.empty()) invalid_value(d, c);
+      int code = std::stoi(c);
+      if (code < 300 || code > 599) {
+        fail(d, "value \"" + c + "\" must be between 300 and 599");
+      }
+      s.error_page[code] = uri;
+      s.error_page_code[code] = replace;
+    }
+  }
+
+  void access_log(const Directive& d, LocationSettings& s) {
+    if (d.args[0] == "off") {
+      s.access_log.clear();
+      return;
+    }
+    AccessLogConfig a;
+    a.path = full_path(opt_.prefix, d.args[0]);
+    if (d.args.size() > 1) {
+      auto& formats = cfg_.http.log_formats;
+      auto it = std::find_if(formats.begin(), formats.end(),
+                             [&](const LogFormat& f) { return f.name == d.args[1]; });
+      if (it == formats.end()) fail(d, "unknown log format \"" + d.args[1] + "\"");
+      a.format = static_cast<size_t>(it - formats.begin());
+    }
+    for (size_t i = 2; i < d.args.size(); ++i) {
+      if (d.args[i].rfind("buffer=", 0) == 0) {
+        int64_t n;
+        if (!parse_size(d.args[i].substr(7), n)) invalid_value(d, d.args[i]);
+        a.buffer = static_cast<size_t>(n);
+      } else if (d.args[i].rfind("flush=", 0) != 0 && d.args[i].rfind("gzip", 0) != 0 &&
+                 d.args[i].rfind("if=", 0) != 0) {
+        invalid_value(d, d.args[i]);
+      }
+    }
+    s.access_log.push_back(a);
+  }
+
+  RewriteOp rewrite_op(const Directive& d) {
+    RewriteOp op;
+    if (d.name == "set") {
+      if (d.args[0].size() < 2 || d.args[0][0] != '$') invalid_value(d, d.args[0]);
+      op.kind = RewriteOp::Kind::kSet;
+      op.slot = scope_.user.at(d.args[0].substr(1));
+      op.value = compile(d, d.args[1]);
+      op.has_value = true;
+      return op;
+    }
+    // return code [text|URL] | return URL
+    op.kind = RewriteOp::Kind::kReturn;
+    const std::string& first = d.args[0];
+    if (std::all_of(first.begin(), first.end(), ::isdigit) && !first.empty()) {
+      op.code = std::stoi(first);
+      if (op.code > 999) invalid_value(d, first);
+      if (d.args.size() > 1) {
+        op.value = compile(d, d.args[1]);
+        op.has_value = true;
+      }
+    } else if (d.args.size() == 1 &&
+               (first.rfind("http://", 0) == 0 || first.rfind("https://", 0) == 0 ||
+                first.rfind("$scheme", 0) == 0)) {
+      op.code = 302;
+      op.value = compile(d, first);
+      op.has_value = true;
+    } else {
+      fail(d, "invalid return code \"" + first + "\"");
+    }
+    return op;
+  }
+
+  // ---- server ----
+  void server_block(const Directive& sd, const LocationSettings& http_settings,
+                    const ServerBlock& header_defaults) {
+    ServerBlock s;
+    s.where = sd.where;
+    s.client_header_timeout = header_defaults.client_header_timeout;
+    s.client_header_buffer_size = header_defaults.client_header_buffer_size;
+    s.large_header_buffers = header_defaults.large_header_buffers;
+    s.large_header_buffer_size = header_defaults.large_header_buffer_size;
+    s.settings = http_settings;
+    ListFlags flags;
+    bool has_name = false;
+    for (const auto& d : sd.block) {
+      if (d.name == "listen") {
+        listen(d, s);
+      } else if (d.name == "server_name") {
+        server_name(d, s.names);
+        has_name = true;
+      } else if (d.name == "set" || d.name == "return") {
+        s.rewrite.push_back(rewrite_op(d));
+      } else if (d.name == "location") {
+        continue;
+      } else if (!server_level(d, s)) {
+        common_setting(d, s.settings, flags);
+      }
+    }
+    if (!has_name) s.names.first = "";
+    add_default_proxy_headers(sd, s.settings);
+    if (s.listen.empty()) {
+      ListenConfig l;
+      l.endpoint = tcp::endpoint(tcp::v4(), ::geteuid() == 0 ? 80 : 8000);
+      l.text = ::geteuid() == 0 ? "*:80" : "*:8000";
+      l.where = sd.where;
+      s.listen.push_back(l);
+    }
+    for (const auto& d : sd.block) {
+      if (d.name == "location") s.locations.push_back(location_block(d, s.settings, nullptr));
+    }
+    cfg_.http.servers.push_back(std::move(s));
+  }
+
+  void listen(const Directive& d, ServerBlock& s) {
+    ListenConfig l;
+    l.where = d.where;
+    l.text = d.args[0];
+    std::string host, error;
+    int port = 0;
+    auto eps = resolve(d.args[0], 80, true, host, port, error);
+    if (eps.empty()) fail(d, error + " in \"" + d.args[0] + "\" of the \"listen\" directive");
+    l.endpoint = eps.front();
+    for (size_t i = 1; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      if (a == "default_server" || a == "default") {
+        l.default_server = true;
+      } else if (a.rfind("backlog=", 0) == 0) {
+        std::string v = a.substr(8);
+        if (v.empty() || !std::all_of(v.begin(), v.end(), ::isdigit)) {
+          fail(d, "invalid backlog \"" + v + "\"");
+        }
+        l.backlog = std::stoi(v);
+      } else if (a == "reuseport" || a == "bind" || a == "deferred" ||
+                 a.rfind("so_keepalive=", 0) == 0 || a.rfind("ipv6only=", 0) == 0 ||
+                 a.rfind("fastopen=", 0) == 0 || a.rfind("rcvbuf=", 0) == 0 ||
+                 a.rfind("sndbuf=", 0) == 0) {
+        // tidegate always uses one SO_REUSEPORT socket per worker; the rest are kernel tuning.
+      } else if (a == "ssl" || a == "http2" || a == "quic" || a == "proxy_protocol") {
+        fail(d, "the \"" + a + "\" parameter of the \"listen\" directive is not supported yet");
+      } else {
+        fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+    s.listen.push_back(l);
+  }
+
+  void server_name(const Directive& d, ServerNames& names) {
+    for (const auto& raw : d.args) {
+      if (names.first.empty() && !raw.empty() && raw[0] != '~') names.first = raw;
+      if (raw.empty() || raw == "_") {
+        names.exact.push_back(lower(raw));
+        continue;
+      }
+      if (raw[0] == '~') {
+        std::string error;
+        auto re = Regex::compile(raw.substr(1), true, error);
+        if (!re) fail(d, error);
+        names.regex.push_back(re);
+      } else if (raw.rfind("*.", 0) == 0) {
+        names.leading.push_back(lower(raw.substr(1)));
+      } else if (raw[0] == '.') {
+        names.exact.push_back(lower(raw.substr(1)));  // ".example.com" also matches example.com
+        names.leading.push_back(lower(raw));
+      } else if (raw.size() > 2 && raw.compare(raw.size() - 2, 2, ".*") == 0) {
+        names.trailing.push_back(lower(raw.substr(0, raw.size() - 1)));
+      } else if (raw.find('*') != std::string::npos) {
+        fail(d, "invalid server name or wildcard \"" + raw + "\"");
+      } else {
+        names.exact.push_back(lower(raw));
+      }
+    }
+  }
+
+  // ---- location ----
+  std::unique_ptr<Location> location_block(const Directive& ld, const LocationSettings& parent,
+                                           const Location* outer) {
+    auto loc = std::make_unique<Location>();
+    loc->where = ld.where;
+    loc->settings = parent;
+    std::string pattern;
+    if (ld.args.size() == 2) {
+      const std::string& mod = ld.args[0];
+      pattern = ld.args[1];
+      if (mod == "=") {
+        loc->match = Location::Match::kExact;
+      } else if (mod == "^~") {
+        loc->match = Location::Match::kPrefixNoRegex;
+      } else if (mod == "~" || mod == "~*") {
+        loc->match = Location::Match::kRegex;
+        std::string error;
+        loc->regex = Regex::compile(pattern, mod == "~*", error);
+        if (!loc->regex) fail(ld, error);
+      } else {
+        fail(ld, "invalid location modifier \"" + mod + "\"");
+      }
+    } else {
+      pattern = ld.args[0];
+      if (pattern.size() > 1 && pattern[0] == '=') {
+        loc->match = Location::Match::kExact;
+        pattern = pattern.substr(1);
+      } else if (pattern.rfind("^~", 0) == 0 && pattern.size() > 2) {
+        loc->match = Location::Match::kPrefixNoRegex;
+        pattern = pattern.substr(2);
+      } else if (pattern.rfind("~*", 0) == 0 || (pattern[0] == '~' && pattern.size() > 1)) {
+        bool caseless = pattern.rfind("~*", 0) == 0;
+        pattern = pattern.substr(caseless ? 2 : 1);
+        loc->match = Location::Match::kRegex;
+        std::string error;
+        loc->regex = Regex::compile(pattern, caseless, error);
+        if (!loc->regex) fail(ld, error);
+      } else if (pattern[0] == '@') {
+        loc->match = Location::Match::kNamed;
+        if (outer) fail(ld, "named location \"" + pattern + "\" can be on the server level only");
+      }
+    }
+    loc->pattern = pattern;
+    if (outer && outer->match == Location::Match::kExact) {
+      fail(ld, "location \"" + pattern + "\" cannot be inside the exact location \"" +
+                   outer->pattern + "\"");
+    }
+    if (outer && loc->match != Location::Match::kRegex && outer->match != Location::Match::kRegex &&
+        loc->pattern.rfind(outer->pattern, 0) != 0) {
+      fail(ld, "location \"" + pattern + "\" is outside location \"" + outer->pattern + "\"");
+    }
+    ListFlags flags;
+    for (const auto& d : ld.block) {
+      if (d.name == "proxy_pass") {
+        loc->proxy = proxy_target(d);
+      } else if (d.name == "set" || d.name == "return") {
+        loc->rewrite.push_back(rewrite_op(d));
+      } else if (d.name == "internal") {
+        loc->internal = true;
+      } else if (d.name != "location") {
+        common_setting(d, loc->settings, flags);
+      }
+    }
+    if (loc->proxy && loc->proxy->has_uri &&
+        (loc->match == Location::Match::kRegex || loc->match == Location::Match::kNamed)) {
+      fail(ld, "\"proxy_pass\" cannot have URI part in location given by regular expression, "
+               "or inside named location, or inside \"if\" statement, or inside "
+               "\"limit_except\" block");
+    }
+    add_default_proxy_headers(ld, loc->settings);
+    for (const auto& d : ld.block) {
+      if (d.name == "location") {
+        loc->children.push_back(location_block(d, loc->settings, loc.get()));
+      }
+    }
+    return loc;
+  }
+
+  ProxyTarget proxy_target(const Directive& d) {
+    ProxyTarget t;
+    t.url = d.args[0];
+    std::string rest;
+    if (t.url.rfind("http://", 0) == 0) {
+      rest = t.url.substr(7);
+    } else if (t.url.rfind("https://", 0) == 0) {
+      fail(d, "https upstreams are not supported yet");
+    } else {
+      fail(d, "invalid URL prefix in \"" + t.url + "\"");
+    }
+    if (rest.find('$') != std::string::npos) {
+      fail(d, "variables in \"proxy_pass\" are not supported yet");
+    }
+    auto slash = rest.find('/');
+    std::string authority = rest.substr(0, slash);
+    if (slash != std::string::npos) {
+      t.has_uri = true;
+      t.uri = rest.substr(slash);
+    }
+    if (authority.empty()) fail(d, "no host in \"" + t.url + "\"");
+    auto& ups = cfg_.http.upstreams;
+    // A name that matches an upstream block (without port) is that group.
+    for (size_t i = 0; i < ups.size(); ++i) {
+      if (!ups[i].implicit && ups[i].name == authority) {
+        t.upstream = i;
+        t.proxy_host = authority;
+        t.proxy_port = "80";
+        return t;
+      }
+    }
+    // Otherwise an implicit group for host[:port], resolved now as nginx does.
+    std::string host, error;
+    int port = 0;
+    auto eps = resolve(authority, 80, false, host, port, error);
+    if (eps.empty()) fail(d, error + " in upstream \"" + authority + "\"");
+    t.proxy_host = authority;
+    t.proxy_port = std::to_string(port);
+    for (size_t i = 0; i < ups.size(); ++i) {
+      if (ups[i].implicit && ups[i].name == authority) {
+        t.upstream = i;
+        return t;
+      }
+    }
+    UpstreamConfig u;
+    u.name = authority;
+    u.implicit = true;
+    u.where = d.where;
+    for (const auto& ep : eps) {
+      balancing::ServerConfig s;
+      s.name = endpoint_text(ep);
+      s.endpoint = ep;
+      u.servers.push_back(s);
+    }
+    ups.push_back(std::move(u));
+    t.upstream = ups.size() - 1;
+    return t;
+  }
+
+  // ---- upstream ----
+  void upstream_block(const Directive& ud) {
+    for (const auto& u : cfg_.http.upstreams) {
+      if (!u.implicit && u.name == ud.args[0]) fail(ud, "duplicate upstream \"" + u.name + "\"");
+    }
+    UpstreamConfig u;
+    u.name = ud.args[0];
+    u.where = ud.where;
+    for (const auto& d : ud.block) {
+      if (d.name == "server") {
+        upstream_server(d, u);
+      } else if (d.name == "least_conn") {
+        u.algorithm = balancing::Algorithm::kLeastConn;
+      } else if (d.name == "keepalive") {
+        u.keepalive = int_arg(d, 0);
+      } else if (d.name == "keepalive_timeout") {
+        u.keepalive_timeout = time_arg(d, 0);
+      } else if (d.name == "keepalive_requests") {
+        u.keepalive_requests = int_arg(d, 0);
+      } else if (d.name == "keepalive_time") {
+        u.keepalive_time = time_arg(d, 0);
+      } else if (d.name == "zone") {
+        u.zone = d.args[0];
+      }
+    }
+    if (u.servers.empty()) fail(ud, "no servers are inside upstream");
+    cfg_.http.upstreams.push_back(std::move(u));
+  }
+
+  void upstream_server(const Directive& d, UpstreamConfig& u) {
+    balancing::ServerConfig base;
+    for (size_t i = 1; i < d.args.size(); ++i) {
+      const std::string& a = d.args[i];
+      auto value = [&](size_t skip) { return a.substr(skip); };
+      auto number = [&](size_t skip) {
+        std::string v = value(skip);
+        if (v.empty() || !std::all_of(v.begin(), v.end(), ::isdigit) || v.size() > 9) {
+          fail(d, "invalid parameter \"" + a + "\"");
+        }
+        return std::stoi(v);
+      };
+      if (a.rfind("weight=", 0) == 0) {
+        base.weight = number(7);
+        if (base.weight < 1) fail(d, "invalid parameter \"" + a + "\"");
+      } else if (a.rfind("max_fails=", 0) == 0) {
+        base.max_fails = number(10);
+      } else if (a.rfind("fail_timeout=", 0) == 0) {
+        if (!parse_time(value(13), base.fail_timeout)) fail(d, "invalid parameter \"" + a + "\"");
+      } else if (a.rfind("max_conns=", 0) == 0) {
+        base.max_conns = number(10);
+      } else if (a == "backup") {
+        base.backup = true;
+      } else if (a == "down") {
+        base.down = true;
+      } else {
+        fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+    std::string host, error;
+    int port = 0;
+    auto eps = resolve(d.args[0], 80, false, host, port, error);
+    if (eps.empty()) fail(d, error + " in upstream \"" + d.args[0] + "\"");
+    for (const auto& ep : eps) {
+      balancing::ServerConfig s = base;
+      s.endpoint = ep;
+      s.name = endpoint_text(ep);
+      u.servers.push_back(s);
+    }
+  }
+
+  // ---- map ----
+  void map_block(const Directive& md) {
+    MapConfig m;
+    if (md.args[1].size() < 2 || md.args[1][0] != '$') {
+      fail(md, "invalid variable name \"" + md.args[1] + "\"");
+    }
+    m.target = md.args[1].substr(1);
+    m.source = compile(md, md.args[0]);
+    m.default_value = Template::literal("");
+    for (const auto& e : md.block) {
+      // Entries are `key value;` lines; the parser gives the key as the name.
+      if (e.name == "hostnames" && e.args.empty()) {
+        m.hostnames = true;
+        continue;
+      }
+      if (e.name == "volatile" && e.args.empty()) continue;
+      if (e.args.size() != 1) fail(e, "invalid number of the map parameters");
+      std::string key = e.name;
+      Template value = compile(e, e.args[0]);
+      if (key == "default") {
+        m.default_value = std::move(value);
+      } else if (key.size() > 1 && key[0] == '~') {
+        bool caseless = key.size() > 2 && key[1] == '*';
+        std::string error;
+        auto re = Regex::compile(key.substr(caseless ? 2 : 1), caseless, error);
+        if (!re) fail(e, error);
+        m.regex.emplace_back(re, std::move(value));
+      } else if (m.hostnames && key.rfind("*.", 0) == 0) {
+        m.leading.emplace_back(lower(key.substr(1)), std::move(value));
+      } else if (m.hostnames && key[0] == '.') {
+        m.exact.emplace(lower(key.substr(1)), value);
+        m.leading.emplace_back(lower(key), std::move(value));
+      } else if (m.hostnames && key.size() > 2 && key.compare(key.size() - 2, 2, ".*") == 0) {
+        m.trailing.emplace_back(lower(key.substr(0, key.size() - 1)), std::move(value));
+      } else {
+        if (key.size() > 1 && key[0] == '\\') key = key.substr(1);  // "\default" escapes
+        if (!m.exact.emplace(lower(key), std::move(value)).second) {
+          fail(e, "duplicate entry \"" + key + "\"");  // nginx warns; we refuse ambiguity
+        }
+      }
+    }
+    // Longest wildcard first, as nginx's wildcard hash prefers the most specific match.
+    auto by_length = [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); };
+    std::stable_sort(m.leading.begin(), m.leading.end(), by_length);
+    std::stable_sort(m.trailing.begin(), m.trailing.end(), by_length);
+    uint32_t index = scope_.maps.at(m.target);
+    if (cfg_.http.maps.size() <= index) cfg_.http.maps.resize(index + 1);
+    if (!cfg_.http.maps[index].target.empty()) fail(md, "duplicate map \"$" + m.target + "\"");
+    cfg_.http.maps[index] = std::move(m);
+  }
+
+  const LoadOptions& opt_;
+  Config& cfg_;
+  VariableScope scope_;
+};
+
+}  // namespace
+
+bool parse_time(std::string_view text, Millis& out) {
+  // nginx: a sequence of number+unit (ms, s, m, h, d, w, M, y); bare number = seconds.
+  if (text.empty()) return false;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ') {
+      ++i;
+      continue;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+    int64_t n = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      n = n * 10 + (text[i] - '0');
+      if (n > 1'000'000'000) return false;
+      ++i;
+    }
+    int64_t unit = 1000;
+    if (i < text.size() && text[i] != ' ') {
+      if (text.substr(i, 2) == "ms") {
+        unit = 1;
+        i += 2;
+      } else {
+        switch (text[i]) {
+          case 's': unit = 1000; break;
+          case 'm': unit = 60'000; break;
+          case 'h': unit = 3'600'000; break;
+          case 'd': unit = 86'400'000; break;
+          case 'w': unit = 7 * 86'400'000LL; break;
+          case 'M': unit = 30 * 86'400'000LL; break;
+          case 'y': unit = 365 * 86'400'000LL; break;
+          default: return false;
+        }
+        ++i;
+      }
+    }
+    total += n * unit;
+  }
+  out = Millis(total);
+  return true;
+}
+
+bool parse_size(std::string_view text, int64_t& out) {
+  if (text.empty()) return false;
+  int64_t mult = 1;
+  char last = text.back();
+  if (last == 'k' || last == 'K') mult = 1024;
+  if (last == 'm' || last == 'M') mult = 1024 * 1024;
+  if (last == 'g' || last == 'G') mult = 1024LL * 1024 * 1024;
+  if (mult != 1) text.remove_suffix(1);
+  if (text.empty() || text.size() > 12) return false;
+  int64_t n = 0;
+  for (char c : text) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    n = n * 10 + (c - '0');
+  }
+  out = n * mult;
+  return true;
+}
+
+std::shared_ptr<const Config> build_config(std::vector<Directive> tree,
+                                           const LoadOptions& options) {
+  auto cfg = std::make_shared<Config>();
+  Builder(options, *cfg).build(tree);
+  cfg->tree = std::move(tree);
+  return cfg;
+}
+
+std::shared_ptr<const Config> load_config(const LoadOptions& options) {
+  ParseOptions po;
+  auto slash = options.conf_file.rfind('/');
+  po.conf_prefix = slash == std::string::npos ? options.prefix
+                                              : options.conf_file.substr(0, slash + 1);
+  std::vector<Directive> tree;
+  if (!options.directives.empty()) {
+    tree = parse_text(options.directives, "command line", po);
+  }
+  auto file_tree = parse_file(options.conf_file, po);
+  tree.insert(tree.end(), std::make_move_iterator(file_tree.begin()),
+              std::make_move_iterator(file_tree.end()));
+  return build_config(std::move(tree), options);
+}
+
+}  // namespace tg::conf

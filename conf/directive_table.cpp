@@ -1,0 +1,251 @@
+// The directive table and nginx's ngx_conf_handler checks over a parsed tree.
+// Contexts follow nginx's own table; `noop` rows exist so that nginx
+// configurations load unchanged even where tidegate has nothing to do.
+#include "conf/directive_table.h"
+
+#include <array>
+#include <string>
+
+namespace tg::conf {
+namespace {
+
+constexpr unsigned kHsl = kHttp | kServer | kLocation;
+constexpr unsigned kHs = kHttp | kServer;
+constexpr unsigned kAnyContext = kMain | kEvents | kHttp | kServer | kLocation | kUpstream | kIf;
+constexpr unsigned kTake12 = kTake1 | kTake2;
+constexpr unsigned kTake23 = kTake2 | kTake3;
+
+constexpr std::string_view kOneProcess = "single process, threads";
+constexpr std::string_view kIgnored = "accepted, ignored";
+constexpr std::string_view kNoStaticFiles = "static files not yet";
+constexpr std::string_view kNoBodyBuffering = "bodies are streamed";
+constexpr std::string_view kNoGzip = "no compression";
+constexpr std::string_view kHashSizing = "tables are sized automatically";
+constexpr std::string_view kNoTempFiles = "no temp files";
+
+constexpr DirectiveSpec Spec(std::string_view name, unsigned contexts, unsigned arity) {
+  return {name, contexts, arity, false, {}};
+}
+constexpr DirectiveSpec Noop(std::string_view name, unsigned contexts, unsigned arity,
+                             std::string_view note) {
+  return {name, contexts, arity, true, note};
+}
+
+constexpr auto kSpecs = std::to_array<DirectiveSpec>({
+    // main
+    Spec("user", kMain, kTake12),
+    Spec("worker_processes", kMain, kTake1),
+    Spec("worker_rlimit_nofile", kMain, kTake1),
+    Spec("worker_shutdown_timeout", kMain, kTake1),
+    Spec("pid", kMain, kTake1),
+    Spec("daemon", kMain, kFlag),
+    Noop("master_process", kMain, kFlag, kOneProcess),
+    Spec("error_log", kMain | kHsl, k1More),
+    Spec("events", kMain, kBlock | kNoArgs),
+    Spec("http", kMain, kBlock | kNoArgs),
+    Spec("include", kAnyContext, kTake1),
+    Noop("load_module", kMain, kTake1, "no dynamic modules"),
+    Noop("pcre_jit", kMain, kFlag, kIgnored),
+    Noop("env", kMain, kTake1, "single process keeps its environment"),
+    Noop("timer_resolution", kMain, kTake1, "Asio timers"),
+    Noop("lock_file", kMain, kTake1, "no accept mutex"),
+    Noop("working_directory", kMain, kTake1, kIgnored),
+    Noop("worker_cpu_affinity", kMain, k1More, "threads are not pinned"),
+    Noop("worker_priority", kMain, kTake1, kIgnored),
+    Noop("thread_pool", kMain, k2More, "no thread pools"),
+
+    // events
+    Spec("worker_connections", kEvents, kTake1),
+    Noop("use", kEvents, kTake1, "Asio picks epoll"),
+    Noop("multi_accept", kEvents, kFlag, kIgnored),
+    Noop("accept_mutex", kEvents, kFlag, "SO_REUSEPORT per thread"),
+    Noop("accept_mutex_delay", kEvents, kTake1, "SO_REUSEPORT per thread"),
+
+    // http
+    Spec("server", kHttp, kBlock | kNoArgs),
+    Spec("upstream", kHttp, kBlock | kTake1),
+    Spec("map", kHttp, kBlock | kTake2),
+    Spec("log_format", kHttp, k2More),
+    Spec("types", kHsl, kBlock | kNoArgs),
+    Spec("default_type", kHsl, kTake1),
+    Noop("sendfile", kHsl, kFlag, kNoStaticFiles),
+    Noop("tcp_nopush", kHsl, kFlag, kIgnored),
+    Noop("tcp_nodelay", kHsl, kFlag, "always on"),
+    Noop("server_tokens", kHsl, kFlag, kIgnored),
+    Noop("gzip", kHsl, kFlag, kNoGzip),
+    Noop("gzip_types", kHsl, k1More, kNoGzip),
+    Noop("gzip_comp_level", kHsl, kTake1, kNoGzip),
+    Noop("gzip_min_length", kHsl, kTake1, kNoGzip),
+    Noop("gzip_proxied", kHsl, k1More, kNoGzip),
+    Noop("gzip_vary", kHsl, kFlag, kNoGzip),
+    Noop("gzip_http_version", kHsl, kTake1, kNoGzip),
+    Noop("server_names_hash_bucket_size", kHttp, kTake1, kHashSizing),
+    Noop("server_names_hash_max_size", kHttp, kTake1, kHashSizing),
+    Noop("variables_hash_bucket_size", kHttp, kTake1, kHashSizing),
+    Noop("variables_hash_max_size", kHttp, kTake1, kHashSizing),
+    Noop("map_hash_bucket_size", kHttp, kTake1, kHashSizing),
+    Noop("map_hash_max_size", kHttp, kTake1, kHashSizing),
+    Noop("types_hash_max_size", kHsl, kTake1, kHashSizing),
+    Noop("types_hash_bucket_size", kHsl, kTake1, kHashSizing),
+    Noop("proxy_headers_hash_max_size", kHsl, kTake1, kHashSizing),
+    Noop("proxy_headers_hash_bucket_size", kHsl, kTake1, kHashSizing),
+    Noop("client_body_temp_path", kHsl, k1More, kNoTempFiles),
+    Noop("proxy_temp_path", kHsl, k1More, kNoTempFiles),
+    Noop("fastcgi_temp_path", kHsl, k1More, kNoTempFiles),
+    Noop("uwsgi_temp_path", kHsl, k1More, kNoTempFiles),
+    Noop("scgi_temp_path", kHsl, k1More, kNoTempFiles),
+    Noop("charset", kHsl, kTake1, "no charset conversion"),
+    Spec("access_log", kHsl, k1More),
+    Noop("open_file_cache", kHsl, k1More, kNoStaticFiles),
+    Noop("reset_timedout_connection", kHsl, kFlag, kIgnored),
+    Spec("underscores_in_headers", kHs, kFlag),
+    Spec("ignore_invalid_headers", kHs, kFlag),
+
+    // http, server and location
+    Spec("keepalive_timeout", kHsl, kTake12),
+    Spec("keepalive_requests", kHsl, kTake1),
+    Spec("keepalive_time", kHsl, kTake1),
+    Spec("client_header_timeout", kHs, kTake1),
+    Spec("client_body_timeout", kHsl, kTake1),
+    Spec("send_timeout", kHsl, kTake1),
+    Spec("client_max_body_size", kHsl, kTake1),
+    Spec("client_header_buffer_size", kHs, kTake1),
+    Spec("large_client_header_buffers", kHs, kTake2),
+    Noop("client_body_buffer_size", kHsl, kTake1, kNoBodyBuffering),
+    Spec("proxy_http_version", kHsl, kTake1),
+    Spec("proxy_set_header", kHsl, kTake2),
+    Spec("proxy_hide_header", kHsl, kTake1),
+    Spec("proxy_pass_header", kHsl, kTake1),
+    Spec("proxy_connect_timeout", kHsl, kTake1),
+    Spec("proxy_read_timeout", kHsl, kTake1),
+    Spec("proxy_send_timeout", kHsl, kTake1),
+    Spec("proxy_buffering", kHsl, kFlag),
+    Spec("proxy_request_buffering", kHsl, kFlag),
+    Noop("proxy_buffer_size", kHsl, kTake1, kNoBodyBuffering),
+    Noop("proxy_buffers", kHsl, kTake2, kNoBodyBuffering),
+    Noop("proxy_busy_buffers_size", kHsl, kTake1, kNoBodyBuffering),
+    Noop("proxy_max_temp_file_size", kHsl, kTake1, kNoTempFiles),
+    Spec("proxy_next_upstream", kHsl, k1More),
+    Spec("proxy_next_upstream_tries", kHsl, kTake1),
+    Spec("proxy_next_upstream_timeout", kHsl, kTake1),
+    Spec("proxy_intercept_errors", kHsl, kFlag),
+    Noop("proxy_redirect", kHsl, kTake12, "only default/off"),
+    Spec("add_header", kHsl, kTake23),
+    Spec("error_page", kHsl, k2More),
+    Noop("root", kHsl, kTake1, kNoStaticFiles),
+    Noop("index", kHsl, k1More, kNoStaticFiles),
+    Noop("log_not_found", kHsl, kFlag, kNoStaticFiles),
+    Noop("server_name_in_redirect", kHsl, kFlag, "no redirects generated"),
+    Noop("port_in_redirect", kHsl, kFlag, "no redirects generated"),
+    Spec("absolute_redirect", kHsl, kFlag),
+    Noop("resolver", kHsl, k1More, "system resolver"),
+    Noop("resolver_timeout", kHsl, kTake1, "system resolver"),
+    Spec("set", kServer | kLocation | kIf, kTake2),
+    Spec("return", kServer | kLocation | kIf, kTake12),
+
+    // server
+    Spec("listen", kServer, k1More),
+    Spec("server_name", kServer, k1More),
+    Spec("location", kServer | kLocation, kBlock | kTake12),
+
+    // location
+    Spec("proxy_pass", kLocation | kIf, kTake1),
+    Spec("internal", kLocation, kNoArgs),
+
+    // upstream
+    Spec("server", kUpstream, k1More),
+    Spec("least_conn", kUpstream, kNoArgs),
+    Spec("keepalive", kUpstream, kTake1),
+    Spec("keepalive_timeout", kUpstream, kTake1),
+    Spec("keepalive_requests", kUpstream, kTake1),
+    Spec("keepalive_time", kUpstream, kTake1),
+    Spec("zone", kUpstream, kTake12),
+});
+
+// nginx's ngx_conf_handler argument check (NGX_CONF_MAX_ARGS is 8 words).
+bool arity_matches(unsigned arity, std::size_t args) {
+  if (arity & kAnyArgs) return true;
+  if (arity & kFlag) return args == 1;
+  if (arity & k1More) return args >= 1;
+  if (arity & k2More) return args >= 2;
+  if (args > 7) return false;
+  return (arity & (1u << args)) != 0;
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+bool name_is_known(std::string_view name) {
+  for (const DirectiveSpec& spec : kSpecs) {
+    if (spec.name == name) return true;
+  }
+  return false;
+}
+
+void validate_level(const std::vector<Directive>& tree, Context ctx) {
+  for (const Directive& d : tree) {
+    const DirectiveSpec* spec = find_directive(d.name, ctx);
+    if (spec == nullptr) {
+      if (name_is_known(d.name)) {
+        throw ConfError("\"" + d.name + "\" directive is not allowed here", d.where);
+      }
+      throw ConfError("unknown directive \"" + d.name + "\"", d.where);
+    }
+    const bool takes_block = (spec->arity & kBlock) != 0;
+    if (!takes_block && d.has_block) {
+      throw ConfError("directive \"" + d.name + "\" is not terminated by \";\"", d.where);
+    }
+    if (takes_block && !d.has_block) {
+      throw ConfError("directive \"" + d.name + "\" has no opening \"{\"", d.where);
+    }
+    if (!arity_matches(spec->arity, d.args.size())) {
+      throw ConfError("invalid number of arguments in \"" + d.name + "\" directive", d.where);
+    }
+    // nginx's ngx_conf_set_flag_slot compares case-insensitively.
+    if ((spec->arity & kFlag) && !equals_ignoring_case(d.args[0], "on") &&
+        !equals_ignoring_case(d.args[0], "off")) {
+      throw ConfError("invalid value \"" + d.args[0] + "\" in \"" + d.name +
+                          "\" directive, it must be \"on\" or \"off\"",
+                      d.where);
+    }
+    if (d.has_block) {
+      if (const unsigned child = block_context(d.name, ctx); child != 0) {
+        validate_level(d.block, static_cast<Context>(child));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::span<const DirectiveSpec> directive_specs() {
+  return kSpecs;
+}
+
+const DirectiveSpec* find_directive(std::string_view name, Context ctx) {
+  for (const DirectiveSpec& spec : kSpecs) {
+    if (spec.name == name && (spec.contexts & ctx) != 0) return &spec;
+  }
+  return nullptr;
+}
+
+unsigned block_context(std::string_view name, Context parent) {
+  if (name == "events") return kEvents;
+  if (name == "http") return kHttp;
+  if (name == "server" && parent == kHttp) return kServer;
+  if (name == "location") return kLocation;
+  if (name == "upstream") return kUpstream;
+  return 0;  // map, types, split_clients, geo, match: key/value lists
+}
+
+void validate(const std::vector<Directive>& tree) {
+  validate_level(tree, kMain);
+}
+
+}  // namespace tg::conf

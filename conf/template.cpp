@@ -1,0 +1,167 @@
+#include "conf/template.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+namespace tg::conf {
+namespace {
+
+struct Builtin {
+  std::string_view name;
+  Var var;
+};
+constexpr std::array kBuiltins = {
+    Builtin{"host", Var::kHost},
+    Builtin{"args", Var::kArgs},
+    Builtin{"query_string", Var::kArgs},
+    Builtin{"is_args", Var::kIsArgs},
+    Builtin{"remote_addr", Var::kRemoteAddr},
+    Builtin{"binary_remote_addr", Var::kRemoteAddr},
+    Builtin{"remote_port", Var::kRemotePort},
+    Builtin{"server_addr", Var::kServerAddr},
+    Builtin{"server_port", Var::kServerPort},
+    Builtin{"server_name", Var::kServerName},
+    Builtin{"server_protocol", Var::kServerProtocol},
+    Builtin{"scheme", Var::kScheme},
+    Builtin{"request_method", Var::kRequestMethod},
+    Builtin{"request_uri", Var::kRequestUri},
+    Builtin{"uri", Var::kUri},
+    Builtin{"document_uri", Var::kUri},
+    Builtin{"request", Var::kRequest},
+    Builtin{"request_length", Var::kRequestLength},
+    Builtin{"content_length", Var::kContentLength},
+    Builtin{"content_type", Var::kContentType},
+    Builtin{"status", Var::kStatus},
+    Builtin{"body_bytes_sent", Var::kBodyBytesSent},
+    Builtin{"bytes_sent", Var::kBytesSent},
+    Builtin{"request_time", Var::kRequestTime},
+    Builtin{"time_local", Var::kTimeLocal},
+    Builtin{"time_iso8601", Var::kTimeIso8601},
+    Builtin{"msec", Var::kMsec},
+    Builtin{"connection", Var::kConnection},
+    Builtin{"connection_requests", Var::kConnectionRequests},
+    Builtin{"request_id", Var::kRequestId},
+    Builtin{"proxy_host", Var::kProxyHost},
+    Builtin{"proxy_port", Var::kProxyPort},
+    Builtin{"proxy_add_x_forwarded_for", Var::kProxyAddXForwardedFor},
+    Builtin{"upstream_addr", Var::kUpstreamAddr},
+    Builtin{"upstream_status", Var::kUpstreamStatus},
+    Builtin{"upstream_response_time", Var::kUpstreamResponseTime},
+    Builtin{"upstream_connect_time", Var::kUpstreamConnectTime},
+    Builtin{"upstream_header_time", Var::kUpstreamHeaderTime},
+    Builtin{"hostname", Var::kHostname},
+    Builtin{"pid", Var::kPid},
+    Builtin{"nginx_version", Var::kNginxVersion},
+};
+
+struct Prefixed {
+  std::string_view prefix;
+  Var var;
+};
+constexpr std::array kPrefixed = {
+    Prefixed{"http_", Var::kHttp},           Prefixed{"cookie_", Var::kCookie},
+    Prefixed{"arg_", Var::kArg},             Prefixed{"sent_http_", Var::kSentHttp},
+    Prefixed{"upstream_http_", Var::kUpstreamHttp},
+};
+
+bool is_name_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+}  // namespace
+
+bool lookup_builtin(std::string_view name, Segment& out) {
+  for (const auto& b : kBuiltins) {
+    if (b.name == name) {
+      out = Segment{b.var, 0, {}};
+      return true;
+    }
+  }
+  for (const auto& p : kPrefixed) {
+    if (name.size() > p.prefix.size() && name.substr(0, p.prefix.size()) == p.prefix) {
+      std::string param(name.substr(p.prefix.size()));
+      // Header variables: $http_user_agent names the "user-agent" header.
+      if (p.var == Var::kHttp || p.var == Var::kSentHttp || p.var == Var::kUpstreamHttp) {
+        for (auto& c : param) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+      }
+      out = Segment{p.var, 0, std::move(param)};
+      return true;
+    }
+  }
+  return false;
+}
+
+Template Template::literal(std::string text) {
+  Template t;
+  t.source_ = std::move(text);
+  if (!t.source_.empty()) t.segments_.push_back(Segment{Var::kLiteral, 0, t.source_});
+  return t;
+}
+
+bool Template::uses(Var var) const {
+  return std::any_of(segments_.begin(), segments_.end(),
+                     [var](const Segment& s) { return s.var == var; });
+}
+
+bool Template::compile(std::string_view source, const VariableScope& scope, Template& out,
+                       std::string& error) {
+  out = Template();
+  out.source_ = std::string(source);
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) out.segments_.push_back(Segment{Var::kLiteral, 0, std::move(literal)});
+    literal.clear();
+  };
+  size_t i = 0;
+  while (i < source.size()) {
+    char c = source[i];
+    if (c != '$' || i + 1 >= source.size()) {
+      literal.push_back(c);
+      ++i;
+      continue;
+    }
+    ++i;
+    std::string_view name;
+    if (source[i] == '{') {
+      size_t close = source.find('}', i);
+      if (close == std::string_view::npos) {
+        error = "the closing bracket in \"" + std::string(source.substr(i)) +
+                "\" variable is missing";
+        return false;
+      }
+      name = source.substr(i + 1, close - i - 1);
+      i = close + 1;
+    } else if (std::isdigit(static_cast<unsigned char>(source[i]))) {
+      name = source.substr(i, 1);  // $1..$9: one digit, as nginx
+      ++i;
+    } else {
+      size_t start = i;
+      while (i < source.size() && is_name_char(source[i])) ++i;
+      name = source.substr(start, i - start);
+    }
+    if (name.empty()) {
+      error = "invalid variable name in \"" + std::string(source) + "\"";
+      return false;
+    }
+    flush();
+    Segment seg;
+    std::string key(name);
+    if (std::isdigit(static_cast<unsigned char>(name[0]))) {
+      seg = Segment{Var::kCapture, static_cast<uint32_t>(name[0] - '0'), {}};
+    } else if (auto m = scope.maps.find(key); m != scope.maps.end()) {
+      seg = Segment{Var::kMap, m->second, key};
+    } else if (auto u = scope.user.find(key); u != scope.user.end()) {
+      seg = Segment{Var::kUser, u->second, key};
+    } else if (!lookup_builtin(name, seg)) {
+      error = "unknown \"" + key + "\" variable";
+      return false;
+    }
+    out.segments_.push_back(std::move(seg));
+  }
+  flush();
+  return true;
+}
+
+}  // namespace tg::conf

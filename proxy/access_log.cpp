@@ -1,0 +1,66 @@
+#include "proxy/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "common/error_log.h"
+
+namespace tg::proxy {
+
+std::shared_ptr<AccessLogFile> AccessLogFile::open(const std::string& path, std::string& error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    error = "open() \"" + path + "\" failed " + errno_text(errno);
+    return nullptr;
+  }
+  auto f = std::make_shared<AccessLogFile>();
+  f->path_ = path;
+  f->fd_ = fd;
+  return f;
+}
+
+AccessLogFile::~AccessLogFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::string AccessLogFile::reopen() {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return "open() \"" + path_ + "\" failed " + errno_text(errno);
+  int old = fd_.exchange(fd);
+  if (old >= 0) ::close(old);
+  return {};
+}
+
+void AccessLogFile::write(const std::string& data) const {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd_.load(std::memory_order_relaxed), data.data() + off, data.size() - off);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      log(LogLevel::kAlert, "write() to \"" + path_ + "\" failed " + errno_text(errno));
+      return;
+    }
+    off += static_cast<size_t>(n);
+  }
+}
+
+void AccessLogWriter::append(const AccessLogFile& file, std::string_view line, size_t limit) {
+  std::string& buf = buffers_[&file];
+  buf.append(line);
+  buf.push_back('\n');
+  if (buf.size() >= limit) {
+    file.write(buf);
+    buf.clear();
+  }
+}
+
+void AccessLogWriter::flush() {
+  for (auto& [file, buf] : buffers_) {
+    if (!buf.empty()) file->write(buf);
+    buf.clear();
+  }
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,27 @@
+// Per-request state of a client session (private to session.cpp and proxy_pass.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "proxy/http_parser.h"
+#include "proxy/request_context.h"
+#include "proxy/session.h"
+
+namespace tg::proxy {
+
+/// Per-request state that only exists while a request is being served.
+struct ClientSession::Exchange {
+  HttpParser parser{HTTP_REQUEST};
+  RequestContext ctx;
+  size_t consumed = 0;          ///< bytes of in_ the parser has taken
+  std::unique_ptr<char[]> io;   ///< client body buffer
+  const char* body_base = nullptr;  ///< buffer the parser's body spans point into
+  int64_t body_bytes = 0;
+  bool body_from_socket = false;  ///< body bytes were read past the head buffer
+  bool sent_continue = false;
+  std::string out;        ///< response head being assembled
+  std::string chunk_heads;  ///< chunk-size lines for the current write
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,534 @@
+// proxy_pass: pick a peer, connect (or reuse a cached connection), send the
+// rewritten head and stream the body, read the response head, stream the body
+// back. Failures before anything reached the client go to the next upstream
+// as `proxy_next_upstream` allows.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/error_log.h"
+#include "proxy/exchange.h"
+#include "proxy/http_status.h"
+#include "proxy/session.h"
+
+namespace tg::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kUpstreamBuffer = 16 * 1024;
+
+/// Request headers a proxy never forwards as they came (nginx's
+/// ngx_http_proxy_headers plus the framing we set ourselves).
+bool hop_by_hop_request(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") || iequals(name, "te") ||
+         iequals(name, "expect") || iequals(name, "upgrade") ||
+         iequals(name, "transfer-encoding") || iequals(name, "content-length") ||
+         iequals(name, "proxy-connection");
+}
+
+bool hop_by_hop_response(std::string_view name) {
+  return iequals(name, "connection") || iequals(name, "keep-alive") ||
+         iequals(name, "transfer-encoding") || iequals(name, "te") || iequals(name, "trailer") ||
+         iequals(name, "upgrade") || iequals(name, "proxy-connection");
+}
+
+bool contains_lower(const std::set<std::string>& set, std::string_view name) {
+  if (set.empty()) return false;
+  std::string low(name);
+  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return set.count(low) > 0;
+}
+
+bool idempotent(std::string_view method) {
+  return method != "POST" && method != "LOCK" && method != "PATCH";
+}
+
+void append_list(std::string& list, std::string_view item) {
+  if (!list.empty()) list += ", ";
+  list += item;
+}
+
+/// What went wrong with one attempt, in nginx's proxy_next_upstream terms.
+enum class Failure { kNone, kError, kTimeout, kInvalidHeader };
+
+}  // namespace
+
+asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  auto& parser = x.parser;
+  const auto& s = loc.settings;
+  const auto& target = *loc.proxy;
+  ctx.proxy = &target;
+  ctx.location = &loc;
+  const auto& ucfg = ctx.config->http.upstreams[target.upstream];
+  auto& picker = *gen_->pickers[target.upstream];
+  const bool has_body = parser.chunked() || parser.content_length() > 0;
+
+  if (s.client_max_body_size > 0 && parser.content_length() > s.client_max_body_size) {
+    log(LogLevel::kError, "*" + std::to_string(info_.id) +
+                              " client intended to send too large body: " +
+                              std::to_string(parser.content_length()) + " bytes, client: " +
+                              info_.remote_addr);
+    keep_alive_ = false;
+    co_await respond_error(413, redirects);
+    co_return;
+  }
+  if (has_body && !parser.message_done() && parser.body().empty() && !x.sent_continue &&
+      ctx.protocol == "HTTP/1.1" && iequals(ctx.header("expect"), "100-continue")) {
+    x.sent_continue = true;
+    if (!co_await write_client("HTTP/1.1 100 Continue\r\n\r\n")) co_return;
+  }
+
+  // ---- the upstream request head (built once, resent on retries) ----
+  std::string head;
+  head.reserve(512);
+  head += ctx.method;
+  head += ' ';
+  if (!target.has_uri) {
+    if (redirects == 0) {
+      head += ctx.request_uri.starts_with("http") ? std::string_view(ctx.uri)
+                                                  : ctx.request_uri;
+    } else {
+      escape_uri(ctx.uri, head);
+      if (!ctx.args.empty()) {
+        head += '?';
+        head += ctx.args;
+      }
+    }
+  } else {
+    head += target.uri;
+    std::string_view rest = ctx.uri;
+    if (loc.match != conf::Location::Match::kNamed && rest.size() >= loc.pattern.size()) {
+      rest.remove_prefix(loc.pattern.size());
+    }
+    escape_uri(rest, head);
+    if (!ctx.args.empty()) {
+      head += '?';
+      head += ctx.args;
+    }
+  }
+  const bool chunked_up = parser.chunked();
+  // A chunked body needs HTTP/1.1 framing even when proxy_http_version is 1.0
+  // (nginx buffers such bodies to disk instead; tidegate streams).
+  head += s.proxy_http_version == "1.1" || chunked_up ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
+  for (const auto& h : s.proxy_set_header) {
+    size_t mark = head.size();
+    head += h.name;
+    head += ": ";
+    size_t value_at = head.size();
+    expand(h.value, ctx, head);
+    if (head.size() == value_at) {
+      head.resize(mark);  // an empty value removes the header
+      continue;
+    }
+    head += "\r\n";
+  }
+  const char* base = ctx.base;
+  std::string_view connection_tokens = ctx.header("connection");
+  for (const auto& hs : parser.headers()) {
+    std::string_view name = hs.name.in(base);
+    if (hop_by_hop_request(name)) continue;
+    bool overridden = false;
+    for (const auto& h : s.proxy_set_header) {
+      if (iequals(h.name, name)) {
+        overridden = true;
+        break;
+      }
+    }
+    if (overridden || (!connection_tokens.empty() && has_token(connection_tokens, name))) continue;
+    head += name;
+    head += ": ";
+    head += trim(hs.value.in(base));
+    head += "\r\n";
+  }
+  if (chunked_up) {
+    head += "Transfer-Encoding: chunked\r\n";
+  } else if (parser.content_length() >= 0 && (has_body || ctx.method == "POST" ||
+                                               ctx.method == "PUT")) {
+    head += "Content-Length: ";
+    head += std::to_string(parser.content_length());
+    head += "\r\n";
+  }
+  head += "\r\n";
+
+  // Body pieces already in the head buffer can be resent on a retry; once we
+  // read body bytes from the socket, a failure can no longer be retried.
+  std::vector<Span> buffered_spans = parser.body();
+  for (const auto& sp : buffered_spans) x.body_bytes += sp.length;
+  const bool buffered_done = parser.message_done();
+  parser.body().clear();
+
+  const auto started = Clock::now();
+  balancing::Attempt attempt;
+  auto upbuf = std::make_unique<char[]>(kUpstreamBuffer);
+  std::vector<asio::const_buffer> bufs;
+  std::string chunk_lines;
+  bool retried_cached = false;
+
+  for (;;) {
+    auto now = Clock::now();
+    auto lease = picker.pick(attempt, now);
+    if (!lease) {
+      log_upstream_error("no live upstreams while connecting to upstream",
+                         "http://" + ucfg.name + std::string(ctx.request_uri));
+      append_list(ctx.upstream_addr, ucfg.name);
+      append_list(ctx.upstream_status, "502");
+      co_await respond_error(502, redirects);
+      co_return;
+    }
+    balancing::Peer& peer = lease->peer();
+    const std::string upstream_url = "http://" + peer.name() + std::string(ctx.request_uri);
+    append_list(ctx.upstream_addr, peer.name());
+    const auto attempt_start = Clock::now();
+
+    // ---- connect or reuse ----
+    std::optional<UpstreamConnection> conn;
+    bool cached = false;
+    if (ucfg.keepalive > 0 && !retried_cached) {
+      conn = worker_.pool().take(ucfg.name, &peer, attempt_start);
+      cached = conn.has_value();
+    }
+    Failure failure = Failure::kNone;
+    std::string what;
+    if (!conn) {
+      conn.emplace(UpstreamConnection{tcp::socket(worker_.context()), &peer, attempt_start,
+                                      attempt_start, 0});
+      upstream_socket_ = &conn->socket;
+      arm(s.proxy_connect_timeout);
+      auto [ec] = co_await conn->socket.async_connect(peer.config().endpoint, kTuple);
+      disarm();
+      if (ec) {
+        failure = timed_out_ ? Failure::kTimeout : Failure::kError;
+        what = timed_out_ ? "upstream timed out (110: Connection timed out) while connecting to "
+                            "upstream"
+                          : "connect() failed " + errno_text(ec.value()) +
+                                " while connecting to upstream";
+      } else {
+        boost::system::error_code ignored;
+        conn->socket.set_option(tcp::no_delay(true), ignored);
+      }
+    }
+    upstream_socket_ = &conn->socket;
+    append_list(ctx.upstream_connect_time, seconds_text(Clock::now() - attempt_start));
+
+    // ---- send head and body ----
+    bool request_sent = false;
+    if (failure == Failure::kNone) {
+      bufs.clear();
+      bufs.push_back(asio::buffer(head));
+      chunk_lines.clear();
+      chunk_lines.reserve(buffered_spans.size() * 12 + 8);
+      for (const auto& sp : buffered_spans) {
+        if (chunked_up) {
+          char line[24];
+          int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
+          size_t at = chunk_lines.size();
+          chunk_lines.append(line, static_cast<size_t>(len));
+          bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
+        }
+        bufs.push_back(asio::buffer(base + sp.offset, sp.length));
+        if (chunked_up) bufs.push_back(asio::buffer("\r\n", 2));
+      }
+      if (buffered_done && chunked_up) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
+      bool done = buffered_done;
+      for (;;) {
+        arm(s.proxy_send_timeout);
+        auto [ec, n] = co_await asio::async_write(conn->socket, bufs, kTuple);
+        disarm();
+        request_sent = true;
+        if (ec) {
+          failure = timed_out_ ? Failure::kTimeout : Failure::kError;
+          what = timed_out_ ? "upstream timed out (110: Connection timed out) while sending "
+                              "request to upstream"
+                            : "writev() failed " + errno_text(ec.value()) +
+                                  " while sending request to upstream";
+          break;
+        }
+        if (done) break;
+        bufs.clear();
+        bool failed = false;
+        if (!co_await next_body_piece(bufs, chunked_up, done, failed)) {
+          // The client went away or sent a broken body: nothing to answer.
+          lease->release(balancing::Outcome::kSuccess, Clock::now());
+          upstream_socket_ = nullptr;
+          if (ctx.status == 0) ctx.status = 400;
+          keep_alive_ = false;
+          co_return;
+        }
+        if (s.client_max_body_size > 0 && x.body_bytes > s.client_max_body_size) {
+          lease->release(balancing::Outcome::kSuccess, Clock::now());
+          upstream_socket_ = nullptr;
+          keep_alive_ = false;
+          co_await respond_error(413, redirects);
+          co_return;
+        }
+      }
+    }
+
+    // ---- response head ----
+    HttpParser up(HTTP_RESPONSE);
+    up.set_no_body(ctx.method == "HEAD");
+    size_t held = 0, fed = 0;
+    if (failure == Failure::kNone) {
+      for (;;) {
+        if (held > fed) fed += up.feed(upbuf.get(), fed, held);
+        if (up.failed()) {
+          failure = Failure::kInvalidHeader;
+          what = "upstream sent invalid header while reading response header from upstream";
+          break;
+        }
+        if (up.headers_done()) {
+          int code = up.status_code();
+          if (code >= 100 && code < 200 && code != 101) {
+            // Interim responses (100 Continue) are not passed on, as nginx.
+            std::memmove(upbuf.get(), upbuf.get() + fed, held - fed);
+            held -= fed;
+            fed = 0;
+            up.reset();
+            up.set_no_body(ctx.method == "HEAD");
+            continue;
+          }
+          break;
+        }
+        if (held == kUpstreamBuffer) {
+          failure = Failure::kInvalidHeader;
+          what = "upstream sent too big header while reading response header from upstream";
+          break;
+        }
+        arm(s.proxy_read_timeout);
+        auto [ec, n] = co_await conn->socket.async_read_some(
+            asio::buffer(upbuf.get() + held, kUpstreamBuffer - held), kTuple);
+        disarm();
+        if (ec) {
+          if (timed_out_) {
+            failure = Failure::kTimeout;
+            what = "upstream timed out (110: Connection timed out) while reading response "
+                   "header from upstream";
+          } else {
+            failure = Failure::kError;
+            what = ec == asio::error::eof
+                       ? "upstream prematurely closed connection while reading response header "
+                         "from upstream"
+                       : "recv() failed " + errno_text(ec.value()) +
+                             " while reading response header from upstream";
+          }
+          break;
+        }
+        held += n;
+      }
+    }
+
+    // ---- decide: answer, or try the next upstream ----
+    auto elapsed = Clock::now() - attempt_start;
+    if (failure != Failure::kNone) {
+      boost::system::error_code ignored;
+      conn->socket.close(ignored);
+      upstream_socket_ = nullptr;
+      // A cached connection the upstream had already closed is not the peer's
+      // fault: retry once on a fresh connection to the same peer.
+      if (cached && failure == Failure::kError && held == 0 && !x.body_from_socket) {
+        retried_cached = true;
+        lease->release(balancing::Outcome::kSuccess, Clock::now());
+        attempt = balancing::Attempt();  // same peer may be picked again
+        ctx.upstream_addr.clear();
+        ctx.upstream_connect_time.clear();
+        continue;
+      }
+      retried_cached = false;
+      log_upstream_error(what, upstream_url);
+      lease->release(balancing::Outcome::kFailure, Clock::now());
+      peer.stats().record_failed_attempt(static_cast<size_t>(worker_.index()));
+      int status = failure == Failure::kTimeout ? 504 : 502;
+      append_list(ctx.upstream_status, std::to_string(status));
+      append_list(ctx.upstream_response_time, seconds_text(elapsed));
+      append_list(ctx.upstream_header_time, "-");
+      unsigned bit = failure == Failure::kTimeout         ? conf::kNuTimeout
+                     : failure == Failure::kInvalidHeader ? conf::kNuInvalidHeader
+                                                          : conf::kNuError;
+      bool can_retry =
+          (s.proxy_next_upstream & bit) && !x.body_from_socket &&
+          (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
+          (s.proxy_next_upstream_timeout.count() == 0 ||
+           Clock::now() - started < s.proxy_next_upstream_timeout) &&
+          (!request_sent || idempotent(ctx.method) ||
+           (s.proxy_next_upstream & conf::kNuNonIdempotent));
+      if (can_retry) continue;
+      co_await respond_error(status, redirects);
+      co_return;
+    }
+
+    int status = up.status_code();
+    append_list(ctx.upstream_header_time, seconds_text(elapsed));
+    unsigned status_bit = 0;
+    switch (status) {
+      case 500: status_bit = conf::kNuHttp500; break;
+      case 502: status_bit = conf::kNuHttp502; break;
+      case 503: status_bit = conf::kNuHttp503; break;
+      case 504: status_bit = conf::kNuHttp504; break;
+      case 403: status_bit = conf::kNuHttp403; break;
+      case 404: status_bit = conf::kNuHttp404; break;
+      case 429: status_bit = conf::kNuHttp429; break;
+      default: break;
+    }
+    if (status_bit && (s.proxy_next_upstream & status_bit) && !x.body_from_socket &&
+        (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
+        (s.proxy_next_upstream_timeout.count() == 0 ||
+         Clock::now() - started < s.proxy_next_upstream_timeout) &&
+        (idempotent(ctx.method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
+      // Is there anyone left to try? Only then drop this response.
+      balancing::Attempt probe = attempt;
+      auto next = picker.pick(probe, Clock::now());
+      if (next) {
+        next->release(balancing::Outcome::kSuccess, Clock::now());
+        boost::system::error_code ignored;
+        conn->socket.close(ignored);
+        upstream_socket_ = nullptr;
+        bool counts = status != 403 && status != 404;  // nginx: these are not peer failures
+        lease->release(counts ? balancing::Outcome::kFailure : balancing::Outcome::kSuccess,
+                       Clock::now());
+        append_list(ctx.upstream_status, std::to_string(status));
+        append_list(ctx.upstream_response_time, seconds_text(elapsed));
+        continue;
+      }
+    }
+    append_list(ctx.upstream_status, std::to_string(status));
+
+    // ---- response head to the client ----
+    ctx.upstream_base = upbuf.get();
+    ctx.upstream_headers = &up.headers();
+    const bool client_http10 = ctx.protocol == "HTTP/1.0";
+    const bool no_body = ctx.method == "HEAD" || status_has_no_body(status);
+    const bool until_close = !no_body && up.content_length() < 0 && !up.chunked();
+    const bool chunk_to_client = !no_body && !client_http10 && (up.chunked() || until_close);
+    std::string_view reason = reason_phrase(status);
+    std::string reason_text;
+    if (reason.empty()) {
+      reason_text = std::string(up.status_text().in(upbuf.get()));
+      reason = reason_text;
+    }
+    begin_response_head(status, reason);
+    auto& out = x.out;
+    std::string_view up_connection;
+    for (const auto& h : up.headers()) {
+      if (iequals(h.name.in(upbuf.get()), "connection")) up_connection = h.value.in(upbuf.get());
+    }
+    for (const auto& h : up.headers()) {
+      std::string_view name = h.name.in(upbuf.get());
+      if (hop_by_hop_response(name)) continue;
+      if (!up_connection.empty() && has_token(up_connection, name)) continue;
+      bool hidden = contains_lower(s.proxy_hide_header, name) &&
+                    !contains_lower(s.proxy_pass_header, name);
+      if (hidden) continue;
+      if (iequals(name, "server") || iequals(name, "date")) {
+        // passed explicitly with proxy_pass_header: replace ours
+        size_t at = out.find(iequals(name, "server") ? "Server: tidegate\r\n" : "Date: ");
+        if (at != std::string::npos) out.erase(at, out.find("\r\n", at) + 2 - at);
+      }
+      std::string_view value = trim(h.value.in(upbuf.get()));
+      out += name;
+      out += ": ";
+      out += value;
+      out += "\r\n";
+      ctx.sent_headers.emplace_back(std::string(name), std::string(value));
+    }
+    if (chunk_to_client) out += "Transfer-Encoding: chunked\r\n";
+    finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body);
+
+    // ---- stream the body ----
+    const size_t worker_slot = static_cast<size_t>(worker_.index());
+    bool head_pending = true;
+    bool upstream_ok = true;
+    bool client_ok = true;
+    uint64_t body_sent = 0;
+    for (;;) {
+      bufs.clear();
+      if (head_pending) bufs.push_back(asio::buffer(out));
+      chunk_lines.clear();
+      chunk_lines.reserve(up.body().size() * 12 + 8);
+      for (const auto& sp : up.body()) {
+        if (chunk_to_client) {
+          char line[24];
+          int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
+          size_t at = chunk_lines.size();
+          chunk_lines.append(line, static_cast<size_t>(len));
+          bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
+        }
+        bufs.push_back(asio::buffer(upbuf.get() + sp.offset, sp.length));
+        if (chunk_to_client) bufs.push_back(asio::buffer("\r\n", 2));
+        body_sent += sp.length;
+      }
+      up.body().clear();
+      bool finished = no_body || up.message_done();
+      if (finished && chunk_to_client) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
+      if (!bufs.empty()) {
+        size_t bytes = asio::buffer_size(bufs);
+        if (!co_await write_client(bufs)) {
+          client_ok = false;
+          break;
+        }
+        ctx.bytes_sent += bytes;
+      }
+      head_pending = false;
+      if (finished) break;
+      arm(s.proxy_read_timeout);
+      auto [ec, n] =
+          co_await conn->socket.async_read_some(asio::buffer(upbuf.get(), kUpstreamBuffer), kTuple);
+      disarm();
+      if (ec) {
+        if (ec == asio::error::eof && up.body_until_close()) {
+          up.finish();
+          if (chunk_to_client) {
+            if (!co_await write_client("0\r\n\r\n")) client_ok = false;
+          }
+          break;
+        }
+        upstream_ok = false;
+        log_upstream_error(timed_out_ ? "upstream timed out (110: Connection timed out) while "
+                                        "reading upstream"
+                                      : "upstream prematurely closed connection while reading "
+                                        "upstream",
+                           upstream_url);
+        break;
+      }
+      up.feed(upbuf.get(), 0, n);
+      if (up.failed()) {
+        upstream_ok = false;
+        log_upstream_error("upstream sent invalid chunked response while reading upstream",
+                           upstream_url);
+        break;
+      }
+    }
+    ctx.body_bytes_sent = body_sent;
+    upstream_socket_ = nullptr;
+    auto total = Clock::now() - attempt_start;
+    append_list(ctx.upstream_response_time, seconds_text(total));
+    // The client's view is now broken if either side failed mid-body: close.
+    if (!upstream_ok || !client_ok) keep_alive_ = false;
+    if (!client_ok && ctx.status < 400) ctx.status = status;
+    const bool reusable = upstream_ok && client_ok && up.message_done() && up.keep_alive() &&
+                          ucfg.keepalive > 0 && (!has_body || parser.message_done());
+    lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
+                   Clock::now());
+    peer.stats().record(worker_slot, status,
+                        static_cast<uint64_t>(
+                            std::chrono::duration_cast<std::chrono::microseconds>(total).count()));
+    if (reusable) {
+      conn->requests++;
+      worker_.pool().put(ucfg.name,
+                         UpstreamPool::Limits{ucfg.keepalive, ucfg.keepalive_timeout,
+                                              ucfg.keepalive_requests, ucfg.keepalive_time},
+                         std::move(*conn), Clock::now());
+    } else {
+      boost::system::error_code ignored;
+      conn->socket.close(ignored);
+    }
+    co_return;
+  }
+}
+
+}  // namespace tg::proxy

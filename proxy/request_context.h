@@ -1,0 +1,89 @@
+// Everything a variable can refer to while one request is served. Lives in the
+// session; views point into the connection's buffers and stay valid for the
+// request's lifetime.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.h"
+#include "proxy/http_parser.h"
+
+namespace tg::proxy {
+
+/// Facts about a client connection, computed once when it is accepted.
+struct ConnectionInfo {
+  uint64_t id = 0;  ///< $connection
+  std::string remote_addr;
+  std::string remote_port;
+  std::string server_addr;
+  std::string server_port;
+  uint64_t requests = 0;  ///< $connection_requests
+};
+
+struct RequestContext {
+  const conf::Config* config = nullptr;
+  const ConnectionInfo* conn = nullptr;
+
+  // Request head (views into the client buffer).
+  const char* base = nullptr;
+  const HttpParser* head = nullptr;
+  std::string_view method;
+  std::string_view request_uri;  ///< as received: path?args
+  std::string_view args;         ///< after '?', without it
+  std::string_view protocol;     ///< "HTTP/1.1"
+  std::string uri;               ///< normalised path ($uri)
+  std::string host;              ///< normalised Host, or the server name
+  int64_t request_length = 0;
+
+  const conf::ServerBlock* server = nullptr;
+  const conf::Location* location = nullptr;
+  conf::Captures captures;
+  std::string capture_subject;
+
+  std::chrono::steady_clock::time_point start;
+  std::chrono::system_clock::time_point start_wall;
+
+  // Response.
+  int status = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t body_bytes_sent = 0;
+  std::vector<std::pair<std::string, std::string>> sent_headers;  ///< for $sent_http_NAME
+
+  // Upstream.
+  const conf::ProxyTarget* proxy = nullptr;
+  std::string upstream_addr;  ///< "a, b" across attempts
+  std::string upstream_status;
+  std::string upstream_response_time;
+  std::string upstream_connect_time;
+  std::string upstream_header_time;
+  const char* upstream_base = nullptr;
+  const std::vector<HeaderSpan>* upstream_headers = nullptr;
+
+  std::string request_id;
+  std::vector<std::optional<std::string>> map_values;  ///< per-request cache
+  std::vector<std::string> user_values;                 ///< `set` variables
+
+  /// Clears per-request state for the next request on the connection.
+  void reset();
+  /// Value of request header `name` (case-insensitive), empty if absent.
+  std::string_view header(std::string_view name) const;
+};
+
+/// Appends the value of `tmpl` evaluated for `ctx` to `out`.
+void expand(const conf::Template& tmpl, RequestContext& ctx, std::string& out);
+/// Convenience: returns the value.
+std::string expand(const conf::Template& tmpl, RequestContext& ctx);
+
+/// Formats times as nginx's variables do (cached per second per thread).
+std::string_view time_local_text(std::chrono::system_clock::time_point t);
+std::string_view time_iso8601_text(std::chrono::system_clock::time_point t);
+/// RFC 1123 date for the Date header.
+std::string_view http_date_text(std::chrono::system_clock::time_point t);
+/// Seconds with millisecond resolution: "0.012".
+std::string seconds_text(std::chrono::steady_clock::duration d);
+
+}  // namespace tg::proxy

@@ -1,0 +1,206 @@
+#include "proxy/router.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tg::proxy {
+
+using conf::Location;
+using conf::ServerBlock;
+
+std::vector<ListenGroup> group_listeners(const conf::Config& config) {
+  std::vector<ListenGroup> groups;
+  for (const auto& server : config.http.servers) {
+    for (const auto& l : server.listen) {
+      auto it = std::find_if(groups.begin(), groups.end(),
+                             [&](const ListenGroup& g) { return g.endpoint == l.endpoint; });
+      if (it == groups.end()) {
+        groups.push_back(ListenGroup{l.endpoint, l.backlog, {}, nullptr});
+        it = groups.end() - 1;
+      }
+      if (std::find(it->servers.begin(), it->servers.end(), &server) == it->servers.end()) {
+        it->servers.push_back(&server);
+      }
+      if (l.default_server) {
+        if (it->default_server && it->default_server != &server) {
+          throw conf::ConfError("a duplicate default server for " + l.text, l.where);
+        }
+        it->default_server = &server;
+      }
+    }
+  }
+  for (auto& g : groups) {
+    if (!g.default_server) g.default_server = g.servers.front();
+  }
+  return groups;
+}
+
+const ServerBlock* find_server(const ListenGroup& group, std::string_view host) {
+  if (group.servers.size() == 1 || host.empty()) return group.default_server;
+  for (const auto* s : group.servers) {
+    for (const auto& name : s->names.exact) {
+      if (name == host) return s;
+    }
+  }
+  const ServerBlock* best = nullptr;
+  size_t best_len = 0;
+  for (const auto* s : group.servers) {
+    for (const auto& suffix : s->names.leading) {  // ".example.com"
+      if (host.size() > suffix.size() && host.ends_with(suffix) && suffix.size() > best_len) {
+        best = s;
+        best_len = suffix.size();
+      }
+    }
+  }
+  if (best) return best;
+  for (const auto* s : group.servers) {
+    for (const auto& prefix : s->names.trailing) {  // "www.example."
+      if (host.size() > prefix.size() && host.starts_with(prefix) && prefix.size() > best_len) {
+        best = s;
+        best_len = prefix.size();
+      }
+    }
+  }
+  if (best) return best;
+  for (const auto* s : group.servers) {
+    for (const auto& re : s->names.regex) {
+      if (re->match(host)) return s;
+    }
+  }
+  return group.default_server;
+}
+
+namespace {
+
+struct Found {
+  const Location* location = nullptr;
+  bool final = false;  // exact or regex match: stop searching
+};
+
+Found find_in(const std::vector<std::unique_ptr<Location>>& locations, std::string_view uri,
+              conf::Captures* captures) {
+  const Location* best = nullptr;
+  for (const auto& l : locations) {
+    switch (l->match) {
+      case Location::Match::kExact:
+        if (uri == l->pattern) return {l.get(), true};
+        break;
+      case Location::Match::kPrefix:
+      case Location::Match::kPrefixNoRegex:
+        if (uri.starts_with(l->pattern) && (!best || l->pattern.size() > best->pattern.size())) {
+          best = l.get();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  bool noregex = false;
+  if (best) {
+    noregex = best->match == Location::Match::kPrefixNoRegex;
+    if (!best->children.empty()) {
+      Found nested = find_in(best->children, uri, captures);
+      if (nested.final) return nested;
+      if (nested.location) best = nested.location;
+    }
+  }
+  if (!noregex) {
+    for (const auto& l : locations) {
+      if (l->match == Location::Match::kRegex && l->regex->match(uri, captures)) {
+        return {l.get(), true};
+      }
+    }
+  }
+  return {best, false};
+}
+
+}  // namespace
+
+const Location* find_location(const ServerBlock& server, std::string_view uri,
+                              conf::Captures* captures) {
+  return find_in(server.locations, uri, captures).location;
+}
+
+const Location* find_named_location(const ServerBlock& server, std::string_view name) {
+  for (const auto& l : server.locations) {
+    if (l->match == Location::Match::kNamed && l->pattern == name) return l.get();
+  }
+  return nullptr;
+}
+
+bool normalize_host(std::string_view raw, std::string& out) {
+  out.clear();
+  std::string_view host = raw;
+  if (!host.empty() && host.front() == '[') {  // IPv6 literal
+    auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    host = host.substr(0, close + 1);
+  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  bool dot = false;
+  for (char c : host) {
+    if (c == '.') {
+      if (dot) return false;  // ".." in a host is invalid
+      dot = true;
+    } else {
+      dot = false;
+    }
+    if (c == '/' || c == '\\' || c == '\0' || static_cast<unsigned char>(c) < 0x20) return false;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return true;
+}
+
+bool normalize_uri(std::string_view path, std::string& out) {
+  out.clear();
+  if (path.empty() || path[0] != '/') return false;
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string decoded;
+  decoded.reserve(path.size());
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (c == '%') {
+      if (i + 2 >= path.size()) return false;
+      int h = hex(path[i + 1]), l = hex(path[i + 2]);
+      if (h < 0 || l < 0) return false;
+      c = static_cast<char>(h * 16 + l);
+      i += 2;
+      if (c == '\0') return false;
+    }
+    decoded.push_back(c);
+  }
+  // Merge slashes and resolve dot segments.
+  out.reserve(decoded.size());
+  size_t i = 0;
+  while (i < decoded.size()) {
+    // decoded[i] == '/'
+    size_t j = i + 1;
+    while (j < decoded.size() && decoded[j] == '/') ++j;  // merge_slashes on
+    size_t end = decoded.find('/', j);
+    if (end == std::string::npos) end = decoded.size();
+    std::string_view seg(decoded.data() + j, end - j);
+    if (seg == ".") {
+      if (end == decoded.size()) out.push_back('/');
+    } else if (seg == "..") {
+      if (out.empty()) return false;  // above the root
+      auto prev = out.rfind('/');
+      out.resize(prev);
+      if (end == decoded.size() || out.empty()) out.push_back('/');
+    } else {
+      out.push_back('/');
+      out.append(seg);
+    }
+    i = end;
+  }
+  if (out.empty()) out = "/";
+  return true;
+}
+
+}  // namespace tg::proxy

@@ -1,0 +1,44 @@
+// nginx's request routing: server block by listen address and Host
+// (exact, longest leading wildcard, longest trailing wildcard, first regex,
+// default_server), then location (exact, longest prefix, `^~`, nested, regex in
+// conf order).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "conf/config.h"
+
+namespace tg::proxy {
+
+/// The server blocks that listen on one address:port.
+struct ListenGroup {
+  boost::asio::ip::tcp::endpoint endpoint;
+  int backlog = 511;
+  std::vector<const conf::ServerBlock*> servers;
+  const conf::ServerBlock* default_server = nullptr;
+};
+
+/// Groups the configuration's server blocks by listen address (conf order kept).
+std::vector<ListenGroup> group_listeners(const conf::Config& config);
+
+/// Picks the server block for a normalised (lower-case, no port) host name.
+const conf::ServerBlock* find_server(const ListenGroup& group, std::string_view host);
+
+/// Picks the location for a normalised URI; fills `captures` when a regex
+/// location matched. Returns nullptr when no location matches.
+const conf::Location* find_location(const conf::ServerBlock& server, std::string_view uri,
+                                    conf::Captures* captures);
+
+/// Finds a named location (`@name`) of a server.
+const conf::Location* find_named_location(const conf::ServerBlock& server, std::string_view name);
+
+/// Normalises a Host header value: lower case, port and trailing dot removed.
+/// Returns false for a value nginx rejects with 400.
+bool normalize_host(std::string_view raw, std::string& out);
+
+/// Decodes %XX, merges slashes and resolves "." and ".." as nginx does for $uri.
+/// Returns false for a URI that escapes the root or is malformed.
+bool normalize_uri(std::string_view path, std::string& out);
+
+}  // namespace tg::proxy

@@ -1,0 +1,60 @@
+#include "proxy/runtime.h"
+
+namespace tg::proxy {
+
+namespace {
+
+void collect_log_paths(const conf::LocationSettings& s, std::vector<std::string>& out) {
+  for (const auto& a : s.access_log) out.push_back(a.path);
+}
+
+void collect_log_paths(const std::vector<std::unique_ptr<conf::Location>>& locations,
+                       std::vector<std::string>& out) {
+  for (const auto& l : locations) {
+    collect_log_paths(l->settings, out);
+    collect_log_paths(l->children, out);
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config> config,
+                                             size_t worker_slots, const Runtime* previous,
+                                             uint64_t generation) {
+  auto rt = std::make_shared<Runtime>();
+  rt->generation = generation;
+  rt->listeners = group_listeners(*config);
+  for (const auto& u : config->http.upstreams) {
+    const balancing::UpstreamGroup* old = nullptr;
+    if (previous) {
+      for (const auto& g : previous->groups) {
+        if (g->name() == u.name) old = g.get();
+      }
+    }
+    rt->groups.push_back(
+        balancing::make_group(u.name, u.algorithm, u.servers, worker_slots, old));
+  }
+  std::vector<std::string> paths;
+  for (const auto& s : config->http.servers) {
+    collect_log_paths(s.settings, paths);
+    collect_log_paths(s.locations, paths);
+  }
+  for (const auto& path : paths) {
+    if (rt->access_logs.count(path)) continue;
+    if (previous) {
+      auto it = previous->access_logs.find(path);
+      if (it != previous->access_logs.end()) {
+        rt->access_logs.emplace(path, it->second);
+        continue;
+      }
+    }
+    std::string error;
+    auto file = AccessLogFile::open(path, error);
+    if (!file) throw conf::ConfError(error);
+    rt->access_logs.emplace(path, file);
+  }
+  rt->config = std::move(config);
+  return rt;
+}
+
+}  // namespace tg::proxy

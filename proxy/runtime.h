@@ -1,0 +1,35 @@
+// A configuration generation: the immutable world a connection is served in.
+// Built by the control thread, published to workers, pinned by connections.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balancing/upstream.h"
+#include "conf/config.h"
+#include "proxy/access_log.h"
+#include "proxy/router.h"
+
+namespace tg::proxy {
+
+struct Runtime {
+  uint64_t generation = 0;
+  std::shared_ptr<const conf::Config> config;
+  std::vector<ListenGroup> listeners;
+  /// One group per conf::UpstreamConfig (same index).
+  std::vector<std::shared_ptr<const balancing::UpstreamGroup>> groups;
+  /// Open access log files by path.
+  std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
+};
+
+/// Builds a runtime from a loaded configuration. Servers that exist in
+/// `previous` (same group name and address) keep their live state.
+/// Throws conf::ConfError for problems found at this stage (duplicate
+/// default_server, access log that cannot be opened).
+std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config> config,
+                                             size_t worker_slots, const Runtime* previous,
+                                             uint64_t generation);
+
+}  // namespace tg::proxy

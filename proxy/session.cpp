@@ -1,0 +1,622 @@
+// The client session: read head, route, answer (return / proxy), repeat.
+// Errors on the hot path are values (as_tuple), timeouts are one timer per
+// connection whose expiry cancels the pending socket operation.
+#include "proxy/session.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <cstring>
+
+#include "common/error_log.h"
+#include "proxy/exchange.h"
+#include "proxy/http_status.h"
+
+namespace tg::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kIoBuffer = 16 * 1024;
+
+void ByteBuffer::reserve(size_t n) {
+  if (n <= capacity) return;
+  auto bigger = std::make_unique<char[]>(n);
+  if (end) std::memcpy(bigger.get(), data.get(), end);
+  data = std::move(bigger);
+  capacity = n;
+}
+
+
+ClientSession::ClientSession(Worker& worker, tcp::socket socket,
+                             std::shared_ptr<WorkerGeneration> generation,
+                             const ListenGroup* listen)
+    : worker_(worker),
+      client_(std::move(socket)),
+      timer_(worker.context()),
+      gen_(std::move(generation)),
+      listen_(listen),
+      created_(Clock::now()) {
+  static std::atomic<uint64_t> next_id{1};
+  info_.id = next_id.fetch_add(1, std::memory_order_relaxed);
+  boost::system::error_code ec;
+  auto remote = client_.remote_endpoint(ec);
+  auto local = client_.local_endpoint(ec);
+  info_.remote_addr = remote.address().to_string();
+  info_.remote_port = std::to_string(remote.port());
+  info_.server_addr = local.address().to_string();
+  info_.server_port = std::to_string(local.port());
+  client_.set_option(tcp::no_delay(true), ec);
+  ++gen_->connections;
+  worker_.add_session(this);
+}
+
+ClientSession::~ClientSession() {
+  --gen_->connections;
+  worker_.remove_session(this);
+}
+
+asio::awaitable<void> ClientSession::serve(std::shared_ptr<ClientSession> session) {
+  co_await session->run();
+  boost::system::error_code ec;
+  session->timer_.cancel();
+  session->client_.close(ec);
+}
+
+void ClientSession::on_quit() {
+  quit_ = true;
+  if (idle_) {
+    boost::system::error_code ec;
+    client_.cancel(ec);
+  }
+}
+
+const conf::LocationSettings& ClientSession::settings() const {
+  const auto& ctx = x_->ctx;
+  if (ctx.location) return ctx.location->settings;
+  if (ctx.server) return ctx.server->settings;
+  return listen_->default_server->settings;
+}
+
+// ---- timeouts ----
+
+void ClientSession::arm(std::chrono::milliseconds timeout) {
+  timed_out_ = false;
+  deadline_ = Clock::now() + timeout;
+  if (timer_waiting_ && timer_expiry_ <= deadline_) return;  // fires early, re-waits
+  timer_expiry_ = deadline_;
+  timer_.expires_at(deadline_);
+  timer_waiting_ = true;
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto self = weak.lock()) self->on_timer(ec);
+  });
+}
+
+void ClientSession::disarm() { deadline_ = Clock::time_point::max(); }
+
+void ClientSession::on_timer(const boost::system::error_code& ec) {
+  if (ec == asio::error::operation_aborted) return;  // re-armed earlier; a newer wait exists
+  timer_waiting_ = false;
+  if (deadline_ == Clock::time_point::max()) return;
+  auto now = Clock::now();
+  if (now < deadline_) {  // the deadline moved later while we slept
+    timer_expiry_ = deadline_;
+    timer_.expires_at(deadline_);
+    timer_waiting_ = true;
+    timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& e) {
+      if (auto self = weak.lock()) self->on_timer(e);
+    });
+    return;
+  }
+  timed_out_ = true;
+  boost::system::error_code ignored;
+  client_.cancel(ignored);
+  if (upstream_socket_) upstream_socket_->cancel(ignored);
+}
+
+// ---- the connection loop ----
+
+asio::awaitable<void> ClientSession::run() {
+  bool first = true;
+  while (!quit_ && !worker_.quitting()) {
+    if (in_.end == 0) {
+      // Idle between requests: hold no buffers (an idle connection costs little).
+      x_.reset();
+      in_.release();
+      idle_ = true;
+      const auto& server = *listen_->default_server;
+      arm(first ? server.client_header_timeout : server.settings.keepalive_timeout);
+      auto [ec] = co_await client_.async_wait(tcp::socket::wait_read, kTuple);
+      if (ec || timed_out_ || quit_) break;
+      idle_ = false;
+    }
+    first = false;
+    if (!x_) x_ = std::make_unique<Exchange>();
+    if (!co_await read_head()) break;
+    co_await handle_request();
+    finish_request();
+    if (!keep_alive_) break;
+  }
+  disarm();
+  if (!keep_alive_ && in_.end > 0) {
+    // Lingering close: let the client see our response before the socket resets.
+    boost::system::error_code ec;
+    client_.shutdown(tcp::socket::shutdown_send, ec);
+    char sink[4096];
+    arm(std::chrono::milliseconds(2000));
+    for (int i = 0; i < 256; ++i) {
+      auto [rec, n] = co_await client_.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) break;
+    }
+    disarm();
+  }
+}
+
+asio::awaitable<bool> ClientSession::read_head() {
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  const auto& server = *listen_->default_server;
+  const size_t max_head =
+      static_cast<size_t>(server.large_header_buffers) * server.large_header_buffer_size;
+  x.parser.reset();
+  ctx.reset();
+  ctx.config = gen_->runtime->config.get();
+  ctx.conn = &info_;
+  x.consumed = 0;
+  x.body_bytes = 0;
+  x.body_from_socket = false;
+  x.sent_continue = false;
+  x.body_base = nullptr;
+  for (;;) {
+    if (in_.end > x.consumed) {
+      x.consumed += x.parser.feed(in_.data.get(), x.consumed, in_.end);
+    }
+    if (x.parser.failed()) {
+      keep_alive_ = false;
+      ctx.start = Clock::now();
+      ctx.start_wall = std::chrono::system_clock::now();
+      log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " client sent invalid request (" +
+                               x.parser.error_reason() + "), client: " + info_.remote_addr);
+      int status = x.parser.error() == HPE_INVALID_VERSION ? 505 : 400;
+      co_await respond_error(status);
+      finish_request();
+      co_return false;
+    }
+    if (x.parser.headers_done()) break;
+    if (in_.end >= max_head) {
+      keep_alive_ = false;
+      ctx.start = Clock::now();
+      std::string_view held(in_.data.get(), in_.end);
+      bool line_done = held.find('\n') != std::string_view::npos &&
+                       held.find('\n') < server.large_header_buffer_size;
+      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                               (line_done ? " client sent too long header line"
+                                          : " client sent too long URI") +
+                               ", client: " + info_.remote_addr);
+      co_await respond_error(line_done ? 494 : 414);
+      finish_request();
+      co_return false;
+    }
+    if (in_.end == in_.capacity) {
+      size_t next = in_.capacity ? in_.capacity * 2 : server.client_header_buffer_size;
+      in_.reserve(std::min(std::max(next, size_t{1024}), max_head));
+    }
+    arm(server.client_header_timeout);
+    auto [ec, n] = co_await client_.async_read_some(
+        asio::buffer(in_.data.get() + in_.end, in_.capacity - in_.end), kTuple);
+    if (ec) {
+      if (timed_out_ && in_.end > 0) {
+        log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                                 " client timed out (110: Connection timed out) while reading "
+                                 "client request headers, client: " + info_.remote_addr);
+      }
+      keep_alive_ = false;
+      in_.end = 0;
+      co_return false;
+    }
+    in_.end += n;
+  }
+  // Head complete: fill the request context.
+  const char* base = in_.data.get();
+  ctx.base = base;
+  ctx.head = &x.parser;
+  ctx.start = Clock::now();
+  ctx.start_wall = std::chrono::system_clock::now();
+  ctx.method = llhttp_method_name(static_cast<llhttp_method_t>(x.parser.method()));
+  ctx.protocol = x.parser.http_minor() == 0 && x.parser.http_major() == 1 ? "HTTP/1.0"
+                                                                           : "HTTP/1.1";
+  ctx.request_uri = x.parser.url().in(base);
+  ctx.request_length = static_cast<int64_t>(x.consumed);
+  ++info_.requests;
+  x.body_base = base;
+  std::string_view target = ctx.request_uri;
+  std::string_view uri_host;
+  if (target.starts_with("http://") || target.starts_with("https://")) {
+    target.remove_prefix(target.find("//") + 2);
+    size_t slash = target.find('/');
+    uri_host = target.substr(0, slash);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
+  size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (q != std::string_view::npos) ctx.args = target.substr(q + 1);
+  bool bad = !normalize_uri(path, ctx.uri);
+  std::string_view host_header;
+  int host_count = 0;
+  for (const auto& h : x.parser.headers()) {
+    if (iequals(h.name.in(base), "host")) {
+      host_header = trim(h.value.in(base));
+      ++host_count;
+    }
+  }
+  if (host_count > 1) bad = true;
+  if (!bad && !normalize_host(uri_host.empty() ? host_header : uri_host, ctx.host)) bad = true;
+  if (!bad && host_count == 0 && x.parser.http_minor() >= 1 && uri_host.empty()) {
+    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                             " client sent HTTP/1.1 request without \"Host\" header, client: " +
+                             info_.remote_addr);
+    bad = true;
+  }
+  ctx.server = find_server(*listen_, ctx.host);
+  if (ctx.host.empty()) ctx.host = ctx.server->names.first;
+  if (bad) {
+    keep_alive_ = false;
+    co_await respond_error(400);
+    finish_request();
+    co_return false;
+  }
+  keep_alive_ = x.parser.keep_alive() && !x.parser.upgrade();
+  co_return true;
+}
+
+void ClientSession::finish_request() {
+  if (!x_) return;
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  if (ctx.status == 0) return;  // nothing was answered (connection dropped before a request)
+  const auto& s = settings();
+  for (const auto& a : s.access_log) {
+    auto it = gen_->runtime->access_logs.find(a.path);
+    if (it == gen_->runtime->access_logs.end()) continue;
+    std::string line;
+    expand(ctx.config->http.log_formats[a.format].format, ctx, line);
+    worker_.access_log().append(*it->second, line, a.buffer);
+  }
+  // Leftover pipelined bytes move to the front for the next request.
+  if (x.parser.message_done() && x.consumed < in_.end) {
+    std::memmove(in_.data.get(), in_.data.get() + x.consumed, in_.end - x.consumed);
+    in_.end -= x.consumed;
+  } else {
+    in_.end = 0;
+  }
+  if (!leftover_.empty()) {
+    in_.reserve(in_.end + leftover_.size());
+    std::memcpy(in_.data.get() + in_.end, leftover_.data(), leftover_.size());
+    in_.end += leftover_.size();
+    leftover_.clear();
+  }
+  x.consumed = 0;
+  if (!x.parser.message_done()) keep_alive_ = false;  // unread body: cannot find the next request
+  ctx.status = 0;
+}
+
+// ---- routing and handlers ----
+
+asio::awaitable<void> ClientSession::handle_request() {
+  auto& ctx = x_->ctx;
+  ctx.user_values.resize(ctx.config->http.user_variables.size());
+  const auto& server = *ctx.server;
+  for (const auto& op : server.rewrite) {
+    if (op.kind == conf::RewriteOp::Kind::kSet) {
+      ctx.user_values[op.slot] = expand(op.value, ctx);
+    } else {
+      std::string text = op.has_value ? expand(op.value, ctx) : std::string();
+      bool redirect = op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 ||
+                      op.code == 308;
+      co_await respond(op.code, redirect ? std::string_view{} : text, {},
+                       redirect ? std::string_view(text) : std::string_view{}, 0);
+      co_return;
+    }
+  }
+  ctx.capture_subject = ctx.uri;
+  const conf::Location* loc = find_location(server, ctx.uri, &ctx.captures);
+  co_await run_location(loc, 0);
+}
+
+asio::awaitable<void> ClientSession::run_location(const conf::Location* loc, int redirects) {
+  auto& ctx = x_->ctx;
+  ctx.location = loc;
+  if (!loc) {
+    co_await respond_error(404, redirects);
+    co_return;
+  }
+  for (const auto& op : loc->rewrite) {
+    if (op.kind == conf::RewriteOp::Kind::kSet) {
+      ctx.user_values[op.slot] = expand(op.value, ctx);
+      continue;
+    }
+    std::string text = op.has_value ? expand(op.value, ctx) : std::string();
+    bool redirect = op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 ||
+                    op.code == 308;
+    if (redirect || !op.has_value) {
+      co_await respond(op.code, {}, {}, redirect ? std::string_view(text) : std::string_view{},
+                       redirects);
+    } else {
+      co_await respond(op.code, text, loc->settings.default_type, {}, redirects);
+    }
+    co_return;
+  }
+  if (loc->proxy) {
+    co_await proxy(*loc, redirects);
+    co_return;
+  }
+  // No handler: nginx would serve a static file here; tidegate has none yet.
+  co_await respond_error(404, redirects);
+}
+
+asio::awaitable<void> ClientSession::respond_error(int status, int redirects) {
+  co_await respond(status, {}, {}, {}, redirects);
+}
+
+void ClientSession::begin_response_head(int status, std::string_view reason) {
+  auto& out = x_->out;
+  auto& ctx = x_->ctx;
+  out.clear();
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason;
+  out += "\r\nServer: tidegate\r\nDate: ";
+  out += http_date_text(std::chrono::system_clock::now());
+  out += "\r\n";
+  ctx.status = status;
+}
+
+void ClientSession::finish_response_head(bool has_body_framing) {
+  auto& x = *x_;
+  auto& out = x.out;
+  auto& ctx = x.ctx;
+  const auto& s = settings();
+  if (keep_alive_) {
+    if (info_.requests >= static_cast<uint64_t>(s.keepalive_requests) ||
+        s.keepalive_timeout.count() == 0 || Clock::now() - created_ >= s.keepalive_time ||
+        quit_ || worker_.quitting()) {
+      keep_alive_ = false;
+    }
+  }
+  if (!has_body_framing) keep_alive_ = false;
+  if (keep_alive_) {
+    out += ctx.protocol == "HTTP/1.0" ? "Connection: keep-alive\r\n" : "";
+    if (ctx.protocol != "HTTP/1.0") out += "Connection: keep-alive\r\n";
+  } else {
+    out += "Connection: close\r\n";
+  }
+  bool applies = add_header_applies(ctx.status);
+  for (const auto& h : s.add_header) {
+    if (!applies && !h.always) continue;
+    std::string value = expand(h.value, ctx);
+    if (value.empty()) continue;
+    out += h.name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+    ctx.sent_headers.emplace_back(h.name, std::move(value));
+  }
+  out += "\r\n";
+}
+
+asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
+                                             std::string_view content_type,
+                                             std::string_view location_header, int redirects) {
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  const auto& s = settings();
+  // error_page: internal redirect to a URI or named location, or a redirect to a URL.
+  if (status >= 300 && redirects < 10 && ctx.server) {
+    auto page = s.error_page.find(status);
+    if (page != s.error_page.end()) {
+      int code = s.error_page_code.at(status);
+      const std::string& target = page->second;
+      if (target.starts_with("http://") || target.starts_with("https://")) {
+        co_await respond(code ? code : 302, {}, {}, target, redirects + 1);
+        co_return;
+      }
+      const conf::Location* loc = nullptr;
+      if (target.starts_with("@")) {
+        loc = find_named_location(*ctx.server, target);
+      } else {
+        std::string_view t = target;
+        size_t q = t.find('?');
+        if (q != std::string_view::npos) ctx.args = std::string_view(target).substr(q + 1);
+        ctx.uri = std::string(t.substr(0, q));
+        ctx.capture_subject = ctx.uri;
+        ctx.captures.spans.clear();
+        loc = find_location(*ctx.server, ctx.uri, &ctx.captures);
+      }
+      // The page answers with the original status unless `=code` says otherwise.
+      int saved = code ? code : status;
+      ctx.status = saved;
+      x.out.clear();
+      if (loc && !loc->proxy) {
+        // A `return` location: its text becomes the body, with our status.
+        for (const auto& op : loc->rewrite) {
+          if (op.kind != conf::RewriteOp::Kind::kReturn) continue;
+          std::string text = op.has_value ? expand(op.value, ctx) : std::string();
+          ctx.location = loc;
+          co_await respond(saved, text, loc->settings.default_type, {}, 10);
+          co_return;
+        }
+      } else if (loc) {
+        co_await proxy(*loc, redirects + 1);
+        co_return;
+      }
+      // Missing target: fall through to the built-in page.
+    }
+  }
+  // Any unread request body is discarded so the connection can be reused.
+  if (!x.parser.message_done() && !co_await discard_body()) keep_alive_ = false;
+  std::string generated;
+  std::string_view type = content_type;
+  if (body.empty() && status >= 300 && (status >= 400 || !location_header.empty() ||
+                                        status <= 308)) {
+    if (status >= 300 && status != 304) {
+      generated = error_page_body(status == 494 ? 400 : status);
+      body = generated;
+      type = "text/html";
+    }
+  }
+  int wire_status = status == 494 ? 400 : status;  // nginx's "Request Header Too Large"
+  std::string reason(reason_phrase(wire_status));
+  if (status == 494) reason = "Bad Request";
+  begin_response_head(wire_status, reason);
+  auto& out = x.out;
+  if (status == 494) {
+    generated =
+        "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n"
+        "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or "
+        "Cookie Too Large</center>\r\n<hr><center>tidegate</center>\r\n</body>\r\n</html>\r\n";
+    body = generated;
+  }
+  bool no_body = status_has_no_body(wire_status);
+  if (!no_body) {
+    if (!type.empty()) {
+      out += "Content-Type: ";
+      out += type;
+      out += "\r\n";
+      ctx.sent_headers.emplace_back("Content-Type", std::string(type));
+    }
+    out += "Content-Length: ";
+    out += std::to_string(body.size());
+    out += "\r\n";
+  }
+  if (!location_header.empty()) {
+    out += "Location: ";
+    out += location_header;
+    out += "\r\n";
+  }
+  if (status >= 400 && status != 404 && status != 429) {
+    // nginx closes after most error statuses it generates itself.
+    if (status == 400 || status == 413 || status == 414 || status == 494 || status == 408 ||
+        status == 500 || status == 501 || status == 505) {
+      keep_alive_ = false;
+    }
+  }
+  finish_response_head(true);
+  std::vector<asio::const_buffer> bufs{asio::buffer(out)};
+  bool head_only = ctx.method == "HEAD" || no_body;
+  if (!head_only && !body.empty()) bufs.push_back(asio::buffer(body));
+  size_t total = out.size() + (head_only ? 0 : body.size());
+  if (co_await write_client(bufs)) {
+    ctx.bytes_sent += total;
+    ctx.body_bytes_sent += head_only ? 0 : body.size();
+  }
+}
+
+asio::awaitable<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
+  arm(settings().send_timeout);
+  auto [ec, n] = co_await asio::async_write(client_, bufs, kTuple);
+  disarm();
+  if (ec) {
+    if (timed_out_) {
+      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                               " client timed out (110: Connection timed out) while sending "
+                               "response to client, client: " + info_.remote_addr);
+    }
+    keep_alive_ = false;
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<bool> ClientSession::write_client(std::string_view data) {
+  std::vector<asio::const_buffer> bufs{asio::buffer(data.data(), data.size())};
+  co_return co_await write_client(bufs);
+}
+
+// ---- request bodies ----
+
+asio::awaitable<bool> ClientSession::discard_body() {
+  auto& x = *x_;
+  int64_t limit = 1 << 20;  // beyond this, closing is cheaper than reading
+  if (x.parser.content_length() > limit) co_return false;
+  std::vector<asio::const_buffer> ignored;
+  bool done = false, failed = false;
+  while (!done && !failed) {
+    ignored.clear();
+    if (!co_await next_body_piece(ignored, false, done, failed)) co_return false;
+    if (x.body_bytes > limit) co_return false;
+  }
+  co_return !failed;
+}
+
+// Produces the next piece of the request body as buffers (chunk-encoded when
+// `chunked_out`), reading from the client when the head buffer has no more.
+asio::awaitable<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out,
+                                                     bool chunked_out, bool& done, bool& failed) {
+  auto& x = *x_;
+  auto& parser = x.parser;
+  auto& spans = parser.body();
+  if (spans.empty() && !parser.message_done()) {
+    if (!x.io) x.io = std::make_unique<char[]>(kIoBuffer);
+    arm(settings().client_body_timeout);
+    auto [ec, n] = co_await client_.async_read_some(asio::buffer(x.io.get(), kIoBuffer), kTuple);
+    disarm();
+    if (ec) {
+      failed = true;
+      keep_alive_ = false;
+      x.ctx.status = timed_out_ ? 408 : 499;
+      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                               (timed_out_ ? " client timed out (110: Connection timed out) "
+                                             "while reading client request body"
+                                           : " client prematurely closed connection") +
+                               ", client: " + info_.remote_addr);
+      co_return false;
+    }
+    x.body_from_socket = true;
+    x.body_base = x.io.get();
+    size_t used = parser.feed(x.io.get(), 0, n);
+    if (parser.failed()) {
+      failed = true;
+      keep_alive_ = false;
+      co_return false;
+    }
+    if (used < n) leftover_.append(x.io.get() + used, n - used);  // next pipelined request
+  }
+  x.chunk_heads.clear();
+  x.chunk_heads.reserve(spans.size() * 12 + 8);
+  for (const auto& sp : spans) {
+    if (chunked_out) {
+      char line[24];
+      int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
+      size_t at = x.chunk_heads.size();
+      x.chunk_heads.append(line, static_cast<size_t>(len));
+      out.push_back(asio::buffer(x.chunk_heads.data() + at, static_cast<size_t>(len)));
+    }
+    out.push_back(asio::buffer(x.body_base + sp.offset, sp.length));
+    if (chunked_out) out.push_back(asio::buffer("\r\n", 2));
+    x.body_bytes += sp.length;
+  }
+  spans.clear();
+  if (parser.message_done()) {
+    done = true;
+    if (chunked_out) out.push_back(asio::buffer("0\r\n\r\n", 5));
+  }
+  co_return true;
+}
+
+void ClientSession::log_upstream_error(std::string_view what, const std::string& upstream_url) {
+  auto& ctx = x_->ctx;
+  std::string line = "*" + std::to_string(info_.id) + " ";
+  line += what;
+  line += ", client: " + info_.remote_addr + ", server: " + ctx.server->names.first +
+          ", request: \"" + std::string(ctx.method) + " " + std::string(ctx.request_uri) + " " +
+          std::string(ctx.protocol) + "\", upstream: \"" + upstream_url + "\"";
+  std::string_view host = ctx.header("host");
+  if (!host.empty()) line += ", host: \"" + std::string(host) + "\"";
+  log(LogLevel::kError, line);
+}
+
+}  // namespace tg::proxy

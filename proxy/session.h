@@ -1,0 +1,95 @@
+// One client connection: a coroutine that reads like the protocol (read head,
+// route, run the location's handler, repeat while keep-alive).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "proxy/http_parser.h"
+#include "proxy/request_context.h"
+#include "proxy/worker.h"
+
+namespace tg::proxy {
+
+/// A growable byte buffer for request heads (bounded by the caller).
+struct ByteBuffer {
+  std::unique_ptr<char[]> data;
+  size_t capacity = 0;
+  size_t end = 0;  ///< bytes held
+  void reserve(size_t n);
+  void release() {
+    data.reset();
+    capacity = end = 0;
+  }
+};
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket,
+                std::shared_ptr<WorkerGeneration> generation, const ListenGroup* listen);
+  ~ClientSession();
+
+  /// Runs the connection to its end.
+  static boost::asio::awaitable<void> serve(std::shared_ptr<ClientSession> session);
+
+  /// Graceful stop: close now if idle between requests, else after this response.
+  void on_quit();
+
+ private:
+  struct Exchange;  // per-request heavy state, allocated while busy
+
+  boost::asio::awaitable<void> run();
+  boost::asio::awaitable<bool> read_head();
+  boost::asio::awaitable<void> handle_request();
+  boost::asio::awaitable<void> run_location(const conf::Location* loc, int redirects);
+  boost::asio::awaitable<void> respond(int status, std::string_view body,
+                                       std::string_view content_type,
+                                       std::string_view location_header, int redirects);
+  boost::asio::awaitable<void> respond_error(int status, int redirects = 0);
+  boost::asio::awaitable<void> proxy(const conf::Location& loc, int redirects);
+  boost::asio::awaitable<bool> discard_body();
+  boost::asio::awaitable<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out,
+                                               bool chunked_out, bool& done, bool& failed);
+  boost::asio::awaitable<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
+  boost::asio::awaitable<bool> write_client(std::string_view data);
+  void begin_response_head(int status, std::string_view reason);
+  void finish_response_head(bool has_body_framing);
+  void finish_request();
+  void log_upstream_error(std::string_view what, const std::string& upstream_url);
+  const conf::LocationSettings& settings() const;
+
+  void arm(std::chrono::milliseconds timeout);
+  void disarm();
+  void on_timer(const boost::system::error_code& ec);
+
+  Worker& worker_;
+  boost::asio::ip::tcp::socket client_;
+  boost::asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point timer_expiry_;
+  bool timer_waiting_ = false;
+  bool timed_out_ = false;
+  boost::asio::ip::tcp::socket* upstream_socket_ = nullptr;  ///< cancelled on timeout
+
+  std::shared_ptr<WorkerGeneration> gen_;
+  const ListenGroup* listen_;
+  ConnectionInfo info_;
+  std::unique_ptr<Exchange> x_;
+  ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
+  std::string leftover_;  ///< bytes read after a body: the next pipelined request
+  std::chrono::steady_clock::time_point created_;
+  bool keep_alive_ = true;
+  bool idle_ = true;
+  bool quit_ = false;
+  std::list<ClientSession*>::iterator registry_;
+  friend class Worker;
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,81 @@
+#include "proxy/upstream_pool.h"
+
+#include <sys/socket.h>
+
+namespace tg::proxy {
+
+namespace {
+/// A cached connection the upstream closed (or sent stray bytes on) is useless.
+bool still_open(boost::asio::ip::tcp::socket& s) {
+  char byte;
+  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
+std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
+                                                     const balancing::Peer* peer,
+                                                     std::chrono::steady_clock::time_point now) {
+  auto it = idle_.find(group);
+  if (it == idle_.end()) return std::nullopt;
+  auto& list = it->second;
+  for (auto e = list.begin(); e != list.end(); ++e) {
+    if (e->conn.peer != peer) continue;
+    Entry entry = std::move(*e);
+    list.erase(e);
+    if (now - entry.conn.idle_since > entry.timeout || !still_open(entry.conn.socket)) {
+      boost::system::error_code ec;
+      entry.conn.socket.close(ec);
+      return std::nullopt;
+    }
+    return std::move(entry.conn);
+  }
+  return std::nullopt;
+}
+
+void UpstreamPool::put(const std::string& group, const Limits& limits, UpstreamConnection conn,
+                       std::chrono::steady_clock::time_point now) {
+  boost::system::error_code ec;
+  if (limits.keepalive <= 0 || conn.requests >= limits.requests ||
+      now - conn.created >= limits.time) {
+    conn.socket.close(ec);
+    return;
+  }
+  auto& list = idle_[group];
+  conn.idle_since = now;
+  list.push_front(Entry{std::move(conn), limits.timeout});
+  while (list.size() > static_cast<size_t>(limits.keepalive)) {
+    list.back().conn.socket.close(ec);  // least recently used goes first
+    list.pop_back();
+  }
+}
+
+void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) {
+  boost::system::error_code ec;
+  for (auto& [group, list] : idle_) {
+    for (auto e = list.begin(); e != list.end();) {
+      if (now - e->conn.idle_since > e->timeout) {
+        e->conn.socket.close(ec);
+        e = list.erase(e);
+      } else {
+        ++e;
+      }
+    }
+  }
+}
+
+void UpstreamPool::clear() {
+  boost::system::error_code ec;
+  for (auto& [group, list] : idle_) {
+    for (auto& e : list) e.conn.socket.close(ec);
+  }
+  idle_.clear();
+}
+
+size_t UpstreamPool::idle_count() const {
+  size_t n = 0;
+  for (const auto& [group, list] : idle_) n += list.size();
+  return n;
+}
+
+}  // namespace tg::proxy

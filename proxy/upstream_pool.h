@@ -1,0 +1,56 @@
+// Per-worker cache of idle upstream connections (nginx's `keepalive N` in an
+// upstream block): at most N idle connections per group per worker, most
+// recently used first, closed after keepalive_timeout idle, keepalive_time of
+// life or keepalive_requests requests.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "balancing/upstream.h"
+
+namespace tg::proxy {
+
+struct UpstreamConnection {
+  boost::asio::ip::tcp::socket socket;
+  const balancing::Peer* peer = nullptr;
+  std::chrono::steady_clock::time_point created;
+  std::chrono::steady_clock::time_point idle_since;
+  int requests = 0;
+};
+
+class UpstreamPool {
+ public:
+  struct Limits {
+    int keepalive = 0;
+    std::chrono::milliseconds timeout{60'000};
+    int requests = 1000;
+    std::chrono::milliseconds time{3'600'000};
+  };
+
+  /// Takes an idle connection to `peer` of group `group`, if one is alive.
+  std::optional<UpstreamConnection> take(const std::string& group, const balancing::Peer* peer,
+                                         std::chrono::steady_clock::time_point now);
+  /// Returns a connection after a complete exchange; closes it when over limits.
+  void put(const std::string& group, const Limits& limits, UpstreamConnection conn,
+           std::chrono::steady_clock::time_point now);
+  /// Closes connections idle past their timeout (called once a second).
+  void sweep(std::chrono::steady_clock::time_point now);
+  /// Closes everything (shutdown).
+  void clear();
+  size_t idle_count() const;
+
+ private:
+  struct Entry {
+    UpstreamConnection conn;
+    std::chrono::milliseconds timeout;
+  };
+  std::map<std::string, std::deque<Entry>> idle_;
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,225 @@
+#include "proxy/worker.h"
+
+#include <sys/socket.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "common/error_log.h"
+#include "proxy/session.h"
+
+namespace tg::proxy {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+  std::string a = ep.address().to_string();
+  if (ep.address().is_v6()) a = "[" + a + "]";
+  return a + ":" + std::to_string(ep.port());
+}
+
+/// Logs whatever escaped a coroutine instead of dropping it (never silently detached).
+void log_escape(std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    log(LogLevel::kAlert, std::string("unexpected exception in a connection: ") + ex.what());
+  }
+}
+
+std::shared_ptr<WorkerGeneration> make_generation(std::shared_ptr<const Runtime> runtime,
+                                                  const WorkerGeneration* previous) {
+  auto gen = std::make_shared<WorkerGeneration>();
+  for (const auto& group : runtime->groups) {
+    const balancing::GroupPicker* old = nullptr;
+    if (previous) {
+      for (const auto& p : previous->pickers) {
+        if (p->group().name() == group->name()) old = p.get();
+      }
+    }
+    gen->pickers.push_back(old ? std::make_unique<balancing::GroupPicker>(group, *old)
+                               : std::make_unique<balancing::GroupPicker>(group));
+  }
+  gen->runtime = std::move(runtime);
+  return gen;
+}
+
+}  // namespace
+
+Worker::Worker(int index) : index_(index) {}
+
+Worker::~Worker() {
+  stop();
+  join();
+}
+
+void Worker::open_listeners(const Runtime& runtime) {
+  std::vector<Listener> next;
+  for (const auto& group : runtime.listeners) {
+    auto existing = std::find_if(listeners_.begin(), listeners_.end(), [&](const Listener& l) {
+      return l.endpoint == group.endpoint && l.acceptor;
+    });
+    if (existing != listeners_.end()) {
+      next.push_back(std::move(*existing));
+      continue;
+    }
+    auto acc = std::make_shared<tcp::acceptor>(ioc_);
+    boost::system::error_code ec;
+    acc->open(group.endpoint.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        ec.assign(errno, boost::system::system_category());
+      }
+    }
+    if (!ec && group.endpoint.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) acc->bind(group.endpoint, ec);
+    if (ec) {
+      throw std::runtime_error("bind() to " + endpoint_text(group.endpoint) + " failed " +
+                               errno_text(ec.value()));
+    }
+    acc->listen(group.backlog, ec);
+    if (ec) {
+      throw std::runtime_error("listen() to " + endpoint_text(group.endpoint) + " failed " +
+                               errno_text(ec.value()));
+    }
+    next.push_back(Listener{group.endpoint, std::move(acc), false});
+  }
+  for (auto& old : listeners_) {  // addresses that went away
+    boost::system::error_code ec;
+    if (old.acceptor) old.acceptor->close(ec);
+  }
+  listeners_ = std::move(next);
+}
+
+void Worker::start(std::shared_ptr<const Runtime> runtime) {
+  current_ = make_generation(std::move(runtime), nullptr);
+  for (auto& l : listeners_) spawn_accept(l);
+  tick();
+  thread_ = std::thread([this] {
+    ErrorLog::set_thread_id(index_);
+    ioc_.run();
+    access_log_.flush();
+  });
+}
+
+void Worker::reload(std::shared_ptr<const Runtime> runtime) {
+  asio::post(ioc_, [this, runtime] {
+    if (quitting_) return;
+    try {
+      open_listeners(*runtime);
+    } catch (const std::exception& e) {
+      log(LogLevel::kEmerg, e.what());
+    }
+    current_ = make_generation(runtime, current_.get());
+    for (auto& l : listeners_) {
+      if (!l.accepting) spawn_accept(l);
+    }
+  });
+}
+
+void Worker::spawn_accept(Listener& l) {
+  l.accepting = true;
+  std::shared_ptr<tcp::acceptor> acc = l.acceptor;
+  asio::co_spawn(
+      ioc_,
+      [this, acc]() -> asio::awaitable<void> {  // acc kept alive by the capture
+        for (;;) {
+          auto [ec, socket] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
+          if (ec) {
+            if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
+            log(LogLevel::kAlert, "accept() failed " + errno_text(ec.value()));
+            if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+              asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
+              co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            continue;
+          }
+          auto gen = current_;
+          const auto& limits = gen->runtime->config->main;
+          if (sessions_.size() >= static_cast<size_t>(limits.worker_connections)) {
+            log(LogLevel::kAlert, std::to_string(limits.worker_connections) +
+                                      " worker_connections are not enough");
+            continue;  // socket closes here
+          }
+          boost::system::error_code lec;
+          auto local = acc->local_endpoint(lec);
+          const ListenGroup* group = nullptr;
+          for (const auto& g : gen->runtime->listeners) {
+            if (g.endpoint == local) group = &g;
+          }
+          if (!group) continue;
+          auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
+          asio::co_spawn(ioc_, ClientSession::serve(std::move(session)), log_escape);
+        }
+      },
+      log_escape);
+}
+
+void Worker::tick() {
+  // Once a second: flush access logs, close expired cached upstream connections.
+  ticker_.expires_after(std::chrono::seconds(1));
+  ticker_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    access_log_.flush();
+    pool_.sweep(std::chrono::steady_clock::now());
+    if (quitting_ && sessions_.empty()) {
+      pool_.clear();
+      return;  // nothing left: the io_context runs out of work and the thread ends
+    }
+    tick();
+  });
+}
+
+void Worker::add_session(ClientSession* s) {
+  sessions_.push_front(s);
+  s->registry_ = sessions_.begin();
+}
+
+void Worker::remove_session(ClientSession* s) {
+  sessions_.erase(s->registry_);
+  if (quitting_ && sessions_.empty()) {
+    pool_.clear();
+    ticker_.cancel();
+  }
+}
+
+void Worker::begin_quit() {
+  if (quitting_) return;
+  quitting_ = true;
+  for (auto& l : listeners_) {
+    boost::system::error_code ec;
+    if (l.acceptor) l.acceptor->close(ec);
+  }
+  // Idle keep-alive connections close now; busy ones after their response.
+  std::vector<ClientSession*> copy(sessions_.begin(), sessions_.end());
+  for (auto* s : copy) s->on_quit();
+  if (sessions_.empty()) {
+    pool_.clear();
+    ticker_.cancel();
+  }
+}
+
+void Worker::quit() {
+  asio::post(ioc_, [this] { begin_quit(); });
+}
+
+void Worker::stop() {
+  stopped_ = true;
+  ioc_.stop();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace tg::proxy

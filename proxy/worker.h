@@ -1,0 +1,94 @@
+// A worker thread: its own io_context (concurrency hint 1), its own
+// SO_REUSEPORT listening sockets, its own upstream keep-alive cache and
+// access-log buffers. Every connection accepted here lives and dies here.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "balancing/upstream.h"
+#include "proxy/access_log.h"
+#include "proxy/runtime.h"
+#include "proxy/upstream_pool.h"
+
+namespace tg::proxy {
+
+class ClientSession;
+
+/// The per-worker view of one generation: the runtime plus this worker's
+/// mutable picking state for its groups.
+struct WorkerGeneration {
+  std::shared_ptr<const Runtime> runtime;
+  std::vector<std::unique_ptr<balancing::GroupPicker>> pickers;  ///< by upstream index
+  size_t connections = 0;  ///< connections pinned to this generation
+};
+
+class Worker {
+ public:
+  explicit Worker(int index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  int index() const { return index_; }
+  boost::asio::io_context& context() { return ioc_; }
+
+  /// Opens (or keeps) the listening sockets `runtime` needs. Runs on the
+  /// control thread before the worker starts or while it is paused by a post.
+  /// Throws std::runtime_error with nginx's `bind() to ... failed (...)` text.
+  void open_listeners(const Runtime& runtime);
+  /// Starts the thread serving `runtime`.
+  void start(std::shared_ptr<const Runtime> runtime);
+  /// Switches to a new generation (reload): keeps listeners whose address
+  /// stays, opens new ones, closes removed ones. Connections keep the
+  /// generation they started under.
+  void reload(std::shared_ptr<const Runtime> runtime);
+  /// Graceful stop: close listeners, finish in-flight requests, close idle
+  /// keep-alive connections; the thread ends when nothing is left.
+  void quit();
+  /// Fast stop: abandon everything.
+  void stop();
+  void join();
+
+  // ---- worker-thread side ----
+  std::shared_ptr<WorkerGeneration> generation() const { return current_; }
+  UpstreamPool& pool() { return pool_; }
+  AccessLogWriter& access_log() { return access_log_; }
+  bool quitting() const { return quitting_; }
+  void add_session(ClientSession* s);
+  void remove_session(ClientSession* s);
+  size_t sessions() const { return sessions_.size(); }
+
+ private:
+  struct Listener {
+    boost::asio::ip::tcp::endpoint endpoint;
+    std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    bool accepting = false;
+  };
+  void spawn_accept(Listener& l);
+  void tick();
+  void begin_quit();
+
+  int index_;
+  boost::asio::io_context ioc_{1};
+  std::thread thread_;
+  std::vector<Listener> listeners_;
+  std::shared_ptr<WorkerGeneration> current_;
+  UpstreamPool pool_;
+  AccessLogWriter access_log_;
+  boost::asio::steady_timer ticker_{ioc_};
+  std::list<ClientSession*> sessions_;
+  bool quitting_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace tg::proxy

@@ -1,0 +1,70 @@
+#include "balancing/upstream_group.h"
+
+#include <gtest/gtest.h>
+
+#include "test_groups.h"
+
+namespace tg::balancing {
+namespace {
+
+using namespace testing;
+
+std::vector<std::string> names(const UpstreamGroup::Peers& peers) {
+  std::vector<std::string> out;
+  for (const auto& p : peers) out.push_back(p->name());
+  return out;
+}
+
+TEST(UpstreamGroup, MakeGroupSplitsBackupsAndKeepsOrder) {
+  auto g = group(Algorithm::kLeastConn, {server("a"), backup("x"), server("b"), backup("y")});
+  EXPECT_EQ(g->name(), "backend");
+  EXPECT_EQ(g->algorithm(), Algorithm::kLeastConn);
+  EXPECT_EQ(names(g->primaries()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(names(g->backups()), (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(UpstreamGroup, ServersThatStayKeepTheirPeerAndLiveState) {
+  std::vector<ServerConfig> servers{server("a"), server("b")};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 2);
+  GroupPicker picker(first);
+  Lease in_flight = hold(picker, "a", kStart);
+
+  servers.erase(servers.begin() + 1);
+  servers.push_back(server("c"));
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 2, first.get());
+  EXPECT_EQ(second->find("a"), first->find("a"));
+  EXPECT_EQ(second->find("a")->active(), 1);
+  EXPECT_EQ(second->find("b"), nullptr);
+  EXPECT_NE(second->find("c"), nullptr);
+}
+
+TEST(UpstreamGroup, ChangedConfigGetsAFreshPeer) {
+  std::vector<ServerConfig> servers{server("a", 1)};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  servers[0].weight = 2;
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get());
+  EXPECT_NE(second->find("a"), first->find("a"));
+  EXPECT_EQ(second->find("a")->config().weight, 2);
+}
+
+TEST(UpstreamGroup, DuplicateServerLinesPairUpOneToOne) {
+  std::vector<ServerConfig> servers{server("a"), server("a")};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get());
+  ASSERT_EQ(second->primaries().size(), 2u);
+  EXPECT_NE(second->primaries()[0], second->primaries()[1]);
+  for (const auto& p : second->primaries()) {
+    EXPECT_TRUE(p == first->primaries()[0] || p == first->primaries()[1]);
+  }
+}
+
+TEST(UpstreamGroup, MoreWorkersThanStatsSlotsGetsAFreshPeer) {
+  std::vector<ServerConfig> servers{server("a")};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 4, first.get());
+  EXPECT_NE(second->find("a"), first->find("a"));
+  EXPECT_EQ(second->find("a")->stats().slots(), 4u);
+}
+
+}  // namespace
+}  // namespace tg::balancing

@@ -1,0 +1,255 @@
+"""Process lifecycle: pid file, signals and -s, reload, log reopening, error-log format."""
+
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from tests.support.harness import (ERROR_LOG_LINE_RE, IntegrationTest, Proxy, can_connect,  # noqa: E402
+                                   fill, free_port, http_get, run_cli)
+
+SLOW_CONF = """
+http {
+    access_log access.log;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / {
+            proxy_pass http://@BE@;
+        }
+        location = /version {
+            return 200 "@VERSION@";
+        }
+        location /dead {
+            proxy_pass http://@DEAD@;
+        }
+    }
+}
+"""
+
+
+class Background:
+    """Runs a request in a thread; .result is the Response or the exception."""
+
+    def __init__(self, fn):
+        self.result = None
+        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._t.start()
+
+    def _run(self, fn):
+        try:
+            self.result = fn()
+        except BaseException as e:  # noqa: B902
+            self.result = e
+
+    def join(self, timeout):
+        self._t.join(timeout)
+        return not self._t.is_alive()
+
+
+class LifecycleTest(IntegrationTest):
+    def conf(self, version="v1"):
+        return fill(SLOW_CONF, PORT=self.port, BE=self.be.addr, DEAD=self.dead.addr, VERSION=version)
+
+    def setUp(self):
+        self.be = self.backend()
+        self.dead = self.refusing()  # requests to /dead produce an [error] line
+        self.port = free_port()
+
+    def cli_signal(self, px, sig):
+        return run_cli(["-p", px.prefix, "-c", px.conf_path, "-e", px.error_log_path, "-s", sig])
+
+    def test_pid_file_written_after_listeners_bound_and_removed_at_exit(self):
+        px = Proxy(self.conf())
+        self.addCleanup(px.cleanup)
+        self.assertFalse(os.path.exists(px.pid_path))
+        px.spawn()
+        deadline = time.monotonic() + 10
+        while not os.path.exists(px.pid_path):
+            self.assertFalse(px.exited(), px.diagnostics())
+            self.assertLess(time.monotonic(), deadline, "no pid file after 10 s\n" + px.diagnostics())
+            time.sleep(0.002)
+        # the moment the pid file exists, the listener must already accept connections
+        self.assertTrue(can_connect(self.port, timeout=1.0), "pid file written before listening")
+        px.wait_ready()
+        with open(px.pid_path) as f:
+            content = f.read()
+        self.assertEqual(content.strip(), str(px.pid))
+        self.assertTrue(content.endswith("\n"))
+        self.assertEqual(http_get(self.port, "/version").text, "v1")
+        self.assertEqual(px.stop(), 0)
+        self.assertFalse(os.path.exists(px.pid_path), "pid file must be removed at exit")
+
+    def test_no_pid_file_when_bind_fails(self):
+        blocker = socket.socket()
+        blocker.bind(("127.0.0.1", self.port))
+        blocker.listen(1)
+        self.addCleanup(blocker.close)
+        px = Proxy(self.conf())
+        self.addCleanup(px.cleanup)
+        px.spawn()
+        self.assertTrue(px.wait_exit(15), "must exit when the port is taken")
+        self.assertNotEqual(px.returncode, 0)
+        self.assertFalse(os.path.exists(px.pid_path))
+        self.assertIn("bind() to 127.0.0.1:%d failed (98: Address already in use)" % self.port, px.error_log())
+        self.assertIn("[emerg]", px.error_log())
+
+    def _slow_request_then(self, px, action, ms=1500):
+        bg = Background(lambda: http_get(self.port, "/slow?ms=%d" % ms, timeout=15))
+        self.assertTrue(self.be.wait_in_flight(1, 5), "slow request did not reach the backend")
+        t0 = time.monotonic()
+        action()
+        return bg, t0
+
+    def test_s_quit_is_graceful(self):
+        px = self.proxy(self.conf())
+        bg, t0 = self._slow_request_then(px, lambda: self.assertEqual(self.cli_signal(px, "quit")[0], 0))
+        self.assertTrue(bg.join(10))
+        r = bg.result
+        self.assertNotIsInstance(r, BaseException, r)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["target"], "/slow?ms=1500")
+        self.assertTrue(px.wait_exit(10), "did not exit after the in-flight request")
+        self.assertEqual(px.returncode, 0)
+        self.assertFalse(can_connect(self.port))
+        self.assertFalse(os.path.exists(px.pid_path))
+
+    def test_sigquit_is_graceful_and_stops_accepting(self):
+        px = self.proxy(self.conf())
+        bg, t0 = self._slow_request_then(px, lambda: px.signal(signal.SIGQUIT))
+        # the listener goes away before the in-flight request is done
+        deadline = time.monotonic() + 1.0
+        while can_connect(self.port) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.assertFalse(can_connect(self.port), "still accepting after SIGQUIT")
+        self.assertTrue(px.is_running(), "exited before the in-flight request was done")
+        self.assertTrue(bg.join(10))
+        self.assertEqual(bg.result.status, 200, bg.result)
+        self.assertTrue(px.wait_exit(10))
+        self.assertEqual(px.returncode, 0)
+
+    def test_sigterm_stops_at_once(self):
+        px = self.proxy(self.conf())
+        bg, t0 = self._slow_request_then(px, lambda: px.signal(signal.SIGTERM), ms=5000)
+        self.assertTrue(px.wait_exit(3), "SIGTERM must stop without waiting for requests")
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.assertEqual(px.returncode, 0)
+        self.assertTrue(bg.join(5))
+        self.assertIsInstance(bg.result, BaseException, "in-flight request must be cut: %r" % bg.result)
+        self.assertFalse(os.path.exists(px.pid_path))
+
+    def test_s_stop_stops_at_once(self):
+        px = self.proxy(self.conf())
+        bg, t0 = self._slow_request_then(px, lambda: self.assertEqual(self.cli_signal(px, "stop")[0], 0), ms=5000)
+        self.assertTrue(px.wait_exit(3))
+        self.assertTrue(bg.join(5))
+        self.assertIsInstance(bg.result, BaseException, repr(bg.result))
+
+    def _wait_version(self, expected, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        text = None
+        while time.monotonic() < deadline:
+            try:
+                text = http_get(self.port, "/version", timeout=2).text
+            except OSError:
+                text = None
+            if text == expected:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def test_sighup_reloads_configuration(self):
+        px = self.proxy(self.conf("v1"))
+        self.assertEqual(http_get(self.port, "/version").text, "v1")
+        # a request in flight across the reload completes
+        bg = Background(lambda: http_get(self.port, "/slow?ms=800", timeout=15))
+        self.assertTrue(self.be.wait_in_flight(1, 5))
+        px.write_conf(self.conf("v2"))
+        px.signal(signal.SIGHUP)
+        self.assertTrue(self._wait_version("v2"), px.diagnostics())
+        self.assertTrue(bg.join(10))
+        self.assertEqual(bg.result.status, 200, bg.result)
+        self.assertTrue(px.is_running())
+        with open(px.pid_path) as f:
+            self.assertEqual(f.read().strip(), str(px.pid), "reload keeps the pid")
+
+    def test_s_reload(self):
+        px = self.proxy(self.conf("v1"))
+        px.write_conf(self.conf("v2"))
+        rc, out, err = self.cli_signal(px, "reload")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(self._wait_version("v2"), px.diagnostics())
+
+    def test_reload_with_bad_conf_keeps_serving(self):
+        px = self.proxy(self.conf("v1"))
+        bad = self.conf("v2").replace("access_log access.log;", "access_log access.log;\n    bogus_directive on;")
+        px.write_conf(bad)
+        px.signal(signal.SIGHUP)
+        self.assertTrue(px.wait_log('unknown directive "bogus_directive"'), px.error_log())
+        line = next(x for x in px.error_log().splitlines() if "bogus_directive" in x)
+        self.assertIn("[emerg]", line)
+        self.assertIn("in %s:" % px.conf_path, line)
+        self.assertTrue(px.is_running())
+        self.assertEqual(http_get(self.port, "/version").text, "v1")
+
+    def _reopen(self, px, do_signal):
+        self.assertEqual(http_get(self.port, "/before").status, 200)
+        self.assertTrue(px.wait_log("GET /before", rel="access.log"))
+        os.rename(px.error_log_path, px.error_log_path + ".1")
+        os.rename(px.path("access.log"), px.path("access.log.1"))
+        do_signal()
+        deadline = time.monotonic() + 5
+        while not (os.path.exists(px.error_log_path) and os.path.exists(px.path("access.log"))):
+            self.assertLess(time.monotonic(), deadline, "logs not reopened\n" + px.diagnostics())
+            time.sleep(0.02)
+        self.assertEqual(http_get(self.port, "/after").status, 200)
+        self.assertTrue(px.wait_log("GET /after", rel="access.log"), px.log("access.log"))
+        self.assertNotIn("GET /after", px.log("access.log.1"))
+        self.assertIn("GET /before", px.log("access.log.1"))
+        # new error-log lines go to the new file
+        self.assertEqual(http_get(self.port, "/dead").status, 502)
+        self.assertTrue(px.wait_log("connect() failed"), px.error_log())
+        self.assertNotIn("connect() failed", px.log("error.log.1"))
+
+    def test_sigusr1_reopens_logs(self):
+        px = self.proxy(self.conf())
+        self._reopen(px, lambda: px.signal(signal.SIGUSR1))
+
+    def test_s_reopen(self):
+        px = self.proxy(self.conf())
+        self._reopen(px, lambda: self.assertEqual(self.cli_signal(px, "reopen")[0], 0))
+
+    def test_error_log_format(self):
+        px = self.proxy(self.conf())
+        self.assertEqual(http_get(self.port, "/dead").status, 502)
+        self.assertTrue(px.wait_log("connect() failed"), px.error_log())
+        self.assertEqual(px.stop(), 0)
+        lines = [line for line in px.error_log().splitlines() if line]
+        self.assertGreaterEqual(len(lines), 2, lines)
+        for line in lines:
+            self.assertRegex(line, ERROR_LOG_LINE_RE)
+        err = next(line for line in lines if "connect() failed" in line)
+        self.assertRegex(err, r"^\S+ \S+ \[error\] \d+#\d+: \*\d+ connect\(\) failed")
+
+    def test_signals_are_logged_as_nginx(self):
+        px = self.proxy(self.conf())
+        pid = px.pid
+        px.signal(signal.SIGUSR1)
+        self.assertTrue(px.wait_log(re.compile(r"\[notice\] %d#\d+: signal 10 \(SIGUSR1\) received from \d+, "
+                                               r"reopening logs" % pid)), px.error_log())
+        px.signal(signal.SIGHUP)
+        self.assertTrue(px.wait_log(re.compile(r"\[notice\] %d#\d+: signal 1 \(SIGHUP\) received from \d+, "
+                                               r"reconfiguring" % pid)), px.error_log())
+        px.signal(signal.SIGQUIT)
+        self.assertTrue(px.wait_exit(10))
+        self.assertRegex(px.error_log(), r"\[notice\] %d#\d+: signal 3 \(SIGQUIT\) received from \d+, "
+                                         r"shutting down" % pid)
+        self.assertEqual(px.returncode, 0)
+
+if __name__ == "__main__":
+    unittest.main()
