@@ -8,7 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <csignal>
@@ -27,6 +27,13 @@ namespace {
 
 using namespace tg;
 namespace asio = boost::asio;
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, sig);
+  return set;
+}
 
 void say(const std::string& line) { std::cerr << "tidegate: " << line << "\n"; }
 
@@ -113,8 +120,6 @@ class Server {
       : cli_(std::move(cli)), cfg_(std::move(cfg)) {}
 
   int run() {
-    signals_.add(SIGINT);
-    signals_.add(SIGUSR1);
     const auto& m = cfg_->main;
     if (m.worker_rlimit_nofile > 0) {
       rlimit rl{static_cast<rlim_t>(m.worker_rlimit_nofile),
@@ -156,32 +161,46 @@ class Server {
   void set_error_log_to_stderr(bool v) { to_stderr_ = v; }
 
  private:
+  /// Signals are blocked in every thread and taken here with sigwaitinfo(), so
+  /// the log can name the sender as nginx does ("received from 1234").
   void wait_signals() {
-    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-      if (ec) return;
+    std::thread([this] {
+      sigset_t set = handled_signals();
+      for (;;) {
+        siginfo_t info{};
+        int sig = ::sigwaitinfo(&set, &info);
+        if (sig < 0) continue;
+        asio::post(control_, [this, sig, from = info.si_pid] { on_signal(sig, from); });
+        if (sig == SIGTERM || sig == SIGINT) return;
+      }
+    }).detach();
+  }
+
+  void on_signal(int sig, pid_t from) {
+    const std::string by = " received from " + std::to_string(from);
+    {
       switch (sig) {
         case SIGHUP:
-          log(LogLevel::kNotice, "signal 1 (SIGHUP) received, reconfiguring");
+          log(LogLevel::kNotice, "signal 1 (SIGHUP)" + by + ", reconfiguring");
           reload();
           break;
         case SIGUSR1:
-          log(LogLevel::kNotice, "signal 10 (SIGUSR1) received, reopening logs");
+          log(LogLevel::kNotice, "signal 10 (SIGUSR1)" + by + ", reopening logs");
           reopen();
           break;
         case SIGQUIT:
-          log(LogLevel::kNotice, "signal 3 (SIGQUIT) received, shutting down");
+          log(LogLevel::kNotice, "signal 3 (SIGQUIT)" + by + ", shutting down");
           graceful_stop();
           break;
         case SIGTERM:
         case SIGINT:
           log(LogLevel::kNotice, "signal " + std::to_string(sig) + " (" +
-                                     (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                                     ") received, exiting");
+                                     (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ")" + by +
+                                     ", exiting");
           fast_stop();
           return;
       }
-      wait_signals();
-    });
+    }
   }
 
   void reopen() {
@@ -226,7 +245,6 @@ class Server {
       for (auto& w : workers_) w->join();
       asio::post(control_, [this] {
         shutdown_timer_.cancel();
-        signals_.cancel();
         control_.stop();
       });
     });
@@ -235,7 +253,6 @@ class Server {
 
   void fast_stop() {
     for (auto& w : workers_) w->stop();
-    signals_.cancel();
     shutdown_timer_.cancel();
     control_.stop();
   }
@@ -245,7 +262,7 @@ class Server {
   std::shared_ptr<const proxy::Runtime> runtime_;
   std::vector<std::unique_ptr<proxy::Worker>> workers_;
   asio::io_context control_{1};
-  asio::signal_set signals_{control_, SIGHUP, SIGQUIT, SIGTERM};
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running_{control_.get_executor()};
   asio::steady_timer shutdown_timer_{control_};
   std::thread joiner_;
   std::string pid_path_;
@@ -273,12 +290,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  sigset_t blocked = handled_signals();
+  ::pthread_sigmask(SIG_BLOCK, &blocked, nullptr);  // every thread inherits this
 
   std::shared_ptr<const conf::Config> cfg;
   try {
     cfg = conf::load_config(conf::LoadOptions{cli.prefix, cli.conf_file, cli.directives});
   } catch (const std::exception& e) {
     say(std::string("[emerg] ") + e.what());
+    if (!cli.error_log.empty() && cli.error_log != "stderr" &&
+        ErrorLog::instance().open(cli.error_log, LogLevel::kEmerg).empty()) {
+      log(LogLevel::kEmerg, e.what());  // nginx also writes it to the -e log
+    }
     if (cli.test) say("configuration file " + cli.conf_file + " test failed");
     return 1;
   }
@@ -288,11 +311,12 @@ int main(int argc, char** argv) {
       say("configuration file " + cli.conf_file + " test is successful");
     }
     if (cli.dump) {
-      std::cout << "# configuration file " << cli.conf_file << ":\n"
-                << read_file(cli.conf_file);
-      std::string text = read_file(cli.conf_file);
-      if (!text.empty() && text.back() != '\n') std::cout << "\n";
-      std::cout << "\n";
+      // nginx's -T: every file read, in order, verbatim.
+      std::vector<std::string> files = cfg->files;
+      if (files.empty()) files.push_back(cli.conf_file);
+      for (const auto& f : files) {
+        std::cout << "# configuration file " << f << ":\n" << read_file(f) << "\n";
+      }
     }
     return 0;
   }

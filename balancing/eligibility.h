@@ -23,8 +23,8 @@ enum class Eligibility : std::uint8_t {
 ///
 /// The order matters to callers: the first two reasons are the peer's *standing*, which
 /// changes only together with Peer::standing_epoch() or at Peer::failed_until(), so a
-/// picker may cache "standing is fine" (kEligible, kTried or kAtMaxConns for an empty
-/// attempt means exactly that); the last two are per request and per moment.
+/// picker may cache "standing is fine" (kEligible or kAtMaxConns for an empty attempt
+/// means exactly that); the last two are per request and per moment.
 /// kFailed lets the picker apply nginx's "all peers failed" recovery.
 inline Eligibility eligibility(const Peer& peer, const Attempt& attempt, TimePoint now) noexcept {
   if (!peer.available()) return Eligibility::kUnavailable;

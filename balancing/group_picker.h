@@ -2,15 +2,12 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
-#include <vector>
 
 #include "balancing/attempt.h"
 #include "balancing/lease.h"
-#include "balancing/picker_slot.h"
+#include "balancing/picker_tier.h"
 #include "balancing/upstream_group.h"
 
 namespace tg::balancing {
@@ -21,11 +18,17 @@ namespace tg::balancing {
 ///
 /// pick() runs the group's algorithm over the primaries, then, only if no primary is
 /// eligible, over the backups. If still nothing is eligible and some peer was passed
-/// over only because of max_fails, it clears `fails` on every peer of the group (nginx:
+/// over because of max_fails, it clears `fails` on every peer of the group (nginx:
 /// "all peers failed, mark them as live for quick recovery") and picks once more.
 /// nginx answers that request 502 and lets the next one find the peers live; we retry
 /// at once instead, so a request is refused (std::nullopt, "no live upstreams") only
 /// when every peer is down, draining, unhealthy, already tried or at max_conns.
+///
+/// Each worker runs its own smooth round robin (nginx shares one under the zone lock):
+/// a worker's sequence is exactly nginx's, and N workers together still split traffic
+/// by weight. Picks cost O(distinct weights + log n) in the common case (see
+/// PickerTier); retries, max_conns limits, recovering weights and loaded least_conn
+/// scan all peers as nginx does.
 ///
 /// Not thread-safe: one picker per worker per group, used on that worker only.
 /// It pins its UpstreamGroup (hence the Peers), and leases point into it: keep a picker
@@ -33,10 +36,12 @@ namespace tg::balancing {
 /// picker until its requests finish).
 class GroupPicker {
  public:
-  explicit GroupPicker(std::shared_ptr<const UpstreamGroup> group);
+  explicit GroupPicker(std::shared_ptr<const UpstreamGroup> group,
+                       PickerMode mode = PickerMode::kIndexed);
   /// Picker for a new snapshot that carries over `previous`'s round-robin weights for
   /// the peers both snapshots share, so a membership change does not reset rotation.
-  GroupPicker(std::shared_ptr<const UpstreamGroup> group, const GroupPicker& previous);
+  GroupPicker(std::shared_ptr<const UpstreamGroup> group, const GroupPicker& previous,
+              PickerMode mode = PickerMode::kIndexed);
   ~GroupPicker();
 
   GroupPicker(const GroupPicker&) = delete;
@@ -50,24 +55,21 @@ class GroupPicker {
   const std::shared_ptr<const UpstreamGroup>& shared_group() const noexcept { return group_; }
 
   /// Leases picked here and not yet released.
-  std::size_t outstanding_leases() const noexcept { return outstanding_; }
+  std::size_t outstanding_leases() const noexcept {
+    return primaries_.outstanding() + backups_.outstanding();
+  }
 
-  /// This worker's weights for `peer` (admin API, tests); nullptr if not in the group.
-  const PickerSlot* slot_of(const Peer& peer) const noexcept;
+  /// This worker's weights for `peer` (admin API, tests); nullopt if not in the group.
+  std::optional<WeightState> weights_of(const Peer& peer) const noexcept;
 
  private:
-  PickerSlot* select(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                     bool& saw_failed) noexcept;
-  PickerSlot* select_primary_then_backup(const Attempt& attempt, TimePoint now,
-                                         bool& saw_failed) noexcept;
-  void reset_fails() noexcept;
+  PickerSlot* select_general(const Attempt& attempt, TimePoint now, bool& saw_failed,
+                             PickerTier*& tier);
 
   std::shared_ptr<const UpstreamGroup> group_;
   Algorithm algorithm_;
-  std::vector<PickerSlot> primaries_;
-  std::vector<PickerSlot> backups_;
-  std::vector<std::uint32_t> ties_;  ///< least_conn scratch, capacity = largest tier
-  std::size_t outstanding_ = 0;
+  PickerTier primaries_;
+  PickerTier backups_;
 };
 
 }  // namespace tg::balancing

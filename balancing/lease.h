@@ -1,11 +1,11 @@
 // RAII pick/release pair (nginx's get_peer/free_peer).
 #pragma once
 
-#include <cstddef>
+#include <cstdint>
 #include <utility>
 
 #include "balancing/peer.h"
-#include "balancing/picker_slot.h"
+#include "balancing/picker_tier.h"
 
 namespace tg::balancing {
 
@@ -21,15 +21,17 @@ namespace tg::balancing {
 class Lease {
  public:
   Lease(Lease&& other) noexcept
-      : slot_(std::exchange(other.slot_, nullptr)),
-        outstanding_(other.outstanding_),
+      : tier_(other.tier_),
+        peer_(std::exchange(other.peer_, nullptr)),
+        slot_(other.slot_),
         held_(std::exchange(other.held_, false)) {}
 
   Lease& operator=(Lease&& other) noexcept {
     if (this != &other) {
       release(Outcome::kSuccess, TimePoint{});
-      slot_ = std::exchange(other.slot_, nullptr);
-      outstanding_ = other.outstanding_;
+      tier_ = other.tier_;
+      peer_ = std::exchange(other.peer_, nullptr);
+      slot_ = other.slot_;
       held_ = std::exchange(other.held_, false);
     }
     return *this;
@@ -42,15 +44,15 @@ class Lease {
   ~Lease() { release(Outcome::kSuccess, TimePoint{}); }
 
   /// The picked server. Valid until the lease is moved from, also after release().
-  Peer& peer() const noexcept { return *slot_->peer; }
+  Peer& peer() const noexcept { return *peer_; }
 
   /// Reports the outcome and gives the peer back. Only the first call has an effect.
   void release(Outcome outcome, TimePoint now) noexcept {
     if (!held_) return;
     held_ = false;
-    if (outcome == Outcome::kFailure) slot_->on_failure();
-    slot_->peer->on_released(outcome, now);
-    --*outstanding_;
+    if (outcome == Outcome::kFailure) tier_->on_failure(slot_);
+    peer_->on_released(outcome, now);
+    --tier_->outstanding_;
   }
 
   /// True once release() ran (or the lease was moved from).
@@ -59,14 +61,15 @@ class Lease {
  private:
   friend class GroupPicker;
 
-  Lease(PickerSlot& slot, std::size_t& outstanding, TimePoint now) noexcept
-      : slot_(&slot), outstanding_(&outstanding), held_(true) {
-    slot.peer->on_picked(now);
-    ++outstanding;
+  Lease(PickerTier& tier, PickerSlot& slot, TimePoint now) noexcept
+      : tier_(&tier), peer_(slot.peer), slot_(tier.index_of(slot)), held_(true) {
+    peer_->on_picked(now);
+    ++tier.outstanding_;
   }
 
-  PickerSlot* slot_;
-  std::size_t* outstanding_;  ///< the picker's count of unreleased leases
+  PickerTier* tier_;
+  Peer* peer_;
+  std::uint32_t slot_;
   bool held_;
 };
 

@@ -5,13 +5,13 @@
 
 namespace tg::balancing {
 
-PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                              std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept {
+void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, TimePoint now,
+                  std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept {
   ties.clear();
-  PickerSlot* best = nullptr;
   std::int64_t best_active = 0;
+  std::int64_t best_weight = 0;
   for (std::uint32_t i = 0; i < tier.size(); ++i) {
-    PickerSlot& slot = tier[i];
+    const PickerSlot& slot = tier[i];
     const Eligibility e = eligibility(*slot.peer, attempt, now);
     if (e != Eligibility::kEligible) {
       saw_failed |= e == Eligibility::kFailed;
@@ -20,22 +20,26 @@ PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt
     // Read once: other workers change it concurrently, and both comparisons below must
     // see the same number.
     const std::int64_t active = slot.peer->active();
-    if (best != nullptr) {
-      const std::int64_t lhs = active * best->weight;
+    if (!ties.empty()) {
+      const std::int64_t lhs = active * best_weight;
       const std::int64_t rhs = best_active * slot.weight;
       if (lhs > rhs) continue;
       if (lhs == rhs) {
-        ties.push_back(i);  // capacity reserved by the picker: no allocation
+        ties.push_back(i);  // capacity reserved by the caller: no allocation
         continue;
       }
+      ties.clear();
     }
-    best = &slot;
     best_active = active;
-    ties.clear();
+    best_weight = slot.weight;
     ties.push_back(i);
   }
-  if (ties.size() <= 1) return best;
+}
 
+PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
+                              std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept {
+  least_loaded(tier, attempt, now, ties, saw_failed);
+  if (ties.size() <= 1) return ties.empty() ? nullptr : &tier[ties.front()];
   SmoothWeightedChoice choice;
   for (std::uint32_t i : ties) choice.offer(tier[i]);
   return choice.finish();

@@ -11,12 +11,16 @@
 
 namespace tg::balancing {
 
-/// Picks the eligible peer of `tier` with the least active/weight, comparing the cross
-/// products `a.active * b.weight < b.active * a.weight` (configured weights, as nginx).
-/// Peers tied for least are separated by smooth weighted round robin among them only;
-/// a unique winner leaves every current_weight unchanged (nginx's `many == 0`).
-/// `ties` is caller-owned scratch (reserve tier.size() to avoid allocation).
-/// Returns nullptr when none is eligible; sets `saw_failed` as select_round_robin.
+/// Collects in `ties` the eligible slots of `tier` with the least active/weight, comparing
+/// the cross products `a.active * b.weight < b.active * a.weight` (configured weights, as
+/// nginx). `ties` is caller-owned scratch (reserve tier.size() to avoid allocation); empty
+/// when none is eligible. Sets `saw_failed` if a peer was passed over because of max_fails.
+void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, TimePoint now,
+                  std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept;
+
+/// nginx's least_conn pick: the least loaded; several tied are separated by smooth
+/// weighted round robin among them only, and a unique winner leaves every current_weight
+/// unchanged (nginx's `many == 0`). Returns nullptr when none is eligible.
 PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
                               std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept;
 

@@ -29,6 +29,9 @@ enum class Outcome { kSuccess, kFailure };
 ///   (accessed < checked), i.e. successes within fail_timeout of a failure do not
 ///   forgive it, and failures more than fail_timeout apart only add up when no
 ///   successful request came in between.
+/// nginx skips all of this when a group has exactly one server (`peers->single`); here
+/// a lone failed server is counted as failed but still picked, through GroupPicker's
+/// all-failed recovery, so requests see the same thing.
 ///
 /// Thread safety: all live state is relaxed atomics (counters and flags; nothing else
 /// is published through them). Read-mostly fields and per-pick counters sit on separate
@@ -50,7 +53,9 @@ class Peer {
   /// Failures counted towards max_fails (see class comment).
   int fails() const noexcept { return fails_.load(std::memory_order_relaxed); }
   /// Start of the current fail_timeout window (nginx: checked).
-  TimePoint checked() const noexcept { return from_ticks(checked_.load(std::memory_order_relaxed)); }
+  TimePoint checked() const noexcept {
+    return from_ticks(checked_.load(std::memory_order_relaxed));
+  }
   /// Time of the last failure (nginx: accessed).
   TimePoint accessed() const noexcept {
     return from_ticks(accessed_.load(std::memory_order_relaxed));
@@ -111,9 +116,7 @@ class Peer {
            : flags_.fetch_and(~static_cast<std::uint32_t>(f), std::memory_order_relaxed);
     if (((old & f) != 0) != on) bump_standing();
   }
-  static void bump_standing() noexcept {
-    standing_epoch_.fetch_add(1, std::memory_order_release);
-  }
+  static void bump_standing() noexcept { standing_epoch_.fetch_add(1, std::memory_order_release); }
   bool counts_as_failed(std::int32_t fails) const noexcept {
     return max_fails_ > 0 && fails >= max_fails_;
   }

@@ -13,10 +13,10 @@ namespace tg::balancing {
 
 /// Plain merged copy of a server's metrics (control thread, admin API, tests).
 struct ServerStatsSnapshot {
-  std::uint64_t requests = 0;              ///< responses recorded (any status)
+  std::uint64_t requests = 0;                ///< responses recorded (any status)
   std::array<std::uint64_t, 5> responses{};  ///< by status class: [0] = 1xx ... [4] = 5xx
-  std::uint64_t failed_attempts = 0;       ///< attempts that failed before a response
-  HistogramSnapshot latency;               ///< response latency, microseconds
+  std::uint64_t failed_attempts = 0;         ///< attempts that failed before a response
+  HistogramSnapshot latency;                 ///< response latency, microseconds
 
   ServerStatsSnapshot& operator+=(const ServerStatsSnapshot& other) noexcept;
 };

@@ -31,8 +31,7 @@ std::uint32_t SmoothWeightedIndex::pick() noexcept {
   for (WeightClass& c : std::span(classes_).subspan(1)) {
     const Node& top = c.heap.front();
     const std::int64_t current = top.base + rounds_ * c.weight;
-    if (current > best_current ||
-        (current == best_current && top.slot < best->heap.front().slot)) {
+    if (current > best_current || (current == best_current && top.slot < best->heap.front().slot)) {
       best = &c;
       best_current = current;
     }

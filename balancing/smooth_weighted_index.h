@@ -14,11 +14,12 @@ namespace tg::balancing {
 ///
 /// While the offered set and the weights do not change, every round adds each member's
 /// weight to its current weight. Keeping `base = current - rounds * weight` per member
-/// turns that into one counter: current = base + rounds * weight. Members with the same
-/// weight keep their order between rounds, so each weight class is a heap on
-/// (base desc, slot asc), and a round compares the class tops only, then pays the total
-/// back from the winner and sifts it down. The winner (first highest current weight in
-/// slot order) is exactly the one nginx's scan finds; the index tests check that.
+/// turns that into one shared counter: current = base + rounds * weight. Within one
+/// weight, comparing current weights is comparing bases, which only the winner's
+/// payback changes; so each weight class is a heap on (base desc, slot asc), and a round
+/// compares the class tops only, pays the total back from the winner and sifts it down. The winner
+/// (first highest current weight in slot order) is exactly the one nginx's scan finds; the index
+/// tests check that.
 ///
 /// Valid only while every member is offered each round with effective_weight == weight;
 /// the owner falls back to the scan (after store()) whenever that does not hold.

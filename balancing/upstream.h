@@ -23,7 +23,10 @@
 //   attempt.h         Attempt (tried set)
 //   lease.h           Lease
 //   group_picker.h    GroupPicker (primaries, backups, all-failed recovery)
-//   eligibility.h     the one eligibility check; round_robin.h, least_conn.h: algorithms
+//   picker_tier.h     PickerTier, WeightState, PickerMode: per-worker state of one tier
+//   eligibility.h     the one eligibility check
+//   round_robin.h     smooth weighted round robin (nginx's scan); least_conn.h: least_conn
+//   smooth_weighted_index.h  the same round robin in O(distinct weights + log n)
 //   server_stats.h    ServerStats; latency_histogram.h: LatencyHistogram, HistogramSnapshot
 #pragma once
 

@@ -112,6 +112,7 @@ struct LocationSettings {
   std::map<int, int> error_page_code;     ///< status -> replacement code (`=NNN`), 0 = keep
   std::vector<AccessLogConfig> access_log;  ///< empty = off
   std::string default_type = "text/plain";
+  bool absolute_redirect = true;
 };
 
 struct Location {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "conf/config.h"
@@ -31,8 +32,89 @@ std::string lower(std::string_view s) {
   throw ConfError(message, d.where);
 }
 
-[[noreturn]] void invalid_value(const Directive& d, const std::string& value) {
-  fail(d, "invalid value \"" + value + "\" in \"" + d.name + "\" directive");
+// nginx's ngx_parse_time, transcribed: units from the most to the least
+// significant, each at most once, optionally separated by spaces; a trailing
+// bare number counts in seconds. `is_sec` gives seconds (no `ms`; `M` and `y`
+// allowed) instead of milliseconds (no `M`, no `y`).
+bool parse_nginx_time(std::string_view text, bool is_sec, int64_t& out) {
+  enum Step { kStart, kYear, kMonth, kWeek, kDay, kHour, kMin, kSec, kMsec, kLast };
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
+  Step step = is_sec ? kStart : kMonth;
+  int64_t value = 0;
+  int64_t total = 0;
+  bool valid = false;
+  size_t p = 0;
+  while (p < text.size()) {
+    const char c = text[p++];
+    if (c >= '0' && c <= '9') {
+      if (value > (kMax - (c - '0')) / 10) return false;
+      value = value * 10 + (c - '0');
+      valid = true;
+      continue;
+    }
+    Step next = kLast;
+    int64_t scale = 1;
+    switch (c) {
+      case 'y':
+        if (step > kStart) return false;
+        next = kYear;
+        scale = 365 * kSecondsPerDay;
+        break;
+      case 'M':
+        next = kMonth;
+        scale = 30 * kSecondsPerDay;
+        break;
+      case 'w':
+        next = kWeek;
+        scale = 7 * kSecondsPerDay;
+        break;
+      case 'd':
+        next = kDay;
+        scale = kSecondsPerDay;
+        break;
+      case 'h':
+        next = kHour;
+        scale = 60 * 60;
+        break;
+      case 'm':
+        if (p < text.size() && text[p] == 's') {
+          if (is_sec) return false;
+          ++p;
+          next = kMsec;
+        } else {
+          next = kMin;
+          scale = 60;
+        }
+        break;
+      case 's':
+        next = kSec;
+        break;
+      case ' ':  // the bare number before a space is seconds
+        if (step >= kSec) return false;
+        next = kLast;
+        break;
+      default:
+        return false;
+    }
+    if (c != 'y' && c != ' ' && step >= next) return false;
+    step = next;
+    if (step != kMsec && !is_sec) scale *= 1000;
+    if (value > kMax / scale) return false;
+    value *= scale;
+    if (total > kMax - value) return false;
+    total += value;
+    value = 0;
+    while (p < text.size() && text[p] == ' ') ++p;
+  }
+  if (!valid) return false;
+  if (!is_sec) {
+    if (value > kMax / 1000) return false;
+    value *= 1000;
+  }
+  if (total > kMax - value) return false;
+  out = total + value;
+  return true;
 }
 
 Millis time_arg(const Directive& d, size_t i) {
@@ -41,21 +123,34 @@ Millis time_arg(const Directive& d, size_t i) {
   return t;
 }
 
-int64_t size_arg(const Directive& d, size_t i) {
+// nginx's ngx_parse_size (buffer sizes: k, m) or, with `offset`, ngx_parse_offset
+// (body sizes: k, m, g).
+int64_t size_arg(const Directive& d, size_t i, bool offset = false) {
+  const std::string& text = d.args[i];
+  const bool giga = !text.empty() && (text.back() == 'g' || text.back() == 'G');
   int64_t n;
-  if (!parse_size(d.args[i], n)) fail(d, "\"" + d.name + "\" directive invalid value");
+  if ((giga && !offset) || !parse_size(text, n)) {
+    fail(d, "\"" + d.name + "\" directive invalid value");
+  }
   return n;
 }
 
-int int_arg(const Directive& d, size_t i) {
-  const std::string& s = d.args[i];
-  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) {
-    fail(d, "invalid number \"" + s + "\" in \"" + d.name + "\" directive");
-  }
-  return std::stoi(s);
+bool parse_int(const std::string& s, int& out) {
+  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
+  out = std::stoi(s);
+  return true;
 }
 
-bool flag_arg(const Directive& d) { return d.args[0] == "on"; }
+// nginx's ngx_conf_set_num_slot.
+int int_arg(const Directive& d, size_t i) {
+  int n;
+  if (!parse_int(d.args[i], n)) fail(d, "\"" + d.name + "\" directive invalid number");
+  return n;
+}
+
+bool flag_arg(const Directive& d) {
+  return d.args[0] == "on";
+}
 
 std::string full_path(const std::string& prefix, const std::string& path) {
   if (path.empty() || path[0] == '/' || path == "stderr") return path;
@@ -71,7 +166,7 @@ std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bo
   if (!host.empty() && host[0] == '[') {
     auto close = host.find(']');
     if (close == std::string::npos) {
-      error = "invalid IPv6 address";
+      error = "invalid host";
       return {};
     }
     std::string rest = host.substr(close + 1);
@@ -96,12 +191,20 @@ std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bo
     }
     port = std::stoi(p);
     host = host.substr(0, colon);
+    if (host.empty()) {
+      error = "no host";
+      return {};
+    }
   } else if (!host.empty() && std::all_of(host.begin(), host.end(), ::isdigit)) {
     port = std::stoi(host);  // `listen 8080`
     host = "*";
   }
   if (port < 1 || port > 65535) {
     error = "invalid port";
+    return {};
+  }
+  if (host.empty()) {
+    error = "no host";
     return {};
   }
   host_out = host;
@@ -152,7 +255,8 @@ class Builder {
     cfg_.http.log_formats.push_back(combined_format());
     std::set<std::string> seen;
     for (const auto& d : tree) main_directive(d, seen);
-    if (cfg_.main.pid_path.empty()) cfg_.main.pid_path = opt_.prefix + "logs/tidegate.pid";
+    // `pid off;` (a tidegate extension) leaves the path empty: no pid file.
+    if (!seen.count("pid")) cfg_.main.pid_path = opt_.prefix + "logs/tidegate.pid";
     if (cfg_.main.error_log_path.empty()) {
       cfg_.main.error_log_path = opt_.prefix + "logs/error.log";
     }
@@ -163,14 +267,14 @@ class Builder {
   void collect_variables(const std::vector<Directive>& tree) {
     for (const auto& d : tree) {
       if (d.name == "map" && d.args.size() == 2 && d.args[1].size() > 1 && d.args[1][0] == '$') {
-        std::string name = d.args[1].substr(1);
+        std::string name = lower(d.args[1].substr(1));  // nginx: names are case-insensitive
         if (!scope_.maps.count(name)) {
           scope_.maps.emplace(name, static_cast<uint32_t>(scope_.maps.size()));
         }
         continue;
       }
       if (d.name == "set" && d.args.size() == 2 && d.args[0].size() > 1 && d.args[0][0] == '$') {
-        std::string name = d.args[0].substr(1);
+        std::string name = lower(d.args[0].substr(1));
         if (!scope_.user.count(name)) {
           scope_.user.emplace(name, static_cast<uint32_t>(cfg_.http.user_variables.size()));
           cfg_.http.user_variables.push_back(name);
@@ -183,7 +287,12 @@ class Builder {
   Template compile(const Directive& d, const std::string& text) {
     Template t;
     std::string error;
-    if (!Template::compile(text, scope_, t, error)) fail(d, error);
+    if (Template::compile(text, scope_, t, error)) return t;
+    // nginx resolves names only once the http block is read
+    // (ngx_http_variables_init_vars), so other errors come first and this one
+    // has no position.
+    if (!is_unknown_variable_error(error)) fail(d, error);
+    if (unknown_variable_.empty()) unknown_variable_ = error;
     return t;
   }
 
@@ -210,8 +319,10 @@ class Builder {
         long n = ::sysconf(_SC_NPROCESSORS_ONLN);
         m.worker_processes = n > 0 ? static_cast<int>(n) : 1;
       } else {
-        m.worker_processes = int_arg(d, 0);
-        if (m.worker_processes < 1) invalid_value(d, d.args[0]);
+        // nginx accepts 0 (no workers); tidegate needs at least one.
+        if (!parse_int(d.args[0], m.worker_processes) || m.worker_processes < 1) {
+          fail(d, "\"worker_processes\" directive invalid value");
+        }
       }
     } else if (d.name == "worker_rlimit_nofile") {
       once();
@@ -233,7 +344,9 @@ class Builder {
     } else if (d.name == "events") {
       once();
       for (const auto& e : d.block) {
-        if (e.name == "worker_connections") m.worker_connections = int_arg(e, 0);
+        if (e.name == "worker_connections" && !parse_int(e.args[0], m.worker_connections)) {
+          fail(e, "invalid number \"" + e.args[0] + "\"");
+        }
       }
     } else if (d.name == "http") {
       once();
@@ -247,7 +360,9 @@ class Builder {
     // nginx: error_log file [level]; the first one at main level is the process log.
     if (cfg_.main.error_log_set) return;
     LogLevel level = LogLevel::kError;
-    if (d.args.size() > 1 && !parse_level(d.args[1], level)) invalid_value(d, d.args[1]);
+    if (d.args.size() > 1 && !parse_level(d.args[1], level)) {
+      fail(d, "invalid log level \"" + d.args[1] + "\"");
+    }
     cfg_.main.error_log_path = d.args[0] == "stderr" ? "stderr" : full_path(opt_.prefix, d.args[0]);
     cfg_.main.error_log_level = level;
     cfg_.main.error_log_set = true;
@@ -287,14 +402,13 @@ class Builder {
     for (const auto& d : http.block) {
       if (d.name == "server") server_block(d, settings, header_defaults);
     }
-    // Upstream references from proxy_pass are resolved after all upstream blocks are read.
-    if (h.servers.empty()) return;
+    if (!unknown_variable_.empty()) throw ConfError(unknown_variable_);
   }
 
   /// nginx's implicit proxy_set_header entries, added unless the level overrides them.
   void add_default_proxy_headers(const Directive& d, LocationSettings& s) {
-    for (auto [name, value] : {std::pair<const char*, const char*>{"Host", "$proxy_host"},
-                               {"Connection", "close"}}) {
+    for (auto [name, value] :
+         {std::pair<const char*, const char*>{"Host", "$proxy_host"}, {"Connection", "close"}}) {
       bool present = std::any_of(s.proxy_set_header.begin(), s.proxy_set_header.end(),
                                  [&](const HeaderTemplate& h) { return h.lower == lower(name); });
       if (!present) {
@@ -318,9 +432,12 @@ class Builder {
     size_t first = 1;
     if (d.args[1].rfind("escape=", 0) == 0) {
       std::string e = d.args[1].substr(7);
-      if (e == "json") f.escape = LogFormat::Escape::kJson;
-      else if (e == "none") f.escape = LogFormat::Escape::kNone;
-      else if (e != "default") invalid_value(d, d.args[1]);
+      if (e == "json")
+        f.escape = LogFormat::Escape::kJson;
+      else if (e == "none")
+        f.escape = LogFormat::Escape::kNone;
+      else if (e != "default")
+        fail(d, "unknown log format escaping \"" + e + "\"");
       first = 2;
     }
     std::string text;
@@ -342,11 +459,14 @@ class Builder {
     } else if (d.name == "client_header_buffer_size") {
       s.client_header_buffer_size = static_cast<size_t>(size_arg(d, 0));
     } else if (d.name == "large_client_header_buffers") {
-      s.large_header_buffers = int_arg(d, 0);
-      s.large_header_buffer_size = static_cast<size_t>(size_arg(d, 1));
-      if (s.large_header_buffers < 1 || s.large_header_buffer_size < 64) {
-        invalid_value(d, d.args[1]);
+      // nginx's ngx_conf_set_bufs_slot: "number size".
+      int64_t size = 0;
+      if (!parse_int(d.args[0], s.large_header_buffers) || s.large_header_buffers < 1 ||
+          d.args[1].ends_with('g') || d.args[1].ends_with('G') || !parse_size(d.args[1], size) ||
+          size < 64) {
+        fail(d, "\"" + d.name + "\" directive invalid value");
       }
+      s.large_header_buffer_size = static_cast<size_t>(size);
     } else {
       return false;
     }
@@ -367,9 +487,11 @@ class Builder {
     } else if (n == "send_timeout") {
       s.send_timeout = time_arg(d, 0);
     } else if (n == "client_max_body_size") {
-      s.client_max_body_size = size_arg(d, 0);
+      s.client_max_body_size = size_arg(d, 0, /*offset=*/true);
     } else if (n == "proxy_http_version") {
-      if (d.args[0] != "1.0" && d.args[0] != "1.1") invalid_value(d, d.args[0]);
+      if (d.args[0] != "1.0" && d.args[0] != "1.1") {
+        fail(d, "invalid value \"" + d.args[0] + "\"");
+      }
       s.proxy_http_version = d.args[0];
     } else if (n == "proxy_set_header") {
       if (!flags.proxy_set_header) s.proxy_set_header.clear();
@@ -403,7 +525,7 @@ class Builder {
       flags.add_header = true;
       bool always = false;
       if (d.args.size() == 3) {
-        if (d.args[2] != "always") invalid_value(d, d.args[2]);
+        if (d.args[2] != "always") fail(d, "invalid parameter \"" + d.args[2] + "\"");
         always = true;
       }
       s.add_header.push_back(
@@ -419,6 +541,8 @@ class Builder {
       if (!flags.access_log) s.access_log.clear();
       flags.access_log = true;
       access_log(d, s);
+    } else if (n == "absolute_redirect") {
+      s.absolute_redirect = flag_arg(d);
     } else if (n == "default_type") {
       s.default_type = d.args[0];
     } else if (n == "error_log") {
@@ -430,18 +554,26 @@ class Builder {
 
   unsigned next_upstream(const Directive& d) {
     static const std::map<std::string, unsigned> kBits = {
-        {"error", kNuError},       {"timeout", kNuTimeout}, {"invalid_header", kNuInvalidHeader},
-        {"http_500", kNuHttp500},  {"http_502", kNuHttp502}, {"http_503", kNuHttp503},
-        {"http_504", kNuHttp504},  {"http_403", kNuHttp403}, {"http_404", kNuHttp404},
-        {"http_429", kNuHttp429},  {"non_idempotent", kNuNonIdempotent}, {"off", kNuOff},
+        {"error", kNuError},
+        {"timeout", kNuTimeout},
+        {"invalid_header", kNuInvalidHeader},
+        {"http_500", kNuHttp500},
+        {"http_502", kNuHttp502},
+        {"http_503", kNuHttp503},
+        {"http_504", kNuHttp504},
+        {"http_403", kNuHttp403},
+        {"http_404", kNuHttp404},
+        {"http_429", kNuHttp429},
+        {"non_idempotent", kNuNonIdempotent},
+        {"off", kNuOff},
     };
     unsigned bits = 0;
     for (const auto& a : d.args) {
       auto it = kBits.find(a);
-      if (it == kBits.end()) invalid_value(d, a);
+      if (it == kBits.end()) fail(d, "invalid value \"" + a + "\"");
       bits |= it->second;
     }
-    if ((bits & kNuOff) && bits != kNuOff) invalid_value(d, "off");
+    // nginx's merge: `off` anywhere in the list wins over the other values.
     return bits & kNuOff ? 0 : bits;
   }
 
@@ -452,16 +584,16 @@ class Builder {
     size_t last = d.args.size() - 1;
     if (last >= 2 && d.args[last - 1][0] == '=') {
       std::string code = d.args[last - 1].substr(1);
-      if (!code.empty()) {
-        if (!std::all_of(code.begin(), code.end(), ::isdigit)) invalid_value(d, d.args[last - 1]);
-        replace = std::stoi(code);
+      if (!code.empty() && !parse_int(code, replace)) {
+        fail(d, "invalid value \"" + d.args[last - 1] + "\"");
       }
       --last;
     }
     for (size_t i = 0; i < last; ++i) {
       const std::string& c = d.args[i];
-      if (!std::all_of(c.begin(), c.end(), ::isdigit) || c.empty()) invalid_value(d, c);
-      int code = std::stoi(c);
+      int code = 0;
+      // nginx: `=code` must follow at least one status; 499 is not a response.
+      if (!parse_int(c, code) || code == 499) fail(d, "invalid value \"" + c + "\"");
       if (code < 300 || code > 599) {
         fail(d, "value \"" + c + "\" must be between 300 and 599");
       }
@@ -487,11 +619,14 @@ class Builder {
     for (size_t i = 2; i < d.args.size(); ++i) {
       if (d.args[i].rfind("buffer=", 0) == 0) {
         int64_t n;
-        if (!parse_size(d.args[i].substr(7), n)) invalid_value(d, d.args[i]);
+        const std::string size = d.args[i].substr(7);
+        if (size.ends_with('g') || size.ends_with('G') || !parse_size(size, n)) {
+          fail(d, "invalid buffer size \"" + size + "\"");
+        }
         a.buffer = static_cast<size_t>(n);
       } else if (d.args[i].rfind("flush=", 0) != 0 && d.args[i].rfind("gzip", 0) != 0 &&
                  d.args[i].rfind("if=", 0) != 0) {
-        invalid_value(d, d.args[i]);
+        fail(d, "invalid parameter \"" + d.args[i] + "\"");
       }
     }
     s.access_log.push_back(a);
@@ -500,9 +635,11 @@ class Builder {
   RewriteOp rewrite_op(const Directive& d) {
     RewriteOp op;
     if (d.name == "set") {
-      if (d.args[0].size() < 2 || d.args[0][0] != '$') invalid_value(d, d.args[0]);
+      if (d.args[0].size() < 2 || d.args[0][0] != '$') {
+        fail(d, "invalid variable name \"" + d.args[0] + "\"");
+      }
       op.kind = RewriteOp::Kind::kSet;
-      op.slot = scope_.user.at(d.args[0].substr(1));
+      op.slot = scope_.user.at(lower(d.args[0].substr(1)));
       op.value = compile(d, d.args[1]);
       op.has_value = true;
       return op;
@@ -512,7 +649,7 @@ class Builder {
     const std::string& first = d.args[0];
     if (std::all_of(first.begin(), first.end(), ::isdigit) && !first.empty()) {
       op.code = std::stoi(first);
-      if (op.code > 999) invalid_value(d, first);
+      if (op.code > 999) fail(d, "invalid return code \"" + first + "\"");
       if (d.args.size() > 1) {
         op.value = compile(d, d.args[1]);
         op.has_value = true;
@@ -545,6 +682,8 @@ class Builder {
       if (d.name == "listen") {
         listen(d, s);
       } else if (d.name == "server_name") {
+        // $server_name is the first name written, lower-cased unless a regex (nginx).
+        if (!has_name) s.names.first = d.args[0].starts_with('~') ? d.args[0] : lower(d.args[0]);
         server_name(d, s.names);
         has_name = true;
       } else if (d.name == "set" || d.name == "return") {
@@ -555,7 +694,6 @@ class Builder {
         common_setting(d, s.settings, flags);
       }
     }
-    if (!has_name) s.names.first = "";
     add_default_proxy_headers(sd, s.settings);
     if (s.listen.empty()) {
       ListenConfig l;
@@ -584,11 +722,9 @@ class Builder {
       if (a == "default_server" || a == "default") {
         l.default_server = true;
       } else if (a.rfind("backlog=", 0) == 0) {
-        std::string v = a.substr(8);
-        if (v.empty() || !std::all_of(v.begin(), v.end(), ::isdigit)) {
-          fail(d, "invalid backlog \"" + v + "\"");
+        if (!parse_int(a.substr(8), l.backlog) || l.backlog == 0) {
+          fail(d, "invalid backlog \"" + a + "\"");
         }
-        l.backlog = std::stoi(v);
       } else if (a == "reuseport" || a == "bind" || a == "deferred" ||
                  a.rfind("so_keepalive=", 0) == 0 || a.rfind("ipv6only=", 0) == 0 ||
                  a.rfind("fastopen=", 0) == 0 || a.rfind("rcvbuf=", 0) == 0 ||
@@ -605,7 +741,10 @@ class Builder {
 
   void server_name(const Directive& d, ServerNames& names) {
     for (const auto& raw : d.args) {
-      if (names.first.empty() && !raw.empty() && raw[0] != '~') names.first = raw;
+      // nginx: a leading `*` needs `*.` and something after it; `.` alone is no name.
+      if ((raw.starts_with('*') && (raw.size() < 3 || raw[1] != '.')) || raw == ".") {
+        fail(d, "server name \"" + raw + "\" is invalid");
+      }
       if (raw.empty() || raw == "_") {
         names.exact.push_back(lower(raw));
         continue;
@@ -677,14 +816,29 @@ class Builder {
       fail(ld, "location \"" + pattern + "\" cannot be inside the exact location \"" +
                    outer->pattern + "\"");
     }
-    if (outer && loc->match != Location::Match::kRegex && outer->match != Location::Match::kRegex &&
+    if (outer && outer->match == Location::Match::kNamed) {
+      fail(ld, "location \"" + pattern + "\" cannot be inside the named location \"" +
+                   outer->pattern + "\"");
+    }
+    // nginx exempts only an inner regex: a prefix inside a regex location must
+    // still start with the regex's text.
+    if (outer && loc->match != Location::Match::kRegex &&
         loc->pattern.rfind(outer->pattern, 0) != 0) {
       fail(ld, "location \"" + pattern + "\" is outside location \"" + outer->pattern + "\"");
     }
     ListFlags flags;
     for (const auto& d : ld.block) {
       if (d.name == "proxy_pass") {
+        if (loc->proxy) fail(d, "\"proxy_pass\" directive is duplicate");
         loc->proxy = proxy_target(d);
+        // nginx checks this in the proxy_pass handler, so it names proxy_pass's line.
+        if (loc->proxy->has_uri &&
+            (loc->match == Location::Match::kRegex || loc->match == Location::Match::kNamed)) {
+          fail(d,
+               "\"proxy_pass\" cannot have URI part in location given by regular expression, "
+               "or inside named location, or inside \"if\" statement, or inside "
+               "\"limit_except\" block");
+        }
       } else if (d.name == "set" || d.name == "return") {
         loc->rewrite.push_back(rewrite_op(d));
       } else if (d.name == "internal") {
@@ -692,12 +846,6 @@ class Builder {
       } else if (d.name != "location") {
         common_setting(d, loc->settings, flags);
       }
-    }
-    if (loc->proxy && loc->proxy->has_uri &&
-        (loc->match == Location::Match::kRegex || loc->match == Location::Match::kNamed)) {
-      fail(ld, "\"proxy_pass\" cannot have URI part in location given by regular expression, "
-               "or inside named location, or inside \"if\" statement, or inside "
-               "\"limit_except\" block");
     }
     add_default_proxy_headers(ld, loc->settings);
     for (const auto& d : ld.block) {
@@ -717,7 +865,7 @@ class Builder {
     } else if (t.url.rfind("https://", 0) == 0) {
       fail(d, "https upstreams are not supported yet");
     } else {
-      fail(d, "invalid URL prefix in \"" + t.url + "\"");
+      fail(d, "invalid URL prefix");
     }
     if (rest.find('$') != std::string::npos) {
       fail(d, "variables in \"proxy_pass\" are not supported yet");
@@ -728,7 +876,6 @@ class Builder {
       t.has_uri = true;
       t.uri = rest.substr(slash);
     }
-    if (authority.empty()) fail(d, "no host in \"" + t.url + "\"");
     auto& ups = cfg_.http.upstreams;
     // A name that matches an upstream block (without port) is that group.
     for (size_t i = 0; i < ups.size(); ++i) {
@@ -781,7 +928,9 @@ class Builder {
       } else if (d.name == "least_conn") {
         u.algorithm = balancing::Algorithm::kLeastConn;
       } else if (d.name == "keepalive") {
-        u.keepalive = int_arg(d, 0);
+        if (!parse_int(d.args[0], u.keepalive) || u.keepalive == 0) {
+          fail(d, "invalid value \"" + d.args[0] + "\" in \"keepalive\" directive");
+        }
       } else if (d.name == "keepalive_timeout") {
         u.keepalive_timeout = time_arg(d, 0);
       } else if (d.name == "keepalive_requests") {
@@ -792,7 +941,15 @@ class Builder {
         u.zone = d.args[0];
       }
     }
-    if (u.servers.empty()) fail(ud, "no servers are inside upstream");
+    if (u.servers.empty()) {
+      // nginx checks this after reading the block, at its closing brace.
+      throw ConfError("no servers are inside upstream", {ud.where.file, ud.block_end_line});
+    }
+    // nginx's round robin needs a primary server (backups only stand in for them).
+    if (std::all_of(u.servers.begin(), u.servers.end(),
+                    [](const balancing::ServerConfig& s) { return s.backup; })) {
+      fail(ud, "no servers in upstream \"" + u.name + "\"");
+    }
     cfg_.http.upstreams.push_back(std::move(u));
   }
 
@@ -814,7 +971,13 @@ class Builder {
       } else if (a.rfind("max_fails=", 0) == 0) {
         base.max_fails = number(10);
       } else if (a.rfind("fail_timeout=", 0) == 0) {
-        if (!parse_time(value(13), base.fail_timeout)) fail(d, "invalid parameter \"" + a + "\"");
+        // nginx parses fail_timeout in seconds: `1M` is valid, `500ms` is not.
+        int64_t seconds = 0;
+        if (!parse_nginx_time(value(13), /*is_sec=*/true, seconds) ||
+            seconds > std::numeric_limits<int64_t>::max() / 1000) {
+          fail(d, "invalid parameter \"" + a + "\"");
+        }
+        base.fail_timeout = Millis(seconds * 1000);
       } else if (a.rfind("max_conns=", 0) == 0) {
         base.max_conns = number(10);
       } else if (a == "backup") {
@@ -843,9 +1006,10 @@ class Builder {
     if (md.args[1].size() < 2 || md.args[1][0] != '$') {
       fail(md, "invalid variable name \"" + md.args[1] + "\"");
     }
-    m.target = md.args[1].substr(1);
+    m.target = lower(md.args[1].substr(1));
     m.source = compile(md, md.args[0]);
     m.default_value = Template::literal("");
+    bool has_default = false;
     for (const auto& e : md.block) {
       // Entries are `key value;` lines; the parser gives the key as the name.
       if (e.name == "hostnames" && e.args.empty()) {
@@ -857,6 +1021,8 @@ class Builder {
       std::string key = e.name;
       Template value = compile(e, e.args[0]);
       if (key == "default") {
+        if (has_default) fail(e, "duplicate default map parameter");
+        has_default = true;
         m.default_value = std::move(value);
       } else if (key.size() > 1 && key[0] == '~') {
         bool caseless = key.size() > 2 && key[1] == '*';
@@ -874,7 +1040,7 @@ class Builder {
       } else {
         if (key.size() > 1 && key[0] == '\\') key = key.substr(1);  // "\default" escapes
         if (!m.exact.emplace(lower(key), std::move(value)).second) {
-          fail(e, "duplicate entry \"" + key + "\"");  // nginx warns; we refuse ambiguity
+          fail(e, "conflicting parameter \"" + key + "\"");
         }
       }
     }
@@ -891,67 +1057,48 @@ class Builder {
   const LoadOptions& opt_;
   Config& cfg_;
   VariableScope scope_;
+  std::string unknown_variable_;  ///< the first `unknown "x" variable`, reported late
 };
 
 }  // namespace
 
 bool parse_time(std::string_view text, Millis& out) {
-  // nginx: a sequence of number+unit (ms, s, m, h, d, w, M, y); bare number = seconds.
-  if (text.empty()) return false;
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == ' ') {
-      ++i;
-      continue;
-    }
-    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
-    int64_t n = 0;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      n = n * 10 + (text[i] - '0');
-      if (n > 1'000'000'000) return false;
-      ++i;
-    }
-    int64_t unit = 1000;
-    if (i < text.size() && text[i] != ' ') {
-      if (text.substr(i, 2) == "ms") {
-        unit = 1;
-        i += 2;
-      } else {
-        switch (text[i]) {
-          case 's': unit = 1000; break;
-          case 'm': unit = 60'000; break;
-          case 'h': unit = 3'600'000; break;
-          case 'd': unit = 86'400'000; break;
-          case 'w': unit = 7 * 86'400'000LL; break;
-          case 'M': unit = 30 * 86'400'000LL; break;
-          case 'y': unit = 365 * 86'400'000LL; break;
-          default: return false;
-        }
-        ++i;
-      }
-    }
-    total += n * unit;
-  }
-  out = Millis(total);
+  int64_t ms = 0;
+  if (!parse_nginx_time(text, /*is_sec=*/false, ms)) return false;
+  out = Millis(ms);
   return true;
 }
 
 bool parse_size(std::string_view text, int64_t& out) {
+  // nginx's ngx_parse_offset: bytes, or k/m/g (either case); overflow is invalid.
   if (text.empty()) return false;
-  int64_t mult = 1;
-  char last = text.back();
-  if (last == 'k' || last == 'K') mult = 1024;
-  if (last == 'm' || last == 'M') mult = 1024 * 1024;
-  if (last == 'g' || last == 'G') mult = 1024LL * 1024 * 1024;
-  if (mult != 1) text.remove_suffix(1);
-  if (text.empty() || text.size() > 12) return false;
+  int64_t scale = 1;
+  switch (text.back()) {
+    case 'k':
+    case 'K':
+      scale = 1024;
+      break;
+    case 'm':
+    case 'M':
+      scale = 1024 * 1024;
+      break;
+    case 'g':
+    case 'G':
+      scale = 1024LL * 1024 * 1024;
+      break;
+    default:
+      break;
+  }
+  if (scale != 1) text.remove_suffix(1);
+  if (text.empty()) return false;
   int64_t n = 0;
   for (char c : text) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    if (c < '0' || c > '9') return false;
+    if (n > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return false;
     n = n * 10 + (c - '0');
   }
-  out = n * mult;
+  if (n > std::numeric_limits<int64_t>::max() / scale) return false;
+  out = n * scale;
   return true;
 }
 
@@ -965,17 +1112,23 @@ std::shared_ptr<const Config> build_config(std::vector<Directive> tree,
 
 std::shared_ptr<const Config> load_config(const LoadOptions& options) {
   ParseOptions po;
+  po.check_directives = true;
   auto slash = options.conf_file.rfind('/');
-  po.conf_prefix = slash == std::string::npos ? options.prefix
-                                              : options.conf_file.substr(0, slash + 1);
+  po.conf_prefix =
+      slash == std::string::npos ? options.prefix : options.conf_file.substr(0, slash + 1);
   std::vector<Directive> tree;
+  // nginx reads -g before the file, so a file directive repeating one is the duplicate.
   if (!options.directives.empty()) {
-    tree = parse_text(options.directives, "command line", po);
+    tree = parse_text(options.directives, std::string(kCommandLine), po);
   }
-  auto file_tree = parse_file(options.conf_file, po);
-  tree.insert(tree.end(), std::make_move_iterator(file_tree.begin()),
-              std::make_move_iterator(file_tree.end()));
-  return build_config(std::move(tree), options);
+  ParseResult file = parse_file_with_files(options.conf_file, po);
+  tree.insert(tree.end(), std::make_move_iterator(file.tree.begin()),
+              std::make_move_iterator(file.tree.end()));
+  auto cfg = std::make_shared<Config>();
+  Builder(options, *cfg).build(tree);
+  cfg->tree = std::move(tree);
+  cfg->files = std::move(file.files);
+  return cfg;
 }
 
 }  // namespace tg::conf

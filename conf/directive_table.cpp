@@ -190,30 +190,7 @@ bool name_is_known(std::string_view name) {
 
 void validate_level(const std::vector<Directive>& tree, Context ctx) {
   for (const Directive& d : tree) {
-    const DirectiveSpec* spec = find_directive(d.name, ctx);
-    if (spec == nullptr) {
-      if (name_is_known(d.name)) {
-        throw ConfError("\"" + d.name + "\" directive is not allowed here", d.where);
-      }
-      throw ConfError("unknown directive \"" + d.name + "\"", d.where);
-    }
-    const bool takes_block = (spec->arity & kBlock) != 0;
-    if (!takes_block && d.has_block) {
-      throw ConfError("directive \"" + d.name + "\" is not terminated by \";\"", d.where);
-    }
-    if (takes_block && !d.has_block) {
-      throw ConfError("directive \"" + d.name + "\" has no opening \"{\"", d.where);
-    }
-    if (!arity_matches(spec->arity, d.args.size())) {
-      throw ConfError("invalid number of arguments in \"" + d.name + "\" directive", d.where);
-    }
-    // nginx's ngx_conf_set_flag_slot compares case-insensitively.
-    if ((spec->arity & kFlag) && !equals_ignoring_case(d.args[0], "on") &&
-        !equals_ignoring_case(d.args[0], "off")) {
-      throw ConfError("invalid value \"" + d.args[0] + "\" in \"" + d.name +
-                          "\" directive, it must be \"on\" or \"off\"",
-                      d.where);
-    }
+    check_directive(d, ctx);
     if (d.has_block) {
       if (const unsigned child = block_context(d.name, ctx); child != 0) {
         validate_level(d.block, static_cast<Context>(child));
@@ -223,6 +200,33 @@ void validate_level(const std::vector<Directive>& tree, Context ctx) {
 }
 
 }  // namespace
+
+void check_directive(const Directive& d, Context ctx) {
+  const DirectiveSpec* spec = find_directive(d.name, ctx);
+  if (spec == nullptr) {
+    if (name_is_known(d.name)) {
+      throw ConfError("\"" + d.name + "\" directive is not allowed here", d.where);
+    }
+    throw ConfError("unknown directive \"" + d.name + "\"", d.where);
+  }
+  const bool takes_block = (spec->arity & kBlock) != 0;
+  if (!takes_block && d.has_block) {
+    throw ConfError("directive \"" + d.name + "\" is not terminated by \";\"", d.where);
+  }
+  if (takes_block && !d.has_block) {
+    throw ConfError("directive \"" + d.name + "\" has no opening \"{\"", d.where);
+  }
+  if (!arity_matches(spec->arity, d.args.size())) {
+    throw ConfError("invalid number of arguments in \"" + d.name + "\" directive", d.where);
+  }
+  // nginx's ngx_conf_set_flag_slot compares case-insensitively.
+  if ((spec->arity & kFlag) && !equals_ignoring_case(d.args[0], "on") &&
+      !equals_ignoring_case(d.args[0], "off")) {
+    throw ConfError("invalid value \"" + d.args[0] + "\" in \"" + d.name +
+                        "\" directive, it must be \"on\" or \"off\"",
+                    d.where);
+  }
+}
 
 std::span<const DirectiveSpec> directive_specs() {
   return kSpecs;

@@ -61,6 +61,10 @@ const DirectiveSpec* find_directive(std::string_view name, Context ctx);
 /// (`map`, `types`, `split_clients`, `geo`, `match`).
 unsigned block_context(std::string_view name, Context parent);
 
+/// The checks for one directive written in `ctx` (not its block): unknown name,
+/// wrong context, block shape, argument count, on/off. Throws ConfError.
+void check_directive(const Directive& d, Context ctx);
+
 /// Checks a parsed tree (main context at top level) as nginx does before
 /// interpreting it: unknown directives, wrong context, block shape, argument
 /// count and on/off flags. Throws ConfError naming the directive's file:line.

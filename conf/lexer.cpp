@@ -117,18 +117,19 @@ Statement Lexer::next() {
   bool d_quoted = false;
   bool word_quoted = false;
   std::size_t start = pos_;
-  int start_line = line_;
 
   auto finish = [&](StatementEnd end) {
     st.end = end;
-    if (st.words.empty()) st.line = line_;
+    st.line = line_;
     return std::move(st);
   };
 
   for (;;) {
     if (pos_ >= text_.size()) {
       if (!st.words.empty() || !last_space) {
-        fail("unexpected end of file, expecting \";\" or \"}\"");
+        // nginx words this by source: a file, or the -g parameter.
+        fail(file_ == kCommandLine ? "unexpected end of parameter, expecting \";\""
+                                   : "unexpected end of file, expecting \";\" or \"}\"");
       }
       return finish(StatementEnd::kEndOfInput);
     }
@@ -160,7 +161,6 @@ Statement Lexer::next() {
 
     if (last_space) {
       start = pos_ - 1;
-      start_line = line_;
       word_quoted = false;
       if (is_space(ch)) continue;
       switch (ch) {
@@ -225,7 +225,6 @@ Statement Lexer::next() {
     }
     if (!found) continue;
 
-    if (st.words.empty()) st.line = start_line;
     st.words.push_back(unescape_word(text_.substr(start, pos_ - 1 - start)));
     st.quoted.push_back(word_quoted);
     if (ch == ';') return finish(StatementEnd::kSemicolon);

@@ -24,14 +24,17 @@ struct Statement {
   std::vector<std::string> words;
   /// `quoted[i]` is true when `words[i]` was written in single or double quotes.
   std::vector<bool> quoted;
-  /// Line where the first word starts (for kBlockEnd/kEndOfInput: the current line).
+  /// Line where the statement ended: its `;`, `{` or `}` (or the last line at end of
+  /// input). nginx reports a directive's errors there, since its handler runs as
+  /// soon as the terminator is read (cf->conf_file->line).
   int line = 0;
   StatementEnd end = StatementEnd::kEndOfInput;
 };
 
 /// Reads statements from text held in memory. Throws ConfError on malformed
 /// input with nginx's messages (`unexpected "}"`, `unexpected end of file,
-/// expecting ";" or "}"`, `unexpected "x"`).
+/// expecting ";" or "}"`, `unexpected "x"`; for -g text, whose file name is
+/// kCommandLine, `unexpected end of parameter, expecting ";"`).
 class Lexer {
  public:
   /// `file` is the name used in error positions; the text must outlive the lexer.

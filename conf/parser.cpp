@@ -4,12 +4,14 @@
 #include <glob.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 #include <system_error>
 #include <vector>
 
 #include "conf/ast.h"
+#include "conf/directive_table.h"
 #include "conf/lexer.h"
 
 namespace tg::conf {
@@ -83,23 +85,33 @@ class Parser {
  public:
   explicit Parser(const ParseOptions& options) : options_(options) {}
 
+  // `ctx` is the context the file's directives are checked in as they are read,
+  // or 0 for no checks (ParseOptions::check_directives).
   std::vector<Directive> parse_file(const std::string& path, const SourceLocation* included_from,
-                                    int depth) {
+                                    int depth, unsigned ctx) {
     const std::string text = read_file(path, included_from);
-    return parse_text(text, path, depth);
+    // nginx -T dumps each file once, in the order first read, even if included twice.
+    if (std::find(files_.begin(), files_.end(), path) == files_.end()) files_.push_back(path);
+    return parse_text(text, path, depth, ctx);
   }
 
-  std::vector<Directive> parse_text(std::string_view text, const std::string& name, int depth) {
+  std::vector<std::string> take_files() { return std::move(files_); }
+
+  std::vector<Directive> parse_text(std::string_view text, const std::string& name, int depth,
+                                    unsigned ctx) {
     Lexer lexer(text, name);
     std::vector<Directive> tree;
-    parse_level(lexer, tree, /*in_block=*/false, depth);
+    parse_level(lexer, tree, /*in_block=*/false, depth, ctx);
     return tree;
   }
+
+  unsigned top_context() const { return options_.check_directives ? unsigned{kMain} : 0u; }
 
  private:
   // Reads directives up to the `}` closing the current block, or to the end of
   // the file at top level. A file must balance its own braces, as in nginx.
-  void parse_level(Lexer& lexer, std::vector<Directive>& out, bool in_block, int depth) {
+  void parse_level(Lexer& lexer, std::vector<Directive>& out, bool in_block, int depth,
+                   unsigned ctx) {
     for (;;) {
       Statement st = lexer.next();
       if (st.end == StatementEnd::kEndOfInput) {
@@ -121,19 +133,29 @@ class Parser {
       d.quoted.assign(st.quoted.begin() + 1, st.quoted.end());
       d.where = SourceLocation{lexer.file(), st.line};
       d.has_block = st.end == StatementEnd::kBlockStart;
+      if (d.has_block && lexer.file() == kCommandLine) {
+        throw ConfError("block directives are not supported in -g option", d.where);
+      }
 
       if (d.name == "include") {
-        include(d, out, depth);
+        include(d, out, depth, ctx);
         continue;
       }
-      if (d.has_block) parse_level(lexer, d.block, /*in_block=*/true, depth);
+      // nginx runs each directive's handler when its `;` or `{` is read, so its
+      // table errors come before any error later in the file.
+      if (ctx != 0) check_directive(d, static_cast<Context>(ctx));
+      if (d.has_block) {
+        const unsigned child = ctx != 0 ? block_context(d.name, static_cast<Context>(ctx)) : 0;
+        parse_level(lexer, d.block, /*in_block=*/true, depth, child);
+        d.block_end_line = lexer.line();  // the `}` was the last character read
+      }
       out.push_back(std::move(d));
     }
   }
 
   // nginx `include file|mask;`: any context; relative to the conf prefix; a
   // mask (`*?[`) expands to its sorted matches and may match nothing.
-  void include(const Directive& d, std::vector<Directive>& out, int depth) {
+  void include(const Directive& d, std::vector<Directive>& out, int depth, unsigned ctx) {
     if (d.has_block) throw ConfError("directive \"include\" is not terminated by \";\"", d.where);
     if (d.args.size() != 1) {
       throw ConfError("invalid number of arguments in \"include\" directive", d.where);
@@ -145,7 +167,7 @@ class Parser {
                       d.where);
     }
     auto append = [&](const std::string& file) {
-      std::vector<Directive> included = parse_file(file, &d.where, depth + 1);
+      std::vector<Directive> included = parse_file(file, &d.where, depth + 1, ctx);
       out.insert(out.end(), std::make_move_iterator(included.begin()),
                  std::make_move_iterator(included.end()));
     };
@@ -172,6 +194,7 @@ class Parser {
   }
 
   const ParseOptions& options_;
+  std::vector<std::string> files_;
 };
 
 void dump_level(const std::vector<Directive>& tree, int depth, std::string& out) {
@@ -197,12 +220,22 @@ void dump_level(const std::vector<Directive>& tree, int depth, std::string& out)
 }  // namespace
 
 std::vector<Directive> parse_file(const std::string& path, const ParseOptions& options) {
-  return Parser(options).parse_file(path, nullptr, 0);
+  Parser parser(options);
+  return parser.parse_file(path, nullptr, 0, parser.top_context());
+}
+
+ParseResult parse_file_with_files(const std::string& path, const ParseOptions& options) {
+  Parser parser(options);
+  ParseResult result;
+  result.tree = parser.parse_file(path, nullptr, 0, parser.top_context());
+  result.files = parser.take_files();
+  return result;
 }
 
 std::vector<Directive> parse_text(const std::string& text, const std::string& name,
                                   const ParseOptions& options) {
-  return Parser(options).parse_text(text, name, 0);
+  Parser parser(options);
+  return parser.parse_text(text, name, 0, parser.top_context());
 }
 
 std::string dump(const std::vector<Directive>& tree) {

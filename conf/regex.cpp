@@ -51,14 +51,14 @@ Regex::~Regex() {
 
 bool Regex::match(std::string_view subject, Captures* captures) const {
   pcre2_match_data* md = thread_match_data();
-  int rc = pcre2_match(static_cast<pcre2_code*>(code_),
-                       reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, md,
-                       nullptr);
+  int rc =
+      pcre2_match(static_cast<pcre2_code*>(code_), reinterpret_cast<PCRE2_SPTR>(subject.data()),
+                  subject.size(), 0, 0, md, nullptr);
   if (rc < 0) return false;
   if (captures) {
     PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-    uint32_t pairs = std::min<uint32_t>(pcre2_get_ovector_count(md),
-                                        static_cast<uint32_t>(capture_count_) + 1);
+    uint32_t pairs =
+        std::min<uint32_t>(pcre2_get_ovector_count(md), static_cast<uint32_t>(capture_count_) + 1);
     captures->spans.resize(pairs);
     for (uint32_t i = 0; i < pairs; ++i) captures->spans[i] = {ov[2 * i], ov[2 * i + 1]};
   }

@@ -61,8 +61,10 @@ struct Prefixed {
   Var var;
 };
 constexpr std::array kPrefixed = {
-    Prefixed{"http_", Var::kHttp},           Prefixed{"cookie_", Var::kCookie},
-    Prefixed{"arg_", Var::kArg},             Prefixed{"sent_http_", Var::kSentHttp},
+    Prefixed{"http_", Var::kHttp},
+    Prefixed{"cookie_", Var::kCookie},
+    Prefixed{"arg_", Var::kArg},
+    Prefixed{"sent_http_", Var::kSentHttp},
     Prefixed{"upstream_http_", Var::kUpstreamHttp},
 };
 
@@ -80,17 +82,23 @@ bool lookup_builtin(std::string_view name, Segment& out) {
     }
   }
   for (const auto& p : kPrefixed) {
-    if (name.size() > p.prefix.size() && name.substr(0, p.prefix.size()) == p.prefix) {
+    if (name.starts_with(p.prefix)) {  // nginx allows an empty NAME
       std::string param(name.substr(p.prefix.size()));
       // Header variables: $http_user_agent names the "user-agent" header.
       if (p.var == Var::kHttp || p.var == Var::kSentHttp || p.var == Var::kUpstreamHttp) {
-        for (auto& c : param) c = c == '_' ? '-' : static_cast<char>(std::tolower(c));
+        for (auto& c : param) {
+          c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
       }
       out = Segment{p.var, 0, std::move(param)};
       return true;
     }
   }
   return false;
+}
+
+bool is_unknown_variable_error(std::string_view error) {
+  return error.starts_with("unknown \"") && error.ends_with("\" variable");
 }
 
 Template Template::literal(std::string text) {
@@ -114,47 +122,59 @@ bool Template::compile(std::string_view source, const VariableScope& scope, Temp
     if (!literal.empty()) out.segments_.push_back(Segment{Var::kLiteral, 0, std::move(literal)});
     literal.clear();
   };
+  // The scan is nginx's ngx_http_script_compile: `$1`..`$9` are captures, a name
+  // is [A-Za-z0-9_]+, optionally written `${name}`, and names are case-insensitive.
   size_t i = 0;
   while (i < source.size()) {
-    char c = source[i];
-    if (c != '$' || i + 1 >= source.size()) {
-      literal.push_back(c);
-      ++i;
+    if (source[i] != '$') {
+      literal.push_back(source[i++]);
       continue;
     }
-    ++i;
-    std::string_view name;
-    if (source[i] == '{') {
-      size_t close = source.find('}', i);
-      if (close == std::string_view::npos) {
-        error = "the closing bracket in \"" + std::string(source.substr(i)) +
-                "\" variable is missing";
-        return false;
-      }
-      name = source.substr(i + 1, close - i - 1);
-      i = close + 1;
-    } else if (std::isdigit(static_cast<unsigned char>(source[i]))) {
-      name = source.substr(i, 1);  // $1..$9: one digit, as nginx
-      ++i;
-    } else {
-      size_t start = i;
-      while (i < source.size() && is_name_char(source[i])) ++i;
-      name = source.substr(start, i - start);
-    }
-    if (name.empty()) {
-      error = "invalid variable name in \"" + std::string(source) + "\"";
+    if (++i == source.size()) {
+      error = "invalid variable name";
       return false;
     }
     flush();
-    Segment seg;
+    if (source[i] >= '1' && source[i] <= '9') {
+      out.segments_.push_back(Segment{Var::kCapture, static_cast<uint32_t>(source[i] - '0'), {}});
+      ++i;
+      continue;
+    }
+    bool bracket = source[i] == '{';
+    if (bracket && ++i == source.size()) {
+      error = "invalid variable name";
+      return false;
+    }
+    const size_t start = i;
+    size_t end = i;
+    for (; i < source.size(); ++i) {
+      if (source[i] == '}' && bracket) {
+        end = i++;
+        bracket = false;
+        break;
+      }
+      if (!is_name_char(source[i])) break;
+      end = i + 1;
+    }
+    const std::string_view name = source.substr(start, end - start);
+    if (bracket) {
+      error = "the closing bracket in \"" + std::string(name) + "\" variable is missing";
+      return false;
+    }
+    if (name.empty()) {
+      error = "invalid variable name";
+      return false;
+    }
     std::string key(name);
-    if (std::isdigit(static_cast<unsigned char>(name[0]))) {
-      seg = Segment{Var::kCapture, static_cast<uint32_t>(name[0] - '0'), {}};
-    } else if (auto m = scope.maps.find(key); m != scope.maps.end()) {
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // Built-ins are tried as written first so that $cookie_NAME and $arg_NAME keep
+    // NAME's case.
+    Segment seg;
+    if (auto m = scope.maps.find(key); m != scope.maps.end()) {
       seg = Segment{Var::kMap, m->second, key};
     } else if (auto u = scope.user.find(key); u != scope.user.end()) {
       seg = Segment{Var::kUser, u->second, key};
-    } else if (!lookup_builtin(name, seg)) {
+    } else if (!lookup_builtin(name, seg) && !lookup_builtin(key, seg)) {
       error = "unknown \"" + key + "\" variable";
       return false;
     }

@@ -15,13 +15,49 @@ namespace tg::conf {
 /// $arg_NAME, $sent_http_NAME, $upstream_http_NAME) carry NAME in Segment::text.
 enum class Var : uint8_t {
   kLiteral,
-  kHost, kHttp, kCookie, kArg, kArgs, kIsArgs, kRemoteAddr, kRemotePort, kServerAddr,
-  kServerPort, kServerName, kServerProtocol, kScheme, kRequestMethod, kRequestUri, kUri,
-  kRequest, kRequestLength, kContentLength, kContentType, kStatus, kBodyBytesSent, kBytesSent,
-  kRequestTime, kTimeLocal, kTimeIso8601, kMsec, kConnection, kConnectionRequests, kRequestId,
-  kProxyHost, kProxyPort, kProxyAddXForwardedFor, kUpstreamAddr, kUpstreamStatus,
-  kUpstreamResponseTime, kUpstreamConnectTime, kUpstreamHeaderTime, kSentHttp, kUpstreamHttp,
-  kHostname, kPid, kNginxVersion,
+  kHost,
+  kHttp,
+  kCookie,
+  kArg,
+  kArgs,
+  kIsArgs,
+  kRemoteAddr,
+  kRemotePort,
+  kServerAddr,
+  kServerPort,
+  kServerName,
+  kServerProtocol,
+  kScheme,
+  kRequestMethod,
+  kRequestUri,
+  kUri,
+  kRequest,
+  kRequestLength,
+  kContentLength,
+  kContentType,
+  kStatus,
+  kBodyBytesSent,
+  kBytesSent,
+  kRequestTime,
+  kTimeLocal,
+  kTimeIso8601,
+  kMsec,
+  kConnection,
+  kConnectionRequests,
+  kRequestId,
+  kProxyHost,
+  kProxyPort,
+  kProxyAddXForwardedFor,
+  kUpstreamAddr,
+  kUpstreamStatus,
+  kUpstreamResponseTime,
+  kUpstreamConnectTime,
+  kUpstreamHeaderTime,
+  kSentHttp,
+  kUpstreamHttp,
+  kHostname,
+  kPid,
+  kNginxVersion,
   kMap,      ///< a `map` result; Segment::index = map index
   kUser,     ///< a `set` variable; Segment::index = slot
   kCapture,  ///< $1..$9 from the last regex match; Segment::index = n
@@ -42,14 +78,18 @@ struct VariableScope {
 class Template {
  public:
   Template() = default;
-  /// Compiles `source`; on an unknown variable returns false and sets `error`
-  /// to nginx's text: `unknown "foo" variable`.
+  /// Compiles `source`; on failure returns false and sets `error` to nginx's text:
+  /// `invalid variable name`, `the closing bracket in "foo" variable is missing`,
+  /// or `unknown "foo" variable` (names are case-insensitive and reported in lower
+  /// case; nginx reports unknown names only after reading the whole http block,
+  /// without a position, see is_unknown_variable_error).
   static bool compile(std::string_view source, const VariableScope& scope, Template& out,
                       std::string& error);
   static Template literal(std::string text);
 
-  bool is_literal() const { return segments_.empty() || (segments_.size() == 1 &&
-                                                          segments_[0].var == Var::kLiteral); }
+  bool is_literal() const {
+    return segments_.empty() || (segments_.size() == 1 && segments_[0].var == Var::kLiteral);
+  }
   /// The literal value (valid when is_literal()).
   const std::string& literal_value() const { return source_; }
   const std::vector<Segment>& segments() const { return segments_; }
@@ -60,6 +100,9 @@ class Template {
   std::vector<Segment> segments_;
   std::string source_;
 };
+
+/// True when `error` from Template::compile is `unknown "name" variable`.
+bool is_unknown_variable_error(std::string_view error);
 
 /// Looks up a built-in variable by name (`host`, `http_user_agent`, ...).
 /// Returns false when the name is not a built-in variable.

@@ -10,6 +10,9 @@
 
 namespace tg::proxy {
 
+/// Size of the client-body and upstream I/O buffers.
+constexpr size_t kIoBuffer = 16 * 1024;
+
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
   HttpParser parser{HTTP_REQUEST};

@@ -81,6 +81,17 @@ int HttpParser::on_status(llhttp_t* p, const char* at, size_t len) {
 
 int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
   auto* s = self(p);
+  // Chunked trailers: dropped as nginx drops them. Recording them would mix spans of
+  // body buffers into the head's header list.
+  if (s->headers_done_) return 0;
+  // llhttp 8 takes "Bad Name:" and "X-Name :" as names; nginx (1.21.1+) answers 400, and a
+  // name with a space must not reach an upstream that might read it differently.
+  for (size_t i = 0; i < len; ++i) {
+    if (at[i] == ' ' || at[i] == '\t') {
+      llhttp_set_error_reason(p, "Invalid header token");
+      return -1;
+    }
+  }
   if (s->in_value_ || s->headers_.empty()) {
     s->headers_.emplace_back();
     s->in_value_ = false;
@@ -91,6 +102,7 @@ int HttpParser::on_header_field(llhttp_t* p, const char* at, size_t len) {
 
 int HttpParser::on_header_value(llhttp_t* p, const char* at, size_t len) {
   auto* s = self(p);
+  if (s->headers_done_) return 0;  // trailer
   s->in_value_ = true;
   extend(s->headers_.back().value, static_cast<uint32_t>(at - s->base_), len);
   return 0;
@@ -115,6 +127,9 @@ int HttpParser::on_message_complete(llhttp_t* p) {
   auto* s = self(p);
   s->message_done_ = true;
   s->keep_alive_ = llhttp_should_keep_alive(p) != 0;
+  // Our pause comes before llhttp's own HPE_PAUSED_UPGRADE, so feed() never sees that
+  // code: take the flag llhttp sets for Upgrade + "Connection: upgrade" and for CONNECT.
+  s->upgrade_ = p->upgrade != 0;
   return HPE_PAUSED;  // leave pipelined bytes for the next message
 }
 

@@ -73,10 +73,9 @@ bool add_header_applies(int status) {
 
 void escape_uri(std::string_view in, std::string& out) {
   static const char* hex = "0123456789ABCDEF";
+  // nginx's table: " ", "#", "%", "?", %00-%1F and %7F-%FF; everything else goes as is.
   for (unsigned char c : in) {
-    if (c <= 0x20 || c >= 0x7f || c == '#' || c == '%' || c == '?' || c == '"' || c == '\'' ||
-        c == '<' || c == '>' || c == '\\' || c == '^' || c == '`' || c == '{' || c == '|' ||
-        c == '}') {
+    if (c <= 0x20 || c >= 0x7f || c == '#' || c == '%' || c == '?') {
       out += '%';
       out += hex[c >> 4];
       out += hex[c & 0xf];

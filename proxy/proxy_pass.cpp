@@ -85,33 +85,35 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
   }
 
   // ---- the upstream request head (built once, resent on retries) ----
-  std::string head;
-  head.reserve(512);
-  head += ctx.method;
-  head += ' ';
+  std::string uri_out;
   if (!target.has_uri) {
-    if (redirects == 0) {
-      head += ctx.request_uri.starts_with("http") ? std::string_view(ctx.uri)
-                                                  : ctx.request_uri;
+    if (redirects == 0 && !ctx.request_uri.starts_with("http")) {
+      uri_out = ctx.request_uri;  // unchanged, as the client sent it
     } else {
-      escape_uri(ctx.uri, head);
+      escape_uri(ctx.uri, uri_out);
       if (!ctx.args.empty()) {
-        head += '?';
-        head += ctx.args;
+        uri_out += '?';
+        uri_out += ctx.args;
       }
     }
   } else {
-    head += target.uri;
+    // The part of $uri that matched the location prefix is replaced by the URI.
+    uri_out = target.uri;
     std::string_view rest = ctx.uri;
     if (loc.match != conf::Location::Match::kNamed && rest.size() >= loc.pattern.size()) {
       rest.remove_prefix(loc.pattern.size());
     }
-    escape_uri(rest, head);
+    escape_uri(rest, uri_out);
     if (!ctx.args.empty()) {
-      head += '?';
-      head += ctx.args;
+      uri_out += '?';
+      uri_out += ctx.args;
     }
   }
+  std::string head;
+  head.reserve(512);
+  head += ctx.method;
+  head += ' ';
+  head += uri_out;
   const bool chunked_up = parser.chunked();
   // A chunked body needs HTTP/1.1 framing even when proxy_http_version is 1.0
   // (nginx buffers such bodies to disk instead; tidegate streams).
@@ -133,6 +135,11 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
   for (const auto& hs : parser.headers()) {
     std::string_view name = hs.name.in(base);
     if (hop_by_hop_request(name)) continue;
+    // nginx ignores header names with '_' unless underscores_in_headers is on.
+    if (!ctx.config->http.underscores_in_headers && ctx.config->http.ignore_invalid_headers &&
+        name.find('_') != std::string_view::npos) {
+      continue;
+    }
     bool overridden = false;
     for (const auto& h : s.proxy_set_header) {
       if (iequals(h.name, name)) {
@@ -156,16 +163,67 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
   }
   head += "\r\n";
 
-  // Body pieces already in the head buffer can be resent on a retry; once we
-  // read body bytes from the socket, a failure can no longer be retried.
-  std::vector<Span> buffered_spans = parser.body();
-  for (const auto& sp : buffered_spans) x.body_bytes += sp.length;
-  const bool buffered_done = parser.message_done();
+  // Body bytes already read are kept so a retry can resend them. With
+  // proxy_request_buffering on (nginx's default) up to one I/O buffer of body
+  // is read before an upstream is chosen: small bodies are then complete,
+  // replayable, and checked against client_max_body_size first. Larger bodies
+  // stream (nginx would spool them to disk).
+  std::vector<asio::const_buffer> pre;
+  for (const auto& sp : parser.body()) {
+    pre.push_back(asio::buffer(ctx.base + sp.offset, sp.length));
+    x.body_bytes += sp.length;
+  }
   parser.body().clear();
+  if (has_body && !parser.message_done() && s.proxy_request_buffering) {
+    if (!x.io) x.io = std::make_unique_for_overwrite<char[]>(kIoBuffer);
+    size_t used = 0;
+    while (!parser.message_done() && used < kIoBuffer) {
+      arm(s.client_body_timeout);
+      auto [ec, n] = co_await client_.async_read_some(
+          asio::buffer(x.io.get() + used, kIoBuffer - used), kTuple);
+      disarm();
+      if (ec) {
+        keep_alive_ = false;
+        ctx.status = timed_out_ ? 408 : 499;
+        log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                                 (timed_out_ ? " client timed out (110: Connection timed out) "
+                                               "while reading client request body"
+                                             : " client prematurely closed connection") +
+                                 ", client: " + info_.remote_addr);
+        co_return;
+      }
+      size_t fed = parser.feed(x.io.get(), used, used + n);
+      if (parser.failed()) {
+        keep_alive_ = false;
+        co_await respond_error(400, redirects);
+        co_return;
+      }
+      if (fed < n) leftover_.append(x.io.get() + used + fed, n - fed);
+      for (const auto& sp : parser.body()) {
+        pre.push_back(asio::buffer(x.io.get() + sp.offset, sp.length));
+        x.body_bytes += sp.length;
+      }
+      parser.body().clear();
+      used += n;
+    }
+    x.body_base = x.io.get();
+  }
+  if (s.client_max_body_size > 0 && x.body_bytes > s.client_max_body_size) {
+    log(LogLevel::kError, "*" + std::to_string(info_.id) +
+                              " client intended to send too large chunked body: " +
+                              std::to_string(x.body_bytes) + "+ bytes, client: " +
+                              info_.remote_addr);
+    keep_alive_ = false;
+    co_await respond_error(413, redirects);
+    co_return;
+  }
+  const bool pre_done = parser.message_done();
+  const int group_size = static_cast<int>(picker.group().primaries().size() +
+                                          picker.group().backups().size());
 
   const auto started = Clock::now();
   balancing::Attempt attempt;
-  auto upbuf = std::make_unique<char[]>(kUpstreamBuffer);
+  auto upbuf = std::make_unique_for_overwrite<char[]>(kUpstreamBuffer);
   std::vector<asio::const_buffer> bufs;
   std::string chunk_lines;
   bool retried_cached = false;
@@ -175,14 +233,14 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     auto lease = picker.pick(attempt, now);
     if (!lease) {
       log_upstream_error("no live upstreams while connecting to upstream",
-                         "http://" + ucfg.name + std::string(ctx.request_uri));
+                         "http://" + ucfg.name + uri_out);
       append_list(ctx.upstream_addr, ucfg.name);
       append_list(ctx.upstream_status, "502");
       co_await respond_error(502, redirects);
       co_return;
     }
     balancing::Peer& peer = lease->peer();
-    const std::string upstream_url = "http://" + peer.name() + std::string(ctx.request_uri);
+    const std::string upstream_url = "http://" + peer.name() + uri_out;
     append_list(ctx.upstream_addr, peer.name());
     const auto attempt_start = Clock::now();
 
@@ -222,20 +280,20 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       bufs.clear();
       bufs.push_back(asio::buffer(head));
       chunk_lines.clear();
-      chunk_lines.reserve(buffered_spans.size() * 12 + 8);
-      for (const auto& sp : buffered_spans) {
+      chunk_lines.reserve(pre.size() * 12 + 8);
+      for (const auto& piece : pre) {
         if (chunked_up) {
           char line[24];
-          int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
+          int len = std::snprintf(line, sizeof line, "%zx\r\n", piece.size());
           size_t at = chunk_lines.size();
           chunk_lines.append(line, static_cast<size_t>(len));
           bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
         }
-        bufs.push_back(asio::buffer(base + sp.offset, sp.length));
+        bufs.push_back(piece);
         if (chunked_up) bufs.push_back(asio::buffer("\r\n", 2));
       }
-      if (buffered_done && chunked_up) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
-      bool done = buffered_done;
+      if (pre_done && chunked_up) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
+      bool done = pre_done;
       for (;;) {
         arm(s.proxy_send_timeout);
         auto [ec, n] = co_await asio::async_write(conn->socket, bufs, kTuple);
@@ -342,7 +400,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       retried_cached = false;
       log_upstream_error(what, upstream_url);
       lease->release(balancing::Outcome::kFailure, Clock::now());
-      peer.stats().record_failed_attempt(static_cast<size_t>(worker_.index()));
+      peer.stats().record_failed_attempt(worker_.slot());
       int status = failure == Failure::kTimeout ? 504 : 502;
       append_list(ctx.upstream_status, std::to_string(status));
       append_list(ctx.upstream_response_time, seconds_text(elapsed));
@@ -352,6 +410,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
                                                           : conf::kNuError;
       bool can_retry =
           (s.proxy_next_upstream & bit) && !x.body_from_socket &&
+          attempt.tries() < group_size &&
           (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
           (s.proxy_next_upstream_timeout.count() == 0 ||
            Clock::now() - started < s.proxy_next_upstream_timeout) &&
@@ -376,6 +435,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       default: break;
     }
     if (status_bit && (s.proxy_next_upstream & status_bit) && !x.body_from_socket &&
+        attempt.tries() < group_size &&
         (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
         (s.proxy_next_upstream_timeout.count() == 0 ||
          Clock::now() - started < s.proxy_next_upstream_timeout) &&
@@ -397,6 +457,18 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       }
     }
     append_list(ctx.upstream_status, std::to_string(status));
+
+    // proxy_intercept_errors: an error_page for this status answers instead.
+    if (s.proxy_intercept_errors && status >= 300 && s.error_page.count(status) &&
+        redirects < 10) {
+      boost::system::error_code ignored;
+      conn->socket.close(ignored);
+      upstream_socket_ = nullptr;
+      lease->release(balancing::Outcome::kSuccess, Clock::now());
+      append_list(ctx.upstream_response_time, seconds_text(Clock::now() - attempt_start));
+      co_await respond(status, {}, {}, {}, redirects);
+      co_return;
+    }
 
     // ---- response head to the client ----
     ctx.upstream_base = upbuf.get();
@@ -440,7 +512,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body);
 
     // ---- stream the body ----
-    const size_t worker_slot = static_cast<size_t>(worker_.index());
+    const size_t worker_slot = worker_.slot();
     bool head_pending = true;
     bool upstream_ok = true;
     bool client_ok = true;

@@ -129,25 +129,46 @@ const Location* find_named_location(const ServerBlock& server, std::string_view 
 }
 
 bool normalize_host(std::string_view raw, std::string& out) {
+  // nginx's ngx_http_validate_host: the whole value (port included) is checked, ".." is
+  // invalid, one trailing dot is dropped. Stricter than nginx: an unclosed "[" and a
+  // backslash are rejected too.
   out.clear();
-  std::string_view host = raw;
-  if (!host.empty() && host.front() == '[') {  // IPv6 literal
-    auto close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    host = host.substr(0, close + 1);
-  } else if (auto colon = host.find(':'); colon != std::string_view::npos) {
-    host = host.substr(0, colon);
-  }
-  while (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  bool dot = false;
-  for (char c : host) {
-    if (c == '.') {
-      if (dot) return false;  // ".." in a host is invalid
-      dot = true;
-    } else {
-      dot = false;
+  enum class State { kUsual, kLiteral, kRest } state = State::kUsual;
+  size_t dot_pos = raw.size();  // the last '.', none yet
+  size_t host_len = raw.size();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    auto c = static_cast<unsigned char>(raw[i]);
+    switch (c) {
+      case '.':
+        if (dot_pos + 1 == i) return false;
+        dot_pos = i;
+        break;
+      case ':':
+        if (state == State::kUsual) {
+          host_len = i;
+          state = State::kRest;
+        }
+        break;
+      case '[':
+        if (i == 0) state = State::kLiteral;
+        break;
+      case ']':
+        if (state == State::kLiteral) {
+          host_len = i + 1;
+          state = State::kRest;
+        }
+        break;
+      default:
+        if (c == '/' || c == '\\' || c <= 0x20 || c == 0x7f) return false;
+        break;
     }
-    if (c == '/' || c == '\\' || c == '\0' || static_cast<unsigned char>(c) < 0x20) return false;
+  }
+  if (state == State::kLiteral) return false;
+  if (dot_pos + 1 == host_len) --host_len;
+  // An absent Host header gives an empty name; a present one must leave some name.
+  if (host_len == 0) return raw.empty();
+  out.reserve(host_len);
+  for (char c : raw.substr(0, host_len)) {
     out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return true;
@@ -189,10 +210,10 @@ bool normalize_uri(std::string_view path, std::string& out) {
     if (seg == ".") {
       if (end == decoded.size()) out.push_back('/');
     } else if (seg == "..") {
+      // `out` is "" (the root) or "/a/b" here: only the last segment is ever followed by '/'.
       if (out.empty()) return false;  // above the root
-      auto prev = out.rfind('/');
-      out.resize(prev);
-      if (end == decoded.size() || out.empty()) out.push_back('/');
+      out.resize(out.rfind('/'));
+      if (end == decoded.size()) out.push_back('/');
     } else {
       out.push_back('/');
       out.append(seg);

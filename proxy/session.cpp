@@ -20,7 +20,6 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kIoBuffer = 16 * 1024;
 
 void ByteBuffer::reserve(size_t n) {
   if (n <= capacity) return;
@@ -180,8 +179,7 @@ asio::awaitable<bool> ClientSession::read_head() {
       ctx.start_wall = std::chrono::system_clock::now();
       log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " client sent invalid request (" +
                                x.parser.error_reason() + "), client: " + info_.remote_addr);
-      int status = x.parser.error() == HPE_INVALID_VERSION ? 505 : 400;
-      co_await respond_error(status);
+      co_await respond_error(400);
       finish_request();
       co_return false;
     }
@@ -252,7 +250,7 @@ asio::awaitable<bool> ClientSession::read_head() {
       ++host_count;
     }
   }
-  if (host_count > 1) bad = true;
+  if (host_count > 1 || (host_count == 1 && host_header.empty())) bad = true;
   if (!bad && !normalize_host(uri_host.empty() ? host_header : uri_host, ctx.host)) bad = true;
   if (!bad && host_count == 0 && x.parser.http_minor() >= 1 && uri_host.empty()) {
     log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
@@ -268,7 +266,16 @@ asio::awaitable<bool> ClientSession::read_head() {
     finish_request();
     co_return false;
   }
-  keep_alive_ = x.parser.keep_alive() && !x.parser.upgrade();
+  if (x.parser.http_major() != 1) {
+    keep_alive_ = false;
+    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                             " client sent unsupported HTTP version, client: " +
+                             info_.remote_addr);
+    co_await respond_error(505);
+    finish_request();
+    co_return false;
+  }
+  keep_alive_ = x.parser.keep_alive();
   co_return true;
 }
 
@@ -323,6 +330,11 @@ asio::awaitable<void> ClientSession::handle_request() {
   }
   ctx.capture_subject = ctx.uri;
   const conf::Location* loc = find_location(server, ctx.uri, &ctx.captures);
+  if (loc && loc->internal) {
+    ctx.location = loc;
+    co_await respond_error(404);  // `internal`: reachable only through error_page
+    co_return;
+  }
   co_await run_location(loc, 0);
 }
 
@@ -457,7 +469,21 @@ asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
     }
   }
   // Any unread request body is discarded so the connection can be reused.
-  if (!x.parser.message_done() && !co_await discard_body()) keep_alive_ = false;
+  // Not when the client still waits for "100 Continue": it sends nothing then.
+  const bool awaits_continue = !x.sent_continue && ctx.protocol == "HTTP/1.1" &&
+                               iequals(ctx.header("expect"), "100-continue");
+  if (x.parser.headers_done() && !x.parser.failed() && !x.parser.message_done() &&
+      (status == 413 || awaits_continue || !co_await discard_body())) {
+    keep_alive_ = false;
+  }
+  std::string absolute;
+  if (location_header.starts_with("/") && s.absolute_redirect) {
+    // absolute_redirect on: scheme://host[:port] as nginx builds it.
+    absolute = "http://" + ctx.host;
+    if (info_.server_port != "80") absolute += ":" + info_.server_port;
+    absolute += location_header;
+    location_header = absolute;
+  }
   std::string generated;
   std::string_view type = content_type;
   if (body.empty() && status >= 300 && (status >= 400 || !location_header.empty() ||
@@ -560,7 +586,7 @@ asio::awaitable<bool> ClientSession::next_body_piece(std::vector<asio::const_buf
   auto& parser = x.parser;
   auto& spans = parser.body();
   if (spans.empty() && !parser.message_done()) {
-    if (!x.io) x.io = std::make_unique<char[]>(kIoBuffer);
+    if (!x.io) x.io = std::make_unique_for_overwrite<char[]>(kIoBuffer);
     arm(settings().client_body_timeout);
     auto [ec, n] = co_await client_.async_read_some(asio::buffer(x.io.get(), kIoBuffer), kTuple);
     disarm();

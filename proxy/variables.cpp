@@ -223,15 +223,17 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       break;
     case Var::kProxyHost: if (ctx.proxy) out += ctx.proxy->proxy_host; break;
     case Var::kProxyPort: if (ctx.proxy) out += ctx.proxy->proxy_port; break;
-    case Var::kProxyAddXForwardedFor: {
-      std::string_view xff = ctx.header("x-forwarded-for");
-      if (!xff.empty()) {
-        out += xff;
-        out += ", ";
+    case Var::kProxyAddXForwardedFor:
+      // nginx: every incoming X-Forwarded-For line, each followed by ", ", then the client.
+      if (ctx.head) {
+        for (const auto& h : ctx.head->headers()) {
+          if (!iequals(h.name.in(ctx.base), "x-forwarded-for")) continue;
+          out += trim(h.value.in(ctx.base));
+          out += ", ";
+        }
       }
       out += ctx.conn->remote_addr;
       break;
-    }
     case Var::kUpstreamAddr: out += ctx.upstream_addr; break;
     case Var::kUpstreamStatus: out += ctx.upstream_status; break;
     case Var::kUpstreamResponseTime: out += ctx.upstream_response_time; break;

@@ -59,6 +59,13 @@ Worker::Worker(int index) : index_(index) {}
 Worker::~Worker() {
   stop();
   join();
+  // Order matters: objects bound to the io_context go first; destroying the
+  // context then destroys suspended sessions, which still unregister here.
+  ticker_.reset();
+  pool_.clear();
+  listeners_.clear();
+  ioc_.reset();
+  current_.reset();
 }
 
 void Worker::open_listeners(const Runtime& runtime) {
@@ -71,7 +78,7 @@ void Worker::open_listeners(const Runtime& runtime) {
       next.push_back(std::move(*existing));
       continue;
     }
-    auto acc = std::make_shared<tcp::acceptor>(ioc_);
+    auto acc = std::make_shared<tcp::acceptor>(*ioc_);
     boost::system::error_code ec;
     acc->open(group.endpoint.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
@@ -107,13 +114,13 @@ void Worker::start(std::shared_ptr<const Runtime> runtime) {
   tick();
   thread_ = std::thread([this] {
     ErrorLog::set_thread_id(index_);
-    ioc_.run();
+    ioc_->run();
     access_log_.flush();
   });
 }
 
 void Worker::reload(std::shared_ptr<const Runtime> runtime) {
-  asio::post(ioc_, [this, runtime] {
+  asio::post(*ioc_, [this, runtime] {
     if (quitting_) return;
     try {
       open_listeners(*runtime);
@@ -131,7 +138,7 @@ void Worker::spawn_accept(Listener& l) {
   l.accepting = true;
   std::shared_ptr<tcp::acceptor> acc = l.acceptor;
   asio::co_spawn(
-      ioc_,
+      *ioc_,
       [this, acc]() -> asio::awaitable<void> {  // acc kept alive by the capture
         for (;;) {
           auto [ec, socket] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
@@ -139,7 +146,7 @@ void Worker::spawn_accept(Listener& l) {
             if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
             log(LogLevel::kAlert, "accept() failed " + errno_text(ec.value()));
             if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
-              asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
+              asio::steady_timer pause(*ioc_, std::chrono::milliseconds(100));
               co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
             }
             continue;
@@ -159,7 +166,7 @@ void Worker::spawn_accept(Listener& l) {
           }
           if (!group) continue;
           auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
-          asio::co_spawn(ioc_, ClientSession::serve(std::move(session)), log_escape);
+          asio::co_spawn(*ioc_, ClientSession::serve(std::move(session)), log_escape);
         }
       },
       log_escape);
@@ -167,8 +174,8 @@ void Worker::spawn_accept(Listener& l) {
 
 void Worker::tick() {
   // Once a second: flush access logs, close expired cached upstream connections.
-  ticker_.expires_after(std::chrono::seconds(1));
-  ticker_.async_wait([this](const boost::system::error_code& ec) {
+  ticker_->expires_after(std::chrono::seconds(1));
+  ticker_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     access_log_.flush();
     pool_.sweep(std::chrono::steady_clock::now());
@@ -189,7 +196,7 @@ void Worker::remove_session(ClientSession* s) {
   sessions_.erase(s->registry_);
   if (quitting_ && sessions_.empty()) {
     pool_.clear();
-    ticker_.cancel();
+    ticker_->cancel();
   }
 }
 
@@ -205,17 +212,17 @@ void Worker::begin_quit() {
   for (auto* s : copy) s->on_quit();
   if (sessions_.empty()) {
     pool_.clear();
-    ticker_.cancel();
+    ticker_->cancel();
   }
 }
 
 void Worker::quit() {
-  asio::post(ioc_, [this] { begin_quit(); });
+  asio::post(*ioc_, [this] { begin_quit(); });
 }
 
 void Worker::stop() {
   stopped_ = true;
-  ioc_.stop();
+  ioc_->stop();
 }
 
 void Worker::join() {

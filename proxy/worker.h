@@ -40,7 +40,9 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   int index() const { return index_; }
-  boost::asio::io_context& context() { return ioc_; }
+  /// Slot in per-worker metrics arrays (0-based).
+  size_t slot() const { return static_cast<size_t>(index_ - 1); }
+  boost::asio::io_context& context() { return *ioc_; }
 
   /// Opens (or keeps) the listening sockets `runtime` needs. Runs on the
   /// control thread before the worker starts or while it is paused by a post.
@@ -79,13 +81,14 @@ class Worker {
   void begin_quit();
 
   int index_;
-  boost::asio::io_context ioc_{1};
+  std::unique_ptr<boost::asio::io_context> ioc_ = std::make_unique<boost::asio::io_context>(1);
   std::thread thread_;
   std::vector<Listener> listeners_;
   std::shared_ptr<WorkerGeneration> current_;
   UpstreamPool pool_;
   AccessLogWriter access_log_;
-  boost::asio::steady_timer ticker_{ioc_};
+  std::unique_ptr<boost::asio::steady_timer> ticker_ =
+      std::make_unique<boost::asio::steady_timer>(*ioc_);
   std::list<ClientSession*> sessions_;
   bool quitting_ = false;
   bool stopped_ = false;

@@ -61,8 +61,7 @@ TEST(Eligibility, PeerAtMaxFailsWithinFailTimeoutIsFailed) {
   GroupPicker picker(group(Algorithm::kRoundRobin, {server("a")}));
   hold(picker, "a", kStart).release(Outcome::kFailure, kStart);
   EXPECT_EQ(eligibility(peer(picker, "a"), Attempt{}, kStart + 10s), Eligibility::kFailed);
-  EXPECT_EQ(eligibility(peer(picker, "a"), Attempt{}, kStart + 10s + 1ns),
-            Eligibility::kEligible);
+  EXPECT_EQ(eligibility(peer(picker, "a"), Attempt{}, kStart + 10s + 1ns), Eligibility::kEligible);
 }
 
 TEST(Eligibility, MaxFailsZeroNeverFails) {
@@ -72,7 +71,7 @@ TEST(Eligibility, MaxFailsZeroNeverFails) {
   for (int i = 0; i < 5; ++i) hold(picker, "a", kStart).release(Outcome::kFailure, kStart);
   EXPECT_EQ(peer(picker, "a").fails(), 5);
   EXPECT_EQ(eligibility(peer(picker, "a"), Attempt{}, kStart), Eligibility::kEligible);
-  EXPECT_EQ(picker.slot_of(peer(picker, "a"))->effective_weight, 1);
+  EXPECT_EQ(picker.weights_of(peer(picker, "a"))->effective_weight, 1);
 }
 
 }  // namespace

@@ -24,8 +24,7 @@ class GroupPickerByAlgorithm : public ::testing::TestWithParam<Algorithm> {};
 INSTANTIATE_TEST_SUITE_P(Algorithms, GroupPickerByAlgorithm,
                          ::testing::Values(Algorithm::kRoundRobin, Algorithm::kLeastConn),
                          [](const auto& info) {
-                           return info.param == Algorithm::kRoundRobin ? "RoundRobin"
-                                                                       : "LeastConn";
+                           return info.param == Algorithm::kRoundRobin ? "RoundRobin" : "LeastConn";
                          });
 
 TEST_P(GroupPickerByAlgorithm, BackupUsedOnlyWhenNoPrimaryIsEligible) {

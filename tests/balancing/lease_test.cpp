@@ -73,8 +73,8 @@ TEST(Lease, FailureMarksPeerAndLowersThisWorkersEffectiveWeight) {
   GroupPicker other_worker(g);
   hold(picker, "a", kStart).release(Outcome::kFailure, kStart);
   EXPECT_EQ(peer(picker, "a").fails(), 1);
-  EXPECT_EQ(picker.slot_of(peer(picker, "a"))->effective_weight, 0);  // 6 - 6 / 1
-  EXPECT_EQ(other_worker.slot_of(peer(picker, "a"))->effective_weight, 6);
+  EXPECT_EQ(picker.weights_of(peer(picker, "a"))->effective_weight, 0);  // 6 - 6 / 1
+  EXPECT_EQ(other_worker.weights_of(peer(picker, "a"))->effective_weight, 6);
 }
 
 TEST(Lease, PeerStaysReadableAfterRelease) {

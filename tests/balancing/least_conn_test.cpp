@@ -47,7 +47,7 @@ TEST(LeastConn, TieBreakRotatesOnlyAmongTheLeastLoaded) {
   GroupPicker other(g);
   Lease busy = hold(other, "a", kStart);
   EXPECT_EQ(sequence(picker, 6, kStart), "bcbcbc");
-  EXPECT_EQ(picker.slot_of(peer(picker, "a"))->current_weight, 0);
+  EXPECT_EQ(picker.weights_of(peer(picker, "a"))->current_weight, 0);
 }
 
 TEST(LeastConn, UniqueWinnerLeavesRoundRobinWeightsUntouched) {
@@ -56,8 +56,8 @@ TEST(LeastConn, UniqueWinnerLeavesRoundRobinWeightsUntouched) {
   GroupPicker other(g);
   Lease busy = hold(other, "a", kStart);
   EXPECT_EQ(pick_once(picker, kStart), "b");
-  EXPECT_EQ(picker.slot_of(peer(picker, "a"))->current_weight, 0);
-  EXPECT_EQ(picker.slot_of(peer(picker, "b"))->current_weight, 0);
+  EXPECT_EQ(picker.weights_of(peer(picker, "a"))->current_weight, 0);
+  EXPECT_EQ(picker.weights_of(peer(picker, "b"))->current_weight, 0);
 }
 
 TEST(LeastConn, HeldLeasesSpreadRequestsEvenly) {

@@ -154,15 +154,26 @@ TEST(Parser, QuoteInsideABareWordIsLiteral) {
   EXPECT_EQ(args_of(tree[0]), (std::vector<std::string>{"b\"c'", "d"}));
 }
 
-TEST(Parser, RecordsTheLineWhereTheNameStarts) {
+TEST(Parser, RecordsTheLineOfTheTerminatorAsNginxReports) {
+  // nginx reports a directive at the line where its `;` or `{` was read.
   auto tree = parse("\n\n  a\n  b\n  c;\nd \"x\ny\" {\n\n  e;\n}\r\nf;");
   ASSERT_EQ(tree.size(), 3u);
-  EXPECT_EQ(tree[0].where.line, 3);
+  EXPECT_EQ(tree[0].where.line, 5);
   EXPECT_EQ(tree[0].where.file, "t.conf");
-  EXPECT_EQ(tree[1].where.line, 6);
+  EXPECT_EQ(tree[1].where.line, 7);
   EXPECT_EQ(tree[1].args[0], "x\ny");
   EXPECT_EQ(tree[1].block[0].where.line, 9);
+  EXPECT_EQ(tree[1].block_end_line, 10);
   EXPECT_EQ(tree[2].where.line, 11);
+  EXPECT_EQ(tree[2].block_end_line, 0);
+}
+
+TEST(Parser, BlockOpenedOnALaterLineIsReportedThere) {
+  auto tree = parse("http\n{\n  server\n\n  {\n  }\n\n}");
+  EXPECT_EQ(tree[0].where.line, 2);
+  EXPECT_EQ(tree[0].block_end_line, 8);
+  EXPECT_EQ(tree[0].block[0].where.line, 5);
+  EXPECT_EQ(tree[0].block[0].block_end_line, 6);
 }
 
 TEST(Parser, EmptyInputAndOnlyCommentsGiveAnEmptyTree) {
@@ -314,6 +325,126 @@ TEST(Include, ChecksItsOwnShape) {
             "invalid number of arguments in \"include\" directive in t.conf:2");
   EXPECT_EQ(parse_error("include a { }"),
             "directive \"include\" is not terminated by \";\" in t.conf:1");
+}
+
+// --- directive checks while reading (nginx's order) ------------------------------
+
+std::string checked_error(const std::string& text, const std::string& name = "t.conf",
+                          const std::string& prefix = "") {
+  ParseOptions options{prefix};
+  options.check_directives = true;
+  try {
+    parse_text(text, name, options);
+  } catch (const ConfError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(CheckedParse, MissingSemicolonIsReportedAtTheBraceThatEndedTheDirective) {
+  // nginx reads `server_name foo location / {` as one directive and rejects it
+  // at the `{`, before it ever sees that the blocks are not closed.
+  EXPECT_EQ(checked_error("http {\n"
+                          "    server {\n"
+                          "        listen 8080;\n"
+                          "        server_name foo\n"
+                          "        location / { return 200; }\n"),
+            "directive \"server_name\" is not terminated by \";\" in t.conf:5");
+}
+
+TEST(CheckedParse, MultiLineDirectivesAreReportedAtTheirTerminator) {
+  EXPECT_EQ(checked_error("events {}\nfoo\n bar\n;\n"), "unknown directive \"foo\" in t.conf:4");
+  EXPECT_EQ(checked_error("worker_processes\n 1\n 2\n;\n"),
+            "invalid number of arguments in \"worker_processes\" directive in t.conf:4");
+  EXPECT_EQ(checked_error("http {\nlisten\n 80\n;\n}\n"),
+            "\"listen\" directive is not allowed here in t.conf:4");
+  EXPECT_EQ(checked_error("http\n\n;\n"), "directive \"http\" has no opening \"{\" in t.conf:3");
+  EXPECT_EQ(checked_error("daemon\n maybe\n;\n"),
+            "invalid value \"maybe\" in \"daemon\" directive, it must be \"on\" or \"off\" in "
+            "t.conf:3");
+  EXPECT_EQ(checked_error("include\n a\n b\n;"),
+            "invalid number of arguments in \"include\" directive in t.conf:4");
+}
+
+TEST(CheckedParse, DirectiveErrorsComeBeforeLaterSyntaxErrors) {
+  EXPECT_EQ(checked_error("foo;\n}\n"), "unknown directive \"foo\" in t.conf:1");
+  EXPECT_EQ(checked_error("http {\n  upstream u {\n    server a:80 {\n"),
+            "directive \"server\" is not terminated by \";\" in t.conf:3");
+  // Without the checks only the syntax is read.
+  EXPECT_EQ(parse_error("foo;\n}\n"), "unexpected \"}\" in t.conf:2");
+}
+
+TEST(CheckedParse, AcceptsAValidConfigurationAndSkipsKeyValueBlocks) {
+  EXPECT_EQ(checked_error("events {}\nhttp {\n  map $a $b { anything goes; }\n"
+                          "  types { text/html html; }\n  server { location / { } }\n}\n"),
+            "");
+}
+
+TEST(CheckedParse, IncludedFilesAreCheckedInTheIncludersContext) {
+  TempDir dir;
+  const std::string inc = dir.write("w.conf", "\nworker_processes 1;\n");
+  EXPECT_EQ(checked_error("http {\n include w.conf;\n}\n", "t.conf", dir.path()),
+            "\"worker_processes\" directive is not allowed here in " + inc + ":2");
+  EXPECT_EQ(checked_error("include w.conf;\n", "t.conf", dir.path()), "");
+}
+
+TEST(CheckedParse, MissingIncludeIsReportedAtItsSemicolon) {
+  TempDir dir;
+  EXPECT_EQ(checked_error("events {}\ninclude\n nope.conf\n;\n", "t.conf", dir.path()),
+            "open() \"" + dir.path() + "/nope.conf\" failed (2: No such file or directory) in " +
+                "t.conf:4");
+}
+
+// --- -g (command line) -----------------------------------------------------------
+
+TEST(CommandLine, ErrorsNameTheCommandLineWithoutALine) {
+  const std::string g(kCommandLine);
+  EXPECT_EQ(checked_error("daemon\n maybe;", g),
+            "invalid value \"maybe\" in \"daemon\" directive, it must be \"on\" or \"off\" in "
+            "command line");
+  EXPECT_EQ(checked_error("foo 3;", g), "unknown directive \"foo\" in command line");
+  EXPECT_EQ(checked_error("}", g), "unexpected \"}\" in command line");
+}
+
+TEST(CommandLine, RejectsBlocksAndUnterminatedDirectives) {
+  const std::string g(kCommandLine);
+  EXPECT_EQ(checked_error("events {}", g),
+            "block directives are not supported in -g option in command line");
+  EXPECT_EQ(checked_error("daemon off; x", g),
+            "unexpected end of parameter, expecting \";\" in command line");
+  EXPECT_EQ(checked_error("daemon \"off", g),
+            "unexpected end of parameter, expecting \";\" in command line");
+  EXPECT_EQ(checked_error("pid x.pid; daemon off;", g), "");
+}
+
+// --- files read (for -T) -----------------------------------------------------------
+
+TEST(FilesRead, ListsTheMainFileThenIncludesInTheOrderFirstRead) {
+  TempDir dir;
+  dir.write("a.conf", "include sub/b.conf;\n");
+  dir.write("sub/b.conf", "");
+  dir.write("d/2.conf", "x;");
+  dir.write("d/1.conf", "y;");
+  dir.write("c.conf", "z;");
+  const std::string main = dir.write(
+      "main.conf", "include a.conf;\ninclude d/*.conf;\ninclude c.conf;\ninclude a.conf;\n");
+  const ParseResult result = parse_file_with_files(main, ParseOptions{dir.path() + "/"});
+  const std::string p = dir.path() + "/";
+  EXPECT_EQ(result.files, (std::vector<std::string>{main, p + "a.conf", p + "sub/b.conf",
+                                                    p + "d/1.conf", p + "d/2.conf", p + "c.conf"}));
+  // The file read twice is listed once, but its directives count twice, as in nginx.
+  ASSERT_EQ(result.tree.size(), 3u);
+  EXPECT_EQ(result.tree[0].name, "y");
+  EXPECT_EQ(result.tree[1].name, "x");
+  EXPECT_EQ(result.tree[2].name, "z");
+}
+
+TEST(FilesRead, ParseFileGivesTheSameTree) {
+  TempDir dir;
+  dir.write("a.conf", "a 1;\n");
+  const std::string main = dir.write("main.conf", "include a.conf;\nb 2;\n");
+  expect_same_tree(parse_file(main, ParseOptions{dir.path()}),
+                   parse_file_with_files(main, ParseOptions{dir.path()}).tree);
 }
 
 // --- dump ------------------------------------------------------------------------

@@ -161,7 +161,9 @@ class CliTest(unittest.TestCase):
         conf, text = self.write("tidegate.conf", "http {\n    bogus_directive on;\n}\n")
         rc, out, err = self.cli(conf, "-t")
         self.assertEqual(rc, 1)
-        with open(os.path.join(self.prefix, "error.log")) as f:
+        log_path = os.path.join(self.prefix, "error.log")
+        self.assertTrue(os.path.exists(log_path), "-t must log the error to the -e file too")
+        with open(log_path) as f:
             log = f.read()
         self.assertRegex(log, r"(?m)^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[emerg\] \d+#\d+: "
                               r'unknown directive "bogus_directive" in %s:2$' % re.escape(conf))

@@ -6,7 +6,14 @@ runs the same tests against real nginx; ``is_nginx()`` tells which one is under
 test so that the few tidegate-only checks can be skipped there.
 
 Run a file from the repo root:  /usr/bin/python3 -m unittest -v tests.integration.test_cli
+(or by path: each test file puts the repo root on sys.path).
 Set TIDEGATE_KEEP_TMP=1 to keep the proxies' prefix directories for inspection.
+
+Tests derive from ``IntegrationTest``: proxies, backends and clients started through
+its helpers are stopped in cleanups even when the test fails. A proxy that crashes
+(dies of a signal) or ignores SIGQUIT is reported as an error of the test that ran
+it, with its conf, error log and stderr. Proxies get PR_SET_PDEATHSIG, so they also
+die if the test process is killed (e.g. by a ctest timeout).
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "build" / "debug" / "app" / "tidegate"
 CONF_NAME = "tidegate.conf"
+# Socket timeout of the test clients: every answer a test waits for is expected within
+# milliseconds, so a hanging proxy fails the test quickly. Slow cases pass their own.
+DEFAULT_CLIENT_TIMEOUT = 5.0
 
 # nginx's error-log line prefix: "2024/01/31 12:00:00 [error] 123#123: ".
 ERROR_LOG_LINE_RE = re.compile(
@@ -80,10 +90,13 @@ def run_cli(args, timeout=10.0, cwd=None):
 
 
 def make_prefix() -> str:
-    """A fresh prefix directory (mode 0755 so nginx's unprivileged workers can use it
-    when validating against nginx as root). Returned with a trailing slash."""
+    """A fresh prefix directory with a logs/ subdirectory (mode 0755 so nginx's
+    unprivileged workers can use it when validating against nginx as root).
+    Returned with a trailing slash."""
     d = tempfile.mkdtemp(prefix="tidegate-it-")
     os.chmod(d, 0o755)
+    # as in an installed prefix: the default access log is <prefix>/logs/access.log
+    os.mkdir(os.path.join(d, "logs"), 0o755)
     return d.rstrip("/") + "/"
 
 
@@ -240,6 +253,8 @@ class Proxy:
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
         self.returncode = None
+        self._killed = False  # SIGKILLed by the harness (not a crash)
+        self.stop_timed_out = False
         self.conf_text = self.write_conf(conf)
         self.ports = list(ports) if ports is not None else listen_ports(self.conf_text)
 
@@ -282,8 +297,8 @@ class Proxy:
         return self._read("stderr.txt")
 
     def diagnostics(self) -> str:
-        return ("--- binary: %s\n--- prefix: %s\n--- conf:\n%s\n--- error.log:\n%s\n--- stderr:\n%s\n"
-                % (binary(), self.prefix, self.conf_text, self.error_log()[-8000:],
+        return ("--- command: %s\n--- conf:\n%s\n--- error.log:\n%s\n--- stderr:\n%s\n"
+                % (" ".join(self.argv()), self.conf_text, self.error_log()[-8000:],
                    self.stderr_text()[-4000:]))
 
     def wait_log(self, needle, timeout=5.0, rel="error.log") -> bool:
@@ -397,28 +412,45 @@ class Proxy:
         if not self.exited():
             os.kill(self.proc.pid, sig)
 
-    def stop(self, timeout=10.0):
-        """Graceful stop (SIGQUIT), SIGKILL after ``timeout``. Returns the exit status.
-        The prefix directory (logs) stays until cleanup()."""
+    def stop(self, timeout=5.0):
+        """Graceful stop (SIGQUIT), SIGKILL after ``timeout`` (cleanup() then reports it).
+        Returns the exit status. The prefix directory (logs) stays until cleanup()."""
         if self.proc is not None and not self.exited():
             try:
                 os.kill(self.proc.pid, signal.SIGQUIT)
             except ProcessLookupError:
                 pass
             if not self.wait_exit(timeout):
+                self.stop_timed_out = True
                 self.kill()
         return self.returncode
 
     def cleanup(self):
-        """stop(), then remove the prefix directory (kept if TIDEGATE_KEEP_TMP is set)."""
+        """stop(), then remove the prefix directory (kept if TIDEGATE_KEEP_TMP is set).
+        Raises if the process died of a signal it did not get from the harness (a crash,
+        during the test or while stopping), so cleanups report crashes as test errors."""
         try:
+            died_before = self.proc is not None and self.returncode is None and self.exited()
             self.stop()
+            rc = self.returncode
+            if self.stop_timed_out:
+                raise AssertionError("%s did not exit within 5 s of SIGQUIT (killed)\n%s"
+                                     % (os.path.basename(binary()), self.diagnostics()))
+            if rc is not None and rc < 0 and not self._killed:
+                try:
+                    name = signal.Signals(-rc).name
+                except ValueError:
+                    name = "signal %d" % -rc
+                raise AssertionError("%s died of %s %s\n%s" % (
+                    os.path.basename(binary()), name,
+                    "during the test" if died_before else "while stopping (SIGQUIT)", self.diagnostics()))
         finally:
             remove_prefix(self.prefix)
 
     def kill(self):
         if self.proc is None or self.returncode is not None:
             return
+        self._killed = True
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -510,7 +542,7 @@ class RawClient:
     """A socket-level HTTP/1.x client: send any bytes, read responses framed by
     Content-Length, chunked encoding or connection close (and 1xx interim ones)."""
 
-    def __init__(self, port: int, timeout: float = 10.0):
+    def __init__(self, port: int, timeout: float = DEFAULT_CLIENT_TIMEOUT):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
@@ -673,14 +705,14 @@ class RawClient:
 
 
 def http_request(port, method="GET", path="/", headers=None, body=None, version="HTTP/1.1",
-                 timeout=10.0) -> Response:
+                 timeout=None) -> Response:
     """One request on a fresh connection (closed afterwards)."""
-    with RawClient(port, timeout=timeout) as c:
+    with RawClient(port, timeout=timeout or DEFAULT_CLIENT_TIMEOUT) as c:
         c.request(method, path, headers=headers, body=body, version=version)
         return c.read_response(method=method)
 
 
-def http_get(port, path="/", headers=None, timeout=10.0) -> Response:
+def http_get(port, path="/", headers=None, timeout=None) -> Response:
     return http_request(port, "GET", path, headers=headers, timeout=timeout)
 
 
@@ -726,7 +758,7 @@ class IntegrationTest(unittest.TestCase):
     def proxy(self, conf: str, **kw) -> Proxy:
         return start_proxy(self, conf, **kw)
 
-    def client(self, port, timeout=10.0) -> RawClient:
-        c = RawClient(port, timeout=timeout)
+    def client(self, port, timeout=None) -> RawClient:
+        c = RawClient(port, timeout=timeout or DEFAULT_CLIENT_TIMEOUT)
         self.addCleanup(c.close)
         return c
