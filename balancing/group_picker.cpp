@@ -8,7 +8,8 @@ namespace tg::balancing {
 GroupPicker::GroupPicker(std::shared_ptr<const UpstreamGroup> group, PickerMode mode)
     : group_(std::move(group)),
       algorithm_(group_->algorithm()),
-      primaries_(group_->primaries(), mode),
+      primaries_(group_->primaries(), mode,
+                 group_->single() ? PassiveHealth::kIgnored : PassiveHealth::kApplies),
       backups_(group_->backups(), mode) {}
 
 GroupPicker::GroupPicker(std::shared_ptr<const UpstreamGroup> group, const GroupPicker& previous,
@@ -40,27 +41,18 @@ std::optional<Lease> GroupPicker::pick(Attempt& attempt, TimePoint now) {
     }
   }
   if (slot == nullptr) {
-    bool saw_failed = false;
-    slot = select_general(attempt, now, saw_failed, tier);
-    if (slot == nullptr && saw_failed) {
-      primaries_.reset_fails();
-      backups_.reset_fails();
-      slot = select_general(attempt, now, saw_failed, tier);
-    }
-    if (slot == nullptr) return std::nullopt;
+    slot = select_general(attempt, now, tier);
+    if (slot == nullptr) return std::nullopt;  // nginx: NGX_BUSY, "no live upstreams"
   }
   attempt.record_pick(*slot->peer);  // may allocate: before the lease raises counts
   return Lease(*tier, *slot, now);
 }
 
-PickerSlot* GroupPicker::select_general(const Attempt& attempt, TimePoint now, bool& saw_failed,
-                                        PickerTier*& tier) {
+PickerSlot* GroupPicker::select_general(const Attempt& attempt, TimePoint now, PickerTier*& tier) {
   tier = &primaries_;
-  if (PickerSlot* slot = primaries_.pick_general(algorithm_, attempt, now, saw_failed)) {
-    return slot;
-  }
+  if (PickerSlot* slot = primaries_.pick_general(algorithm_, attempt, now)) return slot;
   tier = &backups_;
-  return backups_.pick_general(algorithm_, attempt, now, saw_failed);
+  return backups_.pick_general(algorithm_, attempt, now);
 }
 
 std::optional<WeightState> GroupPicker::weights_of(const Peer& peer) const noexcept {

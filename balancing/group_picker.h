@@ -17,12 +17,19 @@ namespace tg::balancing {
 /// in Peer).
 ///
 /// pick() runs the group's algorithm over the primaries, then, only if no primary is
-/// eligible, over the backups. If still nothing is eligible and some peer was passed
-/// over because of max_fails, it clears `fails` on every peer of the group (nginx:
-/// "all peers failed, mark them as live for quick recovery") and picks once more.
-/// nginx answers that request 502 and lets the next one find the peers live; we retry
-/// at once instead, so a request is refused (std::nullopt, "no live upstreams") only
-/// when every peer is down, draining, unhealthy, already tried or at max_conns.
+/// eligible, over the backups, as nginx 1.22's ngx_http_upstream_get_round_robin_peer
+/// (and least_conn's equivalent) does. When nothing is eligible it returns std::nullopt
+/// (nginx: NGX_BUSY, logged "no live upstreams", answered 502): failed peers are not
+/// revived early; each comes back once its fail_timeout has passed (see Peer).
+///
+/// The one exception is nginx's `peers->single`: in a group with exactly one primary
+/// server (UpstreamGroup::single(), counting `down` servers) that server is never
+/// considered failed, for either algorithm. max_fails/fail_timeout are ignored for it
+/// (its failures are still counted in Peer::fails() for metrics, but do not keep it out
+/// or lower its effective weight); `down`/draining/unhealthy and max_conns still apply,
+/// and then the backups are used. Backups never get this treatment, even a lone one.
+/// (nginx also ends a request's retries once its single primary was tried: free_peer
+/// sets tries = 0. That is the caller's retry policy; a retry here is offered the backups.)
 ///
 /// Each worker runs its own smooth round robin (nginx shares one under the zone lock):
 /// a worker's sequence is exactly nginx's, and N workers together still split traffic
@@ -48,7 +55,7 @@ class GroupPicker {
   GroupPicker& operator=(const GroupPicker&) = delete;
 
   /// Picks a peer not yet tried by `attempt`, records it there, and returns the lease;
-  /// std::nullopt when no peer can take the request (see class comment).
+  /// std::nullopt when no peer is eligible ("no live upstreams", see class comment).
   std::optional<Lease> pick(Attempt& attempt, TimePoint now);
 
   const UpstreamGroup& group() const noexcept { return *group_; }
@@ -63,8 +70,7 @@ class GroupPicker {
   std::optional<WeightState> weights_of(const Peer& peer) const noexcept;
 
  private:
-  PickerSlot* select_general(const Attempt& attempt, TimePoint now, bool& saw_failed,
-                             PickerTier*& tier);
+  PickerSlot* select_general(const Attempt& attempt, TimePoint now, PickerTier*& tier);
 
   std::shared_ptr<const UpstreamGroup> group_;
   Algorithm algorithm_;

@@ -6,17 +6,13 @@
 namespace tg::balancing {
 
 void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                  std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept {
+                  std::vector<std::uint32_t>& ties, PassiveHealth passive) noexcept {
   ties.clear();
   std::int64_t best_active = 0;
   std::int64_t best_weight = 0;
   for (std::uint32_t i = 0; i < tier.size(); ++i) {
     const PickerSlot& slot = tier[i];
-    const Eligibility e = eligibility(*slot.peer, attempt, now);
-    if (e != Eligibility::kEligible) {
-      saw_failed |= e == Eligibility::kFailed;
-      continue;
-    }
+    if (eligibility(*slot.peer, attempt, now, passive) != Eligibility::kEligible) continue;
     // Read once: other workers change it concurrently, and both comparisons below must
     // see the same number.
     const std::int64_t active = slot.peer->active();
@@ -37,8 +33,8 @@ void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, Time
 }
 
 PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                              std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept {
-  least_loaded(tier, attempt, now, ties, saw_failed);
+                              std::vector<std::uint32_t>& ties, PassiveHealth passive) noexcept {
+  least_loaded(tier, attempt, now, ties, passive);
   if (ties.size() <= 1) return ties.empty() ? nullptr : &tier[ties.front()];
   SmoothWeightedChoice choice;
   for (std::uint32_t i : ties) choice.offer(tier[i]);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "balancing/attempt.h"
+#include "balancing/eligibility.h"
 #include "balancing/picker_slot.h"
 
 namespace tg::balancing {
@@ -14,14 +15,16 @@ namespace tg::balancing {
 /// Collects in `ties` the eligible slots of `tier` with the least active/weight, comparing
 /// the cross products `a.active * b.weight < b.active * a.weight` (configured weights, as
 /// nginx). `ties` is caller-owned scratch (reserve tier.size() to avoid allocation); empty
-/// when none is eligible. Sets `saw_failed` if a peer was passed over because of max_fails.
+/// when none is eligible. `passive` as for eligibility().
 void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                  std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept;
+                  std::vector<std::uint32_t>& ties,
+                  PassiveHealth passive = PassiveHealth::kApplies) noexcept;
 
 /// nginx's least_conn pick: the least loaded; several tied are separated by smooth
 /// weighted round robin among them only, and a unique winner leaves every current_weight
 /// unchanged (nginx's `many == 0`). Returns nullptr when none is eligible.
 PickerSlot* select_least_conn(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                              std::vector<std::uint32_t>& ties, bool& saw_failed) noexcept;
+                              std::vector<std::uint32_t>& ties,
+                              PassiveHealth passive = PassiveHealth::kApplies) noexcept;
 
 }  // namespace tg::balancing

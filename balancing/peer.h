@@ -29,9 +29,11 @@ enum class Outcome { kSuccess, kFailure };
 ///   (accessed < checked), i.e. successes within fail_timeout of a failure do not
 ///   forgive it, and failures more than fail_timeout apart only add up when no
 ///   successful request came in between.
-/// nginx skips all of this when a group has exactly one server (`peers->single`); here
-/// a lone failed server is counted as failed but still picked, through GroupPicker's
-/// all-failed recovery, so requests see the same thing.
+/// When every peer of a group is failed, nothing is picked until one's fail_timeout runs
+/// out (nginx has no early reset: requests get "no live upstreams", 502).
+/// nginx skips all of this for the only primary server of a group (`peers->single`);
+/// here its failures are still counted (fails(), failed() report them as above), but
+/// GroupPicker ignores failed() for it (see GroupPicker, UpstreamGroup::single()).
 ///
 /// Thread safety: all live state is relaxed atomics (counters and flags; nothing else
 /// is published through them). Read-mostly fields and per-pick counters sit on separate
@@ -65,7 +67,8 @@ class Peer {
   bool available() const noexcept { return flags_.load(std::memory_order_relaxed) == 0; }
   /// True while max_conns > 0 and active() >= max_conns.
   bool at_max_conns() const noexcept { return max_conns_ > 0 && active() >= max_conns_; }
-  /// True while passive health keeps the server out (see class comment).
+  /// True while passive health keeps the server out (see class comment); pickers ignore
+  /// it for the only primary of a group (nginx's `single`).
   bool failed(TimePoint now) const noexcept {
     return max_fails_ > 0 && fails_.load(std::memory_order_relaxed) >= max_fails_ &&
            ticks(now) - checked_.load(std::memory_order_relaxed) <= fail_timeout_;
@@ -98,8 +101,6 @@ class Peer {
 
  private:
   friend class Lease;
-  friend class GroupPicker;
-  friend class PickerTier;
 
   enum Flag : std::uint32_t { kDown = 1, kDraining = 2, kUnhealthy = 4 };
 
@@ -150,12 +151,6 @@ class Peer {
       if (counts_as_failed(fails_.exchange(0, std::memory_order_relaxed))) bump_standing();
     }
     active_.fetch_sub(1, std::memory_order_relaxed);
-  }
-
-  /// nginx's "all peers failed, mark them as live for quick recovery".
-  void reset_fails() noexcept {
-    if (fails_.load(std::memory_order_relaxed) == 0) return;
-    if (counts_as_failed(fails_.exchange(0, std::memory_order_relaxed))) bump_standing();
   }
 
   alignas(64) static inline std::atomic<std::uint64_t> standing_epoch_{0};

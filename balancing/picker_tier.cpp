@@ -34,7 +34,8 @@ bool any_active(const std::vector<const Peer*>& peers) noexcept {
 
 }  // namespace
 
-PickerTier::PickerTier(const UpstreamGroup::Peers& peers, PickerMode mode) : mode_(mode) {
+PickerTier::PickerTier(const UpstreamGroup::Peers& peers, PickerMode mode, PassiveHealth passive)
+    : mode_(mode), passive_(passive) {
   slots_.reserve(peers.size());
   for (const auto& peer : peers) slots_.emplace_back(*peer);
   ties_.reserve(slots_.size());
@@ -68,13 +69,12 @@ PickerSlot* PickerTier::pick_fast(Algorithm algorithm, TimePoint now, bool& fall
   return &slots_[index_.pick()];
 }
 
-PickerSlot* PickerTier::pick_general(Algorithm algorithm, const Attempt& attempt, TimePoint now,
-                                     bool& saw_failed) {
+PickerSlot* PickerTier::pick_general(Algorithm algorithm, const Attempt& attempt, TimePoint now) {
   if (algorithm == Algorithm::kRoundRobin) {
     store_index();
-    return select_round_robin(slots_, attempt, now, saw_failed);
+    return select_round_robin(slots_, attempt, now, passive_);
   }
-  least_loaded(slots_, attempt, now, ties_, saw_failed);
+  least_loaded(slots_, attempt, now, ties_, passive_);
   if (ties_.size() <= 1) return ties_.empty() ? nullptr : &slots_[ties_.front()];
   store_index();  // only a tie-break round touches current weights
   SmoothWeightedChoice choice;
@@ -83,12 +83,9 @@ PickerSlot* PickerTier::pick_general(Algorithm algorithm, const Attempt& attempt
 }
 
 void PickerTier::on_failure(std::uint32_t slot) noexcept {
+  if (passive_ == PassiveHealth::kIgnored) return;
   store_index();
   slots_[slot].on_failure();
-}
-
-void PickerTier::reset_fails() noexcept {
-  for (PickerSlot& slot : slots_) slot.peer->reset_fails();
 }
 
 std::ptrdiff_t PickerTier::find(const Peer& peer) const noexcept {
@@ -126,7 +123,7 @@ void PickerTier::refresh_standing(TimePoint now) {
   capped_members_.clear();
   for (std::uint32_t i = 0; i < slots_.size(); ++i) {
     const Peer& peer = *slots_[i].peer;
-    switch (eligibility(peer, kFirstAttempt, now)) {
+    switch (eligibility(peer, kFirstAttempt, now, passive_)) {
       case Eligibility::kEligible:
       case Eligibility::kTried:
       case Eligibility::kAtMaxConns:  // standing is fine; max_conns is checked per pick

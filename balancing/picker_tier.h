@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "balancing/attempt.h"
+#include "balancing/eligibility.h"
 #include "balancing/picker_slot.h"
 #include "balancing/smooth_weighted_index.h"
 #include "balancing/upstream_group.h"
@@ -35,9 +36,15 @@ enum class PickerMode {
 /// Otherwise pick_general runs nginx's scan over the slots, after storing the index's
 /// weights back. The cache is rebuilt when Peer::standing_epoch() moves or when the
 /// earliest failed member's fail_timeout runs out.
+///
+/// With PassiveHealth::kIgnored (the primaries of a group with exactly one primary,
+/// nginx's `peers->single`) no member is ever left out for max_fails, and a failed lease
+/// does not lower the effective weight (nginx's free_peer returns early for `single`);
+/// Peer::fails() still counts the failures.
 class PickerTier {
  public:
-  PickerTier(const UpstreamGroup::Peers& peers, PickerMode mode);
+  PickerTier(const UpstreamGroup::Peers& peers, PickerMode mode,
+             PassiveHealth passive = PassiveHealth::kApplies);
 
   PickerTier(const PickerTier&) = delete;
   PickerTier& operator=(const PickerTier&) = delete;
@@ -46,15 +53,14 @@ class PickerTier {
   /// the tier has good standing, or `fallback` true when pick_general must decide.
   PickerSlot* pick_fast(Algorithm algorithm, TimePoint now, bool& fallback);
 
-  /// nginx's scan; sets `saw_failed` if a peer was passed over because of max_fails.
-  PickerSlot* pick_general(Algorithm algorithm, const Attempt& attempt, TimePoint now,
-                           bool& saw_failed);
+  /// nginx's scan; nullptr when no peer of the tier is eligible.
+  PickerSlot* pick_general(Algorithm algorithm, const Attempt& attempt, TimePoint now);
 
-  /// Lease release with failure: effective_weight -= weight / max_fails.
+  /// Lease release with failure: effective_weight -= weight / max_fails (not when
+  /// passive health is ignored).
   void on_failure(std::uint32_t slot) noexcept;
 
-  /// Clears fails on every peer of the tier (nginx's "all peers failed" recovery).
-  void reset_fails() noexcept;
+  PassiveHealth passive_health() const noexcept { return passive_; }
 
   std::uint32_t index_of(const PickerSlot& slot) const noexcept {
     return static_cast<std::uint32_t>(&slot - slots_.data());
@@ -76,6 +82,7 @@ class PickerTier {
   void store_index() noexcept;
 
   PickerMode mode_;
+  PassiveHealth passive_;
   std::size_t outstanding_ = 0;
   std::vector<PickerSlot> slots_;
   std::vector<std::uint32_t> ties_;  ///< least_conn scratch

@@ -5,15 +5,12 @@
 namespace tg::balancing {
 
 PickerSlot* select_round_robin(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                               bool& saw_failed) noexcept {
+                               PassiveHealth passive) noexcept {
   SmoothWeightedChoice choice;
   for (PickerSlot& slot : tier) {
-    const Eligibility e = eligibility(*slot.peer, attempt, now);
-    if (e != Eligibility::kEligible) {
-      saw_failed |= e == Eligibility::kFailed;
-      continue;
+    if (eligibility(*slot.peer, attempt, now, passive) == Eligibility::kEligible) {
+      choice.offer(slot);
     }
-    choice.offer(slot);
   }
   return choice.finish();
 }

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "balancing/attempt.h"
+#include "balancing/eligibility.h"
 #include "balancing/picker_slot.h"
 
 namespace tg::balancing {
@@ -32,10 +33,10 @@ class SmoothWeightedChoice {
   int total_ = 0;
 };
 
-/// Picks among the eligible peers of `tier` by smooth weighted round robin.
-/// Returns nullptr when none is eligible; sets `saw_failed` if a peer was skipped only
-/// because of passive-health failures.
+/// Picks among the eligible peers of `tier` (see eligibility(); `passive` says whether
+/// max_fails can keep them out) by smooth weighted round robin. Returns nullptr when none
+/// is eligible.
 PickerSlot* select_round_robin(std::span<PickerSlot> tier, const Attempt& attempt, TimePoint now,
-                               bool& saw_failed) noexcept;
+                               PassiveHealth passive = PassiveHealth::kApplies) noexcept;
 
 }  // namespace tg::balancing

@@ -22,7 +22,7 @@
 //   upstream_group.h  UpstreamGroup, Algorithm, make_group
 //   attempt.h         Attempt (tried set)
 //   lease.h           Lease
-//   group_picker.h    GroupPicker (primaries, backups, all-failed recovery)
+//   group_picker.h    GroupPicker (primaries, backups, nginx's single-server rule)
 //   picker_tier.h     PickerTier, WeightState, PickerMode: per-worker state of one tier
 //   eligibility.h     the one eligibility check
 //   round_robin.h     smooth weighted round robin (nginx's scan); least_conn.h: least_conn

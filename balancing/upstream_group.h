@@ -35,6 +35,9 @@ class UpstreamGroup {
   const Peers& primaries() const noexcept { return primaries_; }
   /// `backup` servers: used only when no primary is eligible.
   const Peers& backups() const noexcept { return backups_; }
+  /// Exactly one primary server, counting `down` ones (nginx's `peers->single`): that
+  /// server is never considered failed, whatever max_fails says (see GroupPicker).
+  bool single() const noexcept { return primaries_.size() == 1; }
 
   /// First server (primary, then backup) named `server_name`, or nullptr.
   std::shared_ptr<Peer> find(std::string_view server_name) const;

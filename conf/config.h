@@ -206,6 +206,9 @@ struct Config {
   bool has_http = false;
   std::vector<Directive> tree;  ///< kept for -T
   std::vector<std::string> files;  ///< every file read, for -T
+  uint64_t used_variables = 0;     ///< bit per conf::Var referenced anywhere
+
+  bool uses(Var var) const { return (used_variables >> static_cast<unsigned>(var)) & 1; }
 };
 
 /// Reads, validates and builds the configuration. Throws ConfError.

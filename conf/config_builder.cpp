@@ -262,6 +262,8 @@ class Builder {
     }
   }
 
+  uint64_t used_variables() const { return scope_.used; }
+
  private:
   // ---- variables declared anywhere (nginx allows use before definition) ----
   void collect_variables(const std::vector<Directive>& tree) {
@@ -1105,7 +1107,9 @@ bool parse_size(std::string_view text, int64_t& out) {
 std::shared_ptr<const Config> build_config(std::vector<Directive> tree,
                                            const LoadOptions& options) {
   auto cfg = std::make_shared<Config>();
-  Builder(options, *cfg).build(tree);
+  Builder builder(options, *cfg);
+  builder.build(tree);
+  cfg->used_variables = builder.used_variables();
   cfg->tree = std::move(tree);
   return cfg;
 }
@@ -1125,7 +1129,9 @@ std::shared_ptr<const Config> load_config(const LoadOptions& options) {
   tree.insert(tree.end(), std::make_move_iterator(file.tree.begin()),
               std::make_move_iterator(file.tree.end()));
   auto cfg = std::make_shared<Config>();
-  Builder(options, *cfg).build(tree);
+  Builder builder(options, *cfg);
+  builder.build(tree);
+  cfg->used_variables = builder.used_variables();
   cfg->tree = std::move(tree);
   cfg->files = std::move(file.files);
   return cfg;

@@ -178,6 +178,7 @@ bool Template::compile(std::string_view source, const VariableScope& scope, Temp
       error = "unknown \"" + key + "\" variable";
       return false;
     }
+    scope.used |= uint64_t{1} << static_cast<unsigned>(seg.var);
     out.segments_.push_back(std::move(seg));
   }
   flush();

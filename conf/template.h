@@ -63,6 +63,8 @@ enum class Var : uint8_t {
   kCapture,  ///< $1..$9 from the last regex match; Segment::index = n
 };
 
+static_assert(static_cast<unsigned>(Var::kCapture) < 64, "VariableScope::used is 64 bits");
+
 struct Segment {
   Var var = Var::kLiteral;
   uint32_t index = 0;
@@ -73,6 +75,9 @@ struct Segment {
 struct VariableScope {
   std::unordered_map<std::string, uint32_t> maps;
   std::unordered_map<std::string, uint32_t> user;
+  /// Bit per Var used by any template compiled in this scope, so the proxy can
+  /// skip work no variable will read (e.g. keeping $sent_http_NAME values).
+  mutable uint64_t used = 0;
 };
 
 class Template {

@@ -23,6 +23,10 @@ struct ClientSession::Exchange {
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
+  std::unique_ptr<char[]> upstream_buf;  ///< upstream response buffer (kIoBuffer)
+  HttpParser upstream{HTTP_RESPONSE};
+  std::string upstream_head;  ///< request head sent upstream
+  std::string uri_out;        ///< URI sent upstream
   std::string out;        ///< response head being assembled
   std::string chunk_heads;  ///< chunk-size lines for the current write
 };

@@ -19,7 +19,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr size_t kUpstreamBuffer = 16 * 1024;
+constexpr size_t kUpstreamBuffer = kIoBuffer;
 
 /// Request headers a proxy never forwards as they came (nginx's
 /// ngx_http_proxy_headers plus the framing we set ourselves).
@@ -85,7 +85,8 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
   }
 
   // ---- the upstream request head (built once, resent on retries) ----
-  std::string uri_out;
+  std::string& uri_out = x.uri_out;
+  uri_out.clear();
   if (!target.has_uri) {
     if (redirects == 0 && !ctx.request_uri.starts_with("http")) {
       uri_out = ctx.request_uri;  // unchanged, as the client sent it
@@ -109,8 +110,8 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       uri_out += ctx.args;
     }
   }
-  std::string head;
-  head.reserve(512);
+  std::string& head = x.upstream_head;
+  head.clear();
   head += ctx.method;
   head += ' ';
   head += uri_out;
@@ -218,12 +219,17 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     co_return;
   }
   const bool pre_done = parser.message_done();
-  const int group_size = static_cast<int>(picker.group().primaries().size() +
-                                          picker.group().backups().size());
+  // nginx's peer.tries: every server once; a single-server group is never
+  // retried (ngx_http_upstream_free_round_robin_peer zeroes tries for it).
+  const int group_size =
+      picker.group().single()
+          ? 1
+          : static_cast<int>(picker.group().primaries().size() + picker.group().backups().size());
 
   const auto started = Clock::now();
   balancing::Attempt attempt;
-  auto upbuf = std::make_unique_for_overwrite<char[]>(kUpstreamBuffer);
+  if (!x.upstream_buf) x.upstream_buf = std::make_unique_for_overwrite<char[]>(kUpstreamBuffer);
+  char* const upbuf_ptr = x.upstream_buf.get();
   std::vector<asio::const_buffer> bufs;
   std::string chunk_lines;
   bool retried_cached = false;
@@ -329,12 +335,13 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     }
 
     // ---- response head ----
-    HttpParser up(HTTP_RESPONSE);
+    HttpParser& up = x.upstream;
+    up.reset();
     up.set_no_body(ctx.method == "HEAD");
     size_t held = 0, fed = 0;
     if (failure == Failure::kNone) {
       for (;;) {
-        if (held > fed) fed += up.feed(upbuf.get(), fed, held);
+        if (held > fed) fed += up.feed(upbuf_ptr, fed, held);
         if (up.failed()) {
           failure = Failure::kInvalidHeader;
           what = "upstream sent invalid header while reading response header from upstream";
@@ -344,7 +351,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
           int code = up.status_code();
           if (code >= 100 && code < 200 && code != 101) {
             // Interim responses (100 Continue) are not passed on, as nginx.
-            std::memmove(upbuf.get(), upbuf.get() + fed, held - fed);
+            std::memmove(upbuf_ptr, upbuf_ptr + fed, held - fed);
             held -= fed;
             fed = 0;
             up.reset();
@@ -360,7 +367,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
         }
         arm(s.proxy_read_timeout);
         auto [ec, n] = co_await conn->socket.async_read_some(
-            asio::buffer(upbuf.get() + held, kUpstreamBuffer - held), kTuple);
+            asio::buffer(upbuf_ptr + held, kUpstreamBuffer - held), kTuple);
         disarm();
         if (ec) {
           if (timed_out_) {
@@ -471,7 +478,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     }
 
     // ---- response head to the client ----
-    ctx.upstream_base = upbuf.get();
+    ctx.upstream_base = upbuf_ptr;
     ctx.upstream_headers = &up.headers();
     const bool client_http10 = ctx.protocol == "HTTP/1.0";
     const bool no_body = ctx.method == "HEAD" || status_has_no_body(status);
@@ -480,17 +487,18 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     std::string_view reason = reason_phrase(status);
     std::string reason_text;
     if (reason.empty()) {
-      reason_text = std::string(up.status_text().in(upbuf.get()));
+      reason_text = std::string(up.status_text().in(upbuf_ptr));
       reason = reason_text;
     }
     begin_response_head(status, reason);
     auto& out = x.out;
+    const bool record_sent = ctx.config->uses(conf::Var::kSentHttp);
     std::string_view up_connection;
     for (const auto& h : up.headers()) {
-      if (iequals(h.name.in(upbuf.get()), "connection")) up_connection = h.value.in(upbuf.get());
+      if (iequals(h.name.in(upbuf_ptr), "connection")) up_connection = h.value.in(upbuf_ptr);
     }
     for (const auto& h : up.headers()) {
-      std::string_view name = h.name.in(upbuf.get());
+      std::string_view name = h.name.in(upbuf_ptr);
       if (hop_by_hop_response(name)) continue;
       if (!up_connection.empty() && has_token(up_connection, name)) continue;
       bool hidden = contains_lower(s.proxy_hide_header, name) &&
@@ -501,12 +509,12 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
         size_t at = out.find(iequals(name, "server") ? "Server: tidegate\r\n" : "Date: ");
         if (at != std::string::npos) out.erase(at, out.find("\r\n", at) + 2 - at);
       }
-      std::string_view value = trim(h.value.in(upbuf.get()));
+      std::string_view value = trim(h.value.in(upbuf_ptr));
       out += name;
       out += ": ";
       out += value;
       out += "\r\n";
-      ctx.sent_headers.emplace_back(std::string(name), std::string(value));
+      if (record_sent) ctx.sent_headers.emplace_back(std::string(name), std::string(value));
     }
     if (chunk_to_client) out += "Transfer-Encoding: chunked\r\n";
     finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body);
@@ -530,7 +538,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
           chunk_lines.append(line, static_cast<size_t>(len));
           bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
         }
-        bufs.push_back(asio::buffer(upbuf.get() + sp.offset, sp.length));
+        bufs.push_back(asio::buffer(upbuf_ptr + sp.offset, sp.length));
         if (chunk_to_client) bufs.push_back(asio::buffer("\r\n", 2));
         body_sent += sp.length;
       }
@@ -549,7 +557,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       if (finished) break;
       arm(s.proxy_read_timeout);
       auto [ec, n] =
-          co_await conn->socket.async_read_some(asio::buffer(upbuf.get(), kUpstreamBuffer), kTuple);
+          co_await conn->socket.async_read_some(asio::buffer(upbuf_ptr, kUpstreamBuffer), kTuple);
       disarm();
       if (ec) {
         if (ec == asio::error::eof && up.body_until_close()) {
@@ -567,7 +575,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
                            upstream_url);
         break;
       }
-      up.feed(upbuf.get(), 0, n);
+      up.feed(upbuf_ptr, 0, n);
       if (up.failed()) {
         upstream_ok = false;
         log_upstream_error("upstream sent invalid chunked response while reading upstream",

@@ -4,6 +4,7 @@
 #include "proxy/session.h"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -38,7 +39,8 @@ ClientSession::ClientSession(Worker& worker, tcp::socket socket,
       timer_(worker.context()),
       gen_(std::move(generation)),
       listen_(listen),
-      created_(Clock::now()) {
+      created_(Clock::now()),
+      idle_timeout_(listen->default_server->client_header_timeout) {
   static std::atomic<uint64_t> next_id{1};
   info_.id = next_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -58,11 +60,72 @@ ClientSession::~ClientSession() {
   worker_.remove_session(this);
 }
 
-asio::awaitable<void> ClientSession::serve(std::shared_ptr<ClientSession> session) {
-  co_await session->run();
+void ClientSession::start(std::shared_ptr<ClientSession> session) {
+  session->wait_for_request();
+}
+
+// Between requests a connection owns no coroutine and no buffers: only a
+// readiness wait and its timer (an idle keep-alive connection costs ~1 KB).
+namespace {
+// Per-request state is recycled per worker thread: its buffers and strings keep
+// their capacity, so a request on a warm worker allocates almost nothing.
+thread_local std::vector<std::unique_ptr<ClientSession::Exchange>> t_spare_exchanges;
+constexpr size_t kSpareExchanges = 64;
+}  // namespace
+
+void ClientSession::recycle_exchange() {
+  if (!x_) return;
+  if (t_spare_exchanges.size() < kSpareExchanges) {
+    x_->io.reset();  // body buffers are rare; keep only the common ones
+    t_spare_exchanges.push_back(std::move(x_));
+  }
+  x_.reset();
+}
+
+std::unique_ptr<ClientSession::Exchange> ClientSession::take_exchange() {
+  if (t_spare_exchanges.empty()) return std::make_unique<Exchange>();
+  auto x = std::move(t_spare_exchanges.back());
+  t_spare_exchanges.pop_back();
+  return x;
+}
+
+void ClientSession::wait_for_request() {
+  recycle_exchange();
+  in_.release();
+  idle_ = true;
+  if (quit_ || worker_.quitting()) {
+    close();
+    return;
+  }
+  arm(idle_timeout_);
+  client_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->on_readable(ec);
+                     });
+}
+
+void ClientSession::on_readable(const boost::system::error_code& ec) {
+  if (ec || timed_out_ || quit_) {
+    close();
+    return;
+  }
+  idle_ = false;
+  asio::co_spawn(client_.get_executor(), serve_requests(), [self = shared_from_this()](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log(LogLevel::kAlert, std::string("unexpected exception in a connection: ") + ex.what());
+    }
+    self->close();
+  });
+}
+
+void ClientSession::close() {
+  disarm();
   boost::system::error_code ec;
-  session->timer_.cancel();
-  session->client_.close(ec);
+  timer_.cancel();
+  client_.close(ec);
 }
 
 void ClientSession::on_quit() {
@@ -118,40 +181,35 @@ void ClientSession::on_timer(const boost::system::error_code& ec) {
 
 // ---- the connection loop ----
 
-asio::awaitable<void> ClientSession::run() {
-  bool first = true;
-  while (!quit_ && !worker_.quitting()) {
-    if (in_.end == 0) {
-      // Idle between requests: hold no buffers (an idle connection costs little).
-      x_.reset();
-      in_.release();
-      idle_ = true;
-      const auto& server = *listen_->default_server;
-      arm(first ? server.client_header_timeout : server.settings.keepalive_timeout);
-      auto [ec] = co_await client_.async_wait(tcp::socket::wait_read, kTuple);
-      if (ec || timed_out_ || quit_) break;
-      idle_ = false;
-    }
-    first = false;
-    if (!x_) x_ = std::make_unique<Exchange>();
+asio::awaitable<void> ClientSession::serve_requests() {
+  // Runs while the connection is busy: as long as requests keep coming
+  // (pipelined bytes already held), then hands back to wait_for_request().
+  for (;;) {
+    if (!x_) x_ = take_exchange();
     if (!co_await read_head()) break;
     co_await handle_request();
+    idle_timeout_ = settings().keepalive_timeout;
     finish_request();
-    if (!keep_alive_) break;
+    if (!keep_alive_ || quit_ || worker_.quitting()) break;
+    if (in_.end == 0) {
+      wait_for_request();
+      co_return;
+    }
   }
   disarm();
   if (!keep_alive_ && in_.end > 0) {
     // Lingering close: let the client see our response before the socket resets.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
-    char sink[4096];
+    // The bytes are thrown away, so one buffer per thread serves every connection.
+    thread_local char sink[4096];
     arm(std::chrono::milliseconds(2000));
     for (int i = 0; i < 256; ++i) {
-      auto [rec, n] = co_await client_.async_read_some(asio::buffer(sink), kTuple);
+      auto [rec, n] = co_await client_.async_read_some(asio::buffer(sink, sizeof sink), kTuple);
       if (rec) break;
     }
-    disarm();
   }
+  close();
 }
 
 asio::awaitable<bool> ClientSession::read_head() {
@@ -415,7 +473,7 @@ void ClientSession::finish_response_head(bool has_body_framing) {
     out += ": ";
     out += value;
     out += "\r\n";
-    ctx.sent_headers.emplace_back(h.name, std::move(value));
+    if (ctx.config->uses(conf::Var::kSentHttp)) ctx.sent_headers.emplace_back(h.name, value);
   }
   out += "\r\n";
 }
@@ -512,7 +570,9 @@ asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
       out += "Content-Type: ";
       out += type;
       out += "\r\n";
-      ctx.sent_headers.emplace_back("Content-Type", std::string(type));
+      if (ctx.config->uses(conf::Var::kSentHttp)) {
+        ctx.sent_headers.emplace_back("Content-Type", std::string(type));
+      }
     }
     out += "Content-Length: ";
     out += std::to_string(body.size());

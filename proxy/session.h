@@ -36,16 +36,23 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                 std::shared_ptr<WorkerGeneration> generation, const ListenGroup* listen);
   ~ClientSession();
 
-  /// Runs the connection to its end.
-  static boost::asio::awaitable<void> serve(std::shared_ptr<ClientSession> session);
+  /// Starts serving a freshly accepted connection; the session keeps itself
+  /// alive (through its pending operations) until the connection ends.
+  static void start(std::shared_ptr<ClientSession> session);
 
   /// Graceful stop: close now if idle between requests, else after this response.
   void on_quit();
 
- private:
   struct Exchange;  // per-request heavy state, allocated while busy
 
-  boost::asio::awaitable<void> run();
+ private:
+
+  void wait_for_request();
+  void recycle_exchange();
+  static std::unique_ptr<Exchange> take_exchange();
+  void on_readable(const boost::system::error_code& ec);
+  void close();
+  boost::asio::awaitable<void> serve_requests();
   boost::asio::awaitable<bool> read_head();
   boost::asio::awaitable<void> handle_request();
   boost::asio::awaitable<void> run_location(const conf::Location* loc, int redirects);
@@ -85,6 +92,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
   std::string leftover_;  ///< bytes read after a body: the next pipelined request
   std::chrono::steady_clock::time_point created_;
+  std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;
   bool idle_ = true;
   bool quit_ = false;

@@ -4,14 +4,6 @@
 
 namespace tg::proxy {
 
-namespace {
-/// A cached connection the upstream closed (or sent stray bytes on) is useless.
-bool still_open(boost::asio::ip::tcp::socket& s) {
-  char byte;
-  ssize_t n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-}
-}  // namespace
 
 std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
                                                      const balancing::Peer* peer,
@@ -23,7 +15,10 @@ std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
     if (e->conn.peer != peer) continue;
     Entry entry = std::move(*e);
     list.erase(e);
-    if (now - entry.conn.idle_since > entry.timeout || !still_open(entry.conn.socket)) {
+    // No liveness probe here (it would cost a syscall per request, and nginx has
+    // none either): a cached connection the upstream closed fails on first use
+    // and the request is retried once on a fresh connection.
+    if (now - entry.conn.idle_since > entry.timeout) {
       boost::system::error_code ec;
       entry.conn.socket.close(ec);
       return std::nullopt;

@@ -328,10 +328,12 @@ std::string_view http_date_text(std::chrono::system_clock::time_point t) {
 std::string seconds_text(std::chrono::steady_clock::duration d) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   if (ms < 0) ms = 0;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000),
-                static_cast<long long>(ms % 1000));
-  return buf;
+  std::string out = std::to_string(ms / 1000);
+  char frac[4] = {static_cast<char>('0' + ms % 1000 / 100), static_cast<char>('0' + ms % 100 / 10),
+                  static_cast<char>('0' + ms % 10), '\0'};
+  out += '.';
+  out += frac;
+  return out;
 }
 
 }  // namespace tg::proxy

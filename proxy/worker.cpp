@@ -166,7 +166,7 @@ void Worker::spawn_accept(Listener& l) {
           }
           if (!group) continue;
           auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
-          asio::co_spawn(*ioc_, ClientSession::serve(std::move(session)), log_escape);
+          ClientSession::start(std::move(session));
         }
       },
       log_escape);

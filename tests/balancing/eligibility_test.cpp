@@ -64,6 +64,18 @@ TEST(Eligibility, PeerAtMaxFailsWithinFailTimeoutIsFailed) {
   EXPECT_EQ(eligibility(peer(picker, "a"), Attempt{}, kStart + 10s + 1ns), Eligibility::kEligible);
 }
 
+TEST(Eligibility, IgnoredPassiveHealthNeverFailsButOtherReasonsStand) {
+  GroupPicker picker(group(Algorithm::kRoundRobin, {server("a")}));
+  hold(picker, "a", kStart).release(Outcome::kFailure, kStart);
+  const Peer& a = peer(picker, "a");
+  EXPECT_EQ(eligibility(a, Attempt{}, kStart, PassiveHealth::kIgnored), Eligibility::kEligible);
+  Attempt attempt;
+  attempt.mark_tried(a);
+  EXPECT_EQ(eligibility(a, attempt, kStart, PassiveHealth::kIgnored), Eligibility::kTried);
+  peer(picker, "a").set_down(true);
+  EXPECT_EQ(eligibility(a, Attempt{}, kStart, PassiveHealth::kIgnored), Eligibility::kUnavailable);
+}
+
 TEST(Eligibility, MaxFailsZeroNeverFails) {
   auto a = server("a");
   a.max_fails = 0;

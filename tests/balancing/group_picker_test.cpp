@@ -19,13 +19,17 @@ void fail(GroupPicker& picker, std::string_view name, TimePoint now) {
   hold(picker, name, now).release(Outcome::kFailure, now);
 }
 
+constexpr Algorithm kAlgorithms[] = {Algorithm::kRoundRobin, Algorithm::kLeastConn};
+
+const char* algorithm_name(Algorithm algorithm) {
+  return algorithm == Algorithm::kRoundRobin ? "RoundRobin" : "LeastConn";
+}
+
 class GroupPickerByAlgorithm : public ::testing::TestWithParam<Algorithm> {};
 
 INSTANTIATE_TEST_SUITE_P(Algorithms, GroupPickerByAlgorithm,
                          ::testing::Values(Algorithm::kRoundRobin, Algorithm::kLeastConn),
-                         [](const auto& info) {
-                           return info.param == Algorithm::kRoundRobin ? "RoundRobin" : "LeastConn";
-                         });
+                         [](const auto& info) { return algorithm_name(info.param); });
 
 TEST_P(GroupPickerByAlgorithm, BackupUsedOnlyWhenNoPrimaryIsEligible) {
   GroupPicker picker(two_primaries_one_backup(GetParam()));
@@ -60,31 +64,6 @@ TEST_P(GroupPickerByAlgorithm, BackupUsedWhenEveryPrimaryWasTried) {
   EXPECT_EQ(attempt.tries(), 3);
 }
 
-TEST_P(GroupPickerByAlgorithm, AllFailedPeersAreResetAndPickedAgain) {
-  GroupPicker picker(group(GetParam(), {server("a"), server("b")}));
-  fail(picker, "a", kStart);
-  fail(picker, "b", kStart);
-  EXPECT_NE(pick_once(picker, kStart + 1s), "-");
-  EXPECT_EQ(peer(picker, "a").fails(), 0);
-  EXPECT_EQ(peer(picker, "b").fails(), 0);
-}
-
-TEST_P(GroupPickerByAlgorithm, AllFailedResetCoversBackupsToo) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
-  fail(picker, "a", kStart);
-  fail(picker, "b", kStart);
-  fail(picker, "c", kStart);
-  EXPECT_NE(pick_once(picker, kStart + 1s), "-");
-  for (const char* name : {"a", "b", "c"}) EXPECT_EQ(peer(picker, name).fails(), 0) << name;
-}
-
-TEST_P(GroupPickerByAlgorithm, FailedAndDownMixStillResetsTheFailedOnes) {
-  GroupPicker picker(group(GetParam(), {server("a"), server("b")}));
-  peer(picker, "a").set_down(true);
-  fail(picker, "b", kStart);
-  EXPECT_EQ(pick_once(picker, kStart + 1s), "b");
-}
-
 TEST_P(GroupPickerByAlgorithm, NothingEligibleWhenEveryPeerIsDown) {
   GroupPicker picker(two_primaries_one_backup(GetParam()));
   for (const char* name : {"a", "b", "c"}) peer(picker, name).set_down(true);
@@ -99,7 +78,7 @@ TEST_P(GroupPickerByAlgorithm, NothingEligibleWhenEveryPeerIsAtMaxConns) {
   EXPECT_EQ(pick_once(picker, kStart), "-");
 }
 
-TEST_P(GroupPickerByAlgorithm, TriedFailedPeerIsNotResetIntoTheSameRequest) {
+TEST_P(GroupPickerByAlgorithm, SingleServerIsNotPickedTwiceForOneRequest) {
   GroupPicker picker(group(GetParam(), {server("a")}));
   Attempt attempt;
   auto lease = picker.pick(attempt, kStart);
@@ -169,6 +148,163 @@ TEST_P(GroupPickerByAlgorithm, FourThreadsPickingAndReleasingLeaveNoActiveConnec
   EXPECT_EQ(requests, leased.load());
   EXPECT_EQ(recorded, leased.load());
   EXPECT_GT(leased.load(), 0u);
+}
+
+// nginx 1.22 has no "all peers failed" reset: with nothing eligible the request is
+// refused (NGX_BUSY, "no live upstreams", 502) and each server comes back on its own once
+// its fail_timeout has run out.
+TEST(GroupPicker, AllPrimariesFailedReturnsNoPeer) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a"), server("b")}));
+    fail(picker, "a", kStart);
+    fail(picker, "b", kStart);
+    EXPECT_EQ(pick_once(picker, kStart + 1s), "-");
+    EXPECT_EQ(pick_once(picker, kStart + 10s), "-");
+    EXPECT_EQ(peer(picker, "a").fails(), 1);
+    EXPECT_EQ(peer(picker, "b").fails(), 1);
+
+    const std::string probe = pick_once(picker, kStart + 11s);  // fail_timeout is over
+    ASSERT_NE(probe, "-");
+    EXPECT_EQ(peer(picker, probe).fails(), 0);  // the probe succeeded
+  }
+}
+
+TEST(GroupPicker, AllPrimariesAndBackupsFailedReturnsNoPeer) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(two_primaries_one_backup(algorithm));
+    for (const char* name : {"a", "b", "c"}) fail(picker, name, kStart);
+    EXPECT_EQ(pick_once(picker, kStart + 1s), "-");
+    for (const char* name : {"a", "b", "c"}) EXPECT_EQ(peer(picker, name).fails(), 1) << name;
+  }
+}
+
+TEST(GroupPicker, FailedAndDownPrimariesReturnNoPeer) {
+  // nginx counts `down` servers towards `single`: {a down, b} has two primaries, so b's
+  // failure keeps it out.
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a"), server("b")}));
+    peer(picker, "a").set_down(true);
+    fail(picker, "b", kStart);
+    EXPECT_FALSE(picker.group().single());
+    EXPECT_EQ(pick_once(picker, kStart + 1s), "-");
+  }
+}
+
+// nginx's `peers->single`: the only primary server ignores max_fails / fail_timeout.
+TEST(GroupPicker, SingleServerIsNeverConsideredFailed) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a", 4)}));
+    ASSERT_TRUE(picker.group().single());
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(pick_once(picker, kStart + i * 1s, Outcome::kFailure), "a");
+    }
+    EXPECT_EQ(sequence(picker, 3, kStart + 4s), "aaa");
+    // Nor does a failure lower its effective weight (nginx's free_peer returns early).
+    EXPECT_EQ(picker.weights_of(peer(picker, "a"))->effective_weight, 4);
+  }
+}
+
+TEST(GroupPicker, SingleServerFailuresAreStillCounted) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    auto a = server("a");
+    a.max_fails = 2;
+    GroupPicker picker(group(algorithm, {a}));
+    const Peer& p = peer(picker, "a");
+    fail(picker, "a", kStart);
+    fail(picker, "a", kStart);
+    EXPECT_EQ(p.fails(), 2);
+    EXPECT_TRUE(p.failed(kStart + 1s));  // visible as failed, yet still picked
+    EXPECT_EQ(pick_once(picker, kStart + 1s), "a");
+    EXPECT_EQ(p.fails(), 2);  // a success within fail_timeout forgives nothing
+    EXPECT_EQ(pick_once(picker, kStart + 11s), "a");
+    EXPECT_EQ(p.fails(), 0);  // after it, as for any server
+  }
+}
+
+TEST(GroupPicker, FailedSinglePrimaryDoesNotHandOverToBackups) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
+    fail(picker, "a", kStart);
+    fail(picker, "a", kStart);
+    EXPECT_EQ(sequence(picker, 3, kStart + 1s), "aaa");
+  }
+}
+
+TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsUnavailable) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
+    peer(picker, "a").set_down(true);
+    EXPECT_EQ(sequence(picker, 2, kStart), "cc");
+    peer(picker, "a").set_down(false);
+    peer(picker, "a").set_healthy(false);
+    EXPECT_EQ(sequence(picker, 2, kStart), "cc");
+    peer(picker, "a").set_healthy(true);
+    EXPECT_EQ(sequence(picker, 2, kStart), "aa");
+  }
+}
+
+TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsAtMaxConns) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    auto a = server("a");
+    a.max_conns = 1;
+    GroupPicker picker(group(algorithm, {a, backup("c")}));
+    {
+      Lease busy = hold(picker, "a", kStart);
+      EXPECT_EQ(pick_once(picker, kStart), "c");
+    }
+    EXPECT_EQ(pick_once(picker, kStart), "a");
+  }
+}
+
+TEST(GroupPicker, SingleDownServerReturnsNoPeer) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    auto a = server("a");
+    a.down = true;
+    GroupPicker picker(group(algorithm, {a}));
+    EXPECT_TRUE(picker.group().single());
+    EXPECT_EQ(pick_once(picker, kStart), "-");
+  }
+}
+
+TEST(GroupPicker, LoneBackupIsNotSingle) {
+  // Only the primaries can be `single` (nginx: backup->single = 0).
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
+    peer(picker, "a").set_down(true);
+    fail(picker, "c", kStart);
+    EXPECT_EQ(pick_once(picker, kStart + 1s), "-");
+  }
+}
+
+TEST(GroupPicker, SingleIsDecidedPerSnapshot) {
+  for (Algorithm algorithm : kAlgorithms) {
+    SCOPED_TRACE(algorithm_name(algorithm));
+    const std::vector<ServerConfig> pair{server("a"), server("b")};
+    const std::vector<ServerConfig> lone{server("a")};
+    auto first = make_group("backend", algorithm, pair, 1);
+    GroupPicker two(first);
+    fail(two, "a", kStart);
+    EXPECT_EQ(sequence(two, 2, kStart), "bb");
+
+    auto second = make_group("backend", algorithm, lone, 1, first.get());
+    GroupPicker one(second, two);
+    ASSERT_EQ(&peer(one, "a"), &peer(two, "a"));  // same live state, still failed
+    EXPECT_EQ(sequence(one, 2, kStart), "aa");
+
+    auto third = make_group("backend", algorithm, pair, 1, second.get());
+    GroupPicker two_again(third, one);
+    EXPECT_EQ(sequence(two_again, 2, kStart), "bb");
+  }
 }
 
 TEST(GroupPicker, CarriesRoundRobinWeightsOverToTheNextSnapshot) {

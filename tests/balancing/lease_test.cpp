@@ -68,7 +68,7 @@ TEST(Lease, MoveAssignmentReleasesTheOverwrittenLease) {
 }
 
 TEST(Lease, FailureMarksPeerAndLowersThisWorkersEffectiveWeight) {
-  auto g = group(Algorithm::kRoundRobin, {server("a", 6)});
+  auto g = group(Algorithm::kRoundRobin, {server("a", 6), server("b")});
   GroupPicker picker(g);
   GroupPicker other_worker(g);
   hold(picker, "a", kStart).release(Outcome::kFailure, kStart);

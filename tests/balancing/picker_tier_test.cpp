@@ -33,7 +33,8 @@ std::string name_of(const std::optional<Lease>& lease) {
 // Drives an indexed and a scanning picker through the same random life: requests with
 // retries, leases held and released with random outcomes, time passing over
 // fail_timeouts, servers going down and draining, max_conns limits, backups.
-void run_differential(Algorithm algorithm, unsigned seed) {
+// `single_primary`: every server but the first is a backup (nginx's `single` group).
+void run_differential(Algorithm algorithm, unsigned seed, bool single_primary = false) {
   std::mt19937 rng(seed);
   auto roll = [&](int lo, int hi) { return std::uniform_int_distribution(lo, hi)(rng); };
 
@@ -44,7 +45,7 @@ void run_differential(Algorithm algorithm, unsigned seed) {
     s.max_fails = roll(0, 3);
     s.fail_timeout = std::chrono::milliseconds(roll(1, 4) * 1000);
     s.max_conns = roll(0, 4) == 0 ? roll(1, 3) : 0;
-    s.backup = i > 0 && roll(0, 5) == 0;
+    s.backup = i > 0 && (single_primary || roll(0, 5) == 0);
     servers.push_back(s);
   }
   Side indexed(algorithm, servers, PickerMode::kIndexed);
@@ -110,6 +111,13 @@ TEST(PickerTier, IndexedRoundRobinPicksExactlyAsTheScan) {
 
 TEST(PickerTier, IndexedLeastConnPicksExactlyAsTheScan) {
   for (unsigned seed = 1; seed <= 60; ++seed) run_differential(Algorithm::kLeastConn, seed);
+}
+
+TEST(PickerTier, IndexedPicksExactlyAsTheScanWithASinglePrimary) {
+  for (unsigned seed = 1; seed <= 30; ++seed) {
+    run_differential(Algorithm::kRoundRobin, seed, /*single_primary=*/true);
+    run_differential(Algorithm::kLeastConn, seed, /*single_primary=*/true);
+  }
 }
 
 TEST(PickerTier, FastPathSurvivesManyPicksWithoutDrift) {
