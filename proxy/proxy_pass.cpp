@@ -36,11 +36,13 @@ bool hop_by_hop_response(std::string_view name) {
          iequals(name, "upgrade") || iequals(name, "proxy-connection");
 }
 
-bool contains_lower(const std::set<std::string>& set, std::string_view name) {
-  if (set.empty()) return false;
-  std::string low(name);
-  for (auto& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return set.count(low) > 0;
+/// Case-insensitive membership in a small set of lower-case names, without
+/// building a lower-case copy per header.
+bool contains_ci(const std::set<std::string>& set, std::string_view name) {
+  for (const auto& item : set) {
+    if (iequals(item, name)) return true;
+  }
+  return false;
 }
 
 bool idempotent(std::string_view method) {
@@ -501,8 +503,8 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       std::string_view name = h.name.in(upbuf_ptr);
       if (hop_by_hop_response(name)) continue;
       if (!up_connection.empty() && has_token(up_connection, name)) continue;
-      bool hidden = contains_lower(s.proxy_hide_header, name) &&
-                    !contains_lower(s.proxy_pass_header, name);
+      bool hidden = contains_ci(s.proxy_hide_header, name) &&
+                    !contains_ci(s.proxy_pass_header, name);
       if (hidden) continue;
       if (iequals(name, "server") || iequals(name, "date")) {
         // passed explicitly with proxy_pass_header: replace ours

@@ -169,7 +169,7 @@ bool normalize_host(std::string_view raw, std::string& out) {
   if (host_len == 0) return raw.empty();
   out.reserve(host_len);
   for (char c : raw.substr(0, host_len)) {
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c | 0x20 : c));
   }
   return true;
 }
@@ -177,6 +177,12 @@ bool normalize_host(std::string_view raw, std::string& out) {
 bool normalize_uri(std::string_view path, std::string& out) {
   out.clear();
   if (path.empty() || path[0] != '/') return false;
+  // Fast path: nothing to decode, merge or resolve (the common case).
+  if (path.find('%') == std::string_view::npos && path.find("//") == std::string_view::npos &&
+      path.find("/.") == std::string_view::npos) {
+    out.assign(path);
+    return true;
+  }
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
