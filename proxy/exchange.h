@@ -27,6 +27,7 @@ struct ClientSession::Exchange {
   HttpParser upstream{HTTP_RESPONSE};
   std::string upstream_head;  ///< request head sent upstream
   std::string uri_out;        ///< URI sent upstream
+  std::string leftover;   ///< bytes read after a body: the next pipelined request
   std::string out;        ///< response head being assembled
   std::string chunk_heads;  ///< chunk-size lines for the current write
 };

@@ -201,7 +201,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
         co_await respond_error(400, redirects);
         co_return;
       }
-      if (fed < n) leftover_.append(x.io.get() + used + fed, n - fed);
+      if (fed < n) x.leftover.append(x.io.get() + used + fed, n - fed);
       for (const auto& sp : parser.body()) {
         pre.push_back(asio::buffer(x.io.get() + sp.offset, sp.length));
         x.body_bytes += sp.length;
@@ -262,7 +262,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
     Failure failure = Failure::kNone;
     std::string what;
     if (!conn) {
-      conn.emplace(UpstreamConnection{tcp::socket(worker_.context()), &peer, attempt_start,
+      conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), &peer, attempt_start,
                                       attempt_start, 0});
       upstream_socket_ = &conn->socket;
       arm(s.proxy_connect_timeout);

@@ -18,9 +18,9 @@ namespace tg::proxy {
 struct ConnectionInfo {
   uint64_t id = 0;  ///< $connection
   std::string remote_addr;
-  std::string remote_port;
+  uint16_t remote_port = 0;
   std::string server_addr;
-  std::string server_port;
+  uint16_t server_port = 0;
   uint64_t requests = 0;  ///< $connection_requests
 };
 

@@ -31,12 +31,11 @@ void ByteBuffer::reserve(size_t n) {
 }
 
 
-ClientSession::ClientSession(Worker& worker, tcp::socket socket,
+ClientSession::ClientSession(Worker& worker, Socket socket,
                              std::shared_ptr<WorkerGeneration> generation,
                              const ListenGroup* listen)
     : worker_(worker),
       client_(std::move(socket)),
-      timer_(worker.context()),
       gen_(std::move(generation)),
       listen_(listen),
       created_(Clock::now()),
@@ -47,9 +46,9 @@ ClientSession::ClientSession(Worker& worker, tcp::socket socket,
   auto remote = client_.remote_endpoint(ec);
   auto local = client_.local_endpoint(ec);
   info_.remote_addr = remote.address().to_string();
-  info_.remote_port = std::to_string(remote.port());
+  info_.remote_port = remote.port();
   info_.server_addr = local.address().to_string();
-  info_.server_port = std::to_string(local.port());
+  info_.server_port = local.port();
   client_.set_option(tcp::no_delay(true), ec);
   ++gen_->connections;
   worker_.add_session(this);
@@ -124,7 +123,6 @@ void ClientSession::on_readable(const boost::system::error_code& ec) {
 void ClientSession::close() {
   disarm();
   boost::system::error_code ec;
-  timer_.cancel();
   client_.close(ec);
 }
 
@@ -145,34 +143,16 @@ const conf::LocationSettings& ClientSession::settings() const {
 
 // ---- timeouts ----
 
+// Timeouts are deadlines in the worker's table, checked every 100 ms (see
+// Worker::tick): arming one is a store, and an idle connection holds no timer.
 void ClientSession::arm(std::chrono::milliseconds timeout) {
   timed_out_ = false;
-  deadline_ = Clock::now() + timeout;
-  if (timer_waiting_ && timer_expiry_ <= deadline_) return;  // fires early, re-waits
-  timer_expiry_ = deadline_;
-  timer_.expires_at(deadline_);
-  timer_waiting_ = true;
-  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    if (auto self = weak.lock()) self->on_timer(ec);
-  });
+  worker_.set_deadline(slot_, Clock::now() + timeout);
 }
 
-void ClientSession::disarm() { deadline_ = Clock::time_point::max(); }
+void ClientSession::disarm() { worker_.set_deadline(slot_, Clock::time_point::max()); }
 
-void ClientSession::on_timer(const boost::system::error_code& ec) {
-  if (ec == asio::error::operation_aborted) return;  // re-armed earlier; a newer wait exists
-  timer_waiting_ = false;
-  if (deadline_ == Clock::time_point::max()) return;
-  auto now = Clock::now();
-  if (now < deadline_) {  // the deadline moved later while we slept
-    timer_expiry_ = deadline_;
-    timer_.expires_at(deadline_);
-    timer_waiting_ = true;
-    timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& e) {
-      if (auto self = weak.lock()) self->on_timer(e);
-    });
-    return;
-  }
+void ClientSession::on_deadline() {
   timed_out_ = true;
   boost::system::error_code ignored;
   client_.cancel(ignored);
@@ -357,11 +337,11 @@ void ClientSession::finish_request() {
   } else {
     in_.end = 0;
   }
-  if (!leftover_.empty()) {
-    in_.reserve(in_.end + leftover_.size());
-    std::memcpy(in_.data.get() + in_.end, leftover_.data(), leftover_.size());
-    in_.end += leftover_.size();
-    leftover_.clear();
+  if (!x.leftover.empty()) {
+    in_.reserve(in_.end + x.leftover.size());
+    std::memcpy(in_.data.get() + in_.end, x.leftover.data(), x.leftover.size());
+    in_.end += x.leftover.size();
+    x.leftover.clear();
   }
   x.consumed = 0;
   if (!x.parser.message_done()) keep_alive_ = false;  // unread body: cannot find the next request
@@ -538,7 +518,7 @@ asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
   if (location_header.starts_with("/") && s.absolute_redirect) {
     // absolute_redirect on: scheme://host[:port] as nginx builds it.
     absolute = "http://" + ctx.host;
-    if (info_.server_port != "80") absolute += ":" + info_.server_port;
+    if (info_.server_port != 80) absolute += ":" + std::to_string(info_.server_port);
     absolute += location_header;
     location_header = absolute;
   }
@@ -669,7 +649,7 @@ asio::awaitable<bool> ClientSession::next_body_piece(std::vector<asio::const_buf
       keep_alive_ = false;
       co_return false;
     }
-    if (used < n) leftover_.append(x.io.get() + used, n - used);  // next pipelined request
+    if (used < n) x.leftover.append(x.io.get() + used, n - used);  // next pipelined request
   }
   x.chunk_heads.clear();
   x.chunk_heads.reserve(spans.size() * 12 + 8);

@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "proxy/http_parser.h"
+#include "proxy/net.h"
 #include "proxy/request_context.h"
 #include "proxy/worker.h"
 
@@ -31,8 +32,9 @@ struct ByteBuffer {
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
+  friend class Worker;
  public:
-  ClientSession(Worker& worker, boost::asio::ip::tcp::socket socket,
+  ClientSession(Worker& worker, Socket socket,
                 std::shared_ptr<WorkerGeneration> generation, const ListenGroup* listen);
   ~ClientSession();
 
@@ -74,29 +76,25 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   void arm(std::chrono::milliseconds timeout);
   void disarm();
-  void on_timer(const boost::system::error_code& ec);
+  /// Called by the worker when this connection's deadline passed.
+  void on_deadline();
 
   Worker& worker_;
-  boost::asio::ip::tcp::socket client_;
-  boost::asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::time_point timer_expiry_;
-  bool timer_waiting_ = false;
+  Socket client_;
   bool timed_out_ = false;
-  boost::asio::ip::tcp::socket* upstream_socket_ = nullptr;  ///< cancelled on timeout
+  Socket* upstream_socket_ = nullptr;  ///< cancelled on timeout
 
   std::shared_ptr<WorkerGeneration> gen_;
   const ListenGroup* listen_;
   ConnectionInfo info_;
   std::unique_ptr<Exchange> x_;
   ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
-  std::string leftover_;  ///< bytes read after a body: the next pipelined request
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;
   bool idle_ = true;
   bool quit_ = false;
-  std::list<ClientSession*>::iterator registry_;
+  size_t slot_ = 0;  ///< index in the worker's session table
   friend class Worker;
 };
 

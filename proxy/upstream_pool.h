@@ -13,11 +13,12 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "balancing/upstream.h"
+#include "proxy/net.h"
 
 namespace tg::proxy {
 
 struct UpstreamConnection {
-  boost::asio::ip::tcp::socket socket;
+  Socket socket;
   const balancing::Peer* peer = nullptr;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point idle_since;

@@ -173,9 +173,9 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
     case Var::kArgs: out += ctx.args; break;
     case Var::kIsArgs: if (!ctx.args.empty()) out += '?'; break;
     case Var::kRemoteAddr: out += ctx.conn->remote_addr; break;
-    case Var::kRemotePort: out += ctx.conn->remote_port; break;
+    case Var::kRemotePort: out += std::to_string(ctx.conn->remote_port); break;
     case Var::kServerAddr: out += ctx.conn->server_addr; break;
-    case Var::kServerPort: out += ctx.conn->server_port; break;
+    case Var::kServerPort: out += std::to_string(ctx.conn->server_port); break;
     case Var::kServerName: if (ctx.server) out += ctx.server->names.first; break;
     case Var::kServerProtocol: out += ctx.protocol; break;
     case Var::kScheme: out += "http"; break;

@@ -141,7 +141,8 @@ void Worker::spawn_accept(Listener& l) {
       *ioc_,
       [this, acc]() -> asio::awaitable<void> {  // acc kept alive by the capture
         for (;;) {
-          auto [ec, socket] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
+          auto [ec, socket] =
+              co_await acc->async_accept(*ioc_, asio::as_tuple(asio::use_awaitable));
           if (ec) {
             if (ec == asio::error::operation_aborted || !acc->is_open()) co_return;
             log(LogLevel::kAlert, "accept() failed " + errno_text(ec.value()));
@@ -173,12 +174,22 @@ void Worker::spawn_accept(Listener& l) {
 }
 
 void Worker::tick() {
-  // Once a second: flush access logs, close expired cached upstream connections.
-  ticker_->expires_after(std::chrono::seconds(1));
+  // Every 100 ms: fire passed deadlines. Every second: flush access logs and
+  // close cached upstream connections past their keepalive_timeout.
+  ticker_->expires_after(std::chrono::milliseconds(100));
   ticker_->async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    access_log_.flush();
-    pool_.sweep(std::chrono::steady_clock::now());
+    auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < sessions_.size(); ++i) {
+      if (sessions_[i].deadline <= now) {
+        sessions_[i].deadline = std::chrono::steady_clock::time_point::max();
+        sessions_[i].session->on_deadline();  // cancels I/O; completions run later
+      }
+    }
+    if (++ticks_ % 10 == 0) {
+      access_log_.flush();
+      pool_.sweep(now);
+    }
     if (quitting_ && sessions_.empty()) {
       pool_.clear();
       return;  // nothing left: the io_context runs out of work and the thread ends
@@ -188,15 +199,18 @@ void Worker::tick() {
 }
 
 void Worker::add_session(ClientSession* s) {
-  sessions_.push_front(s);
-  s->registry_ = sessions_.begin();
+  s->slot_ = sessions_.size();
+  sessions_.push_back(SessionSlot{s, std::chrono::steady_clock::time_point::max()});
 }
 
 void Worker::remove_session(ClientSession* s) {
-  sessions_.erase(s->registry_);
+  size_t slot = s->slot_;
+  sessions_[slot] = sessions_.back();
+  sessions_[slot].session->slot_ = slot;
+  sessions_.pop_back();
   if (quitting_ && sessions_.empty()) {
     pool_.clear();
-    ticker_->cancel();
+    if (ticker_) ticker_->cancel();  // null while ~Worker tears down
   }
 }
 
@@ -208,7 +222,8 @@ void Worker::begin_quit() {
     if (l.acceptor) l.acceptor->close(ec);
   }
   // Idle keep-alive connections close now; busy ones after their response.
-  std::vector<ClientSession*> copy(sessions_.begin(), sessions_.end());
+  std::vector<ClientSession*> copy;
+  for (const auto& slot : sessions_) copy.push_back(slot.session);
   for (auto* s : copy) s->on_quit();
   if (sessions_.empty()) {
     pool_.clear();

@@ -53,9 +53,9 @@ class Variables : public ::testing::Test {
     }
     conn_.id = 42;
     conn_.remote_addr = "192.0.2.7";
-    conn_.remote_port = "50123";
+    conn_.remote_port = 50123;
     conn_.server_addr = "127.0.0.1";
-    conn_.server_port = "8081";
+    conn_.server_port = 8081;
     conn_.requests = 3;
     parse("GET / HTTP/1.1\r\nHost: example.com\r\n\r\n");
   }
