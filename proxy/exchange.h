@@ -3,6 +3,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <boost/asio/buffer.hpp>
 
 #include "proxy/http_parser.h"
 #include "proxy/request_context.h"
@@ -29,6 +32,8 @@ struct ClientSession::Exchange {
   std::string uri_out;        ///< URI sent upstream
   std::string leftover;   ///< bytes read after a body: the next pipelined request
   std::string out;        ///< response head being assembled
+  std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
+  std::string chunk_lines;                      ///< chunk-size lines for the current write
   std::string chunk_heads;  ///< chunk-size lines for the current write
 };
 

@@ -6,10 +6,13 @@
 
 #include <chrono>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace tg::proxy {
 
@@ -18,5 +21,12 @@ using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>;
 using Timer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
                                                 boost::asio::wait_traits<std::chrono::steady_clock>,
                                                 Executor>;
+
+/// A coroutine on a worker's executor (no type erasure on resumption).
+template <typename T>
+using Task = boost::asio::awaitable<T, Executor>;
+
+/// Completion token for I/O inside a Task: errors come back as values.
+inline constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{});
 
 }  // namespace tg::proxy

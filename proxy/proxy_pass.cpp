@@ -18,7 +18,6 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 namespace {
 
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kUpstreamBuffer = kIoBuffer;
 
 /// Request headers a proxy never forwards as they came (nginx's
@@ -59,7 +58,7 @@ enum class Failure { kNone, kError, kTimeout, kInvalidHeader };
 
 }  // namespace
 
-asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
+Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   auto& x = *x_;
   auto& ctx = x.ctx;
   auto& parser = x.parser;
@@ -232,8 +231,8 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
   balancing::Attempt attempt;
   if (!x.upstream_buf) x.upstream_buf = std::make_unique_for_overwrite<char[]>(kUpstreamBuffer);
   char* const upbuf_ptr = x.upstream_buf.get();
-  std::vector<asio::const_buffer> bufs;
-  std::string chunk_lines;
+  auto& bufs = x.bufs;  // reused: a warm worker allocates nothing per request here
+  auto& chunk_lines = x.chunk_lines;
   bool retried_cached = false;
 
   for (;;) {
@@ -248,7 +247,8 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
       co_return;
     }
     balancing::Peer& peer = lease->peer();
-    const std::string upstream_url = "http://" + peer.name() + uri_out;
+    // Only error-log lines need the full upstream URL: build it then.
+    auto upstream_url = [&] { return "http://" + peer.name() + uri_out; };
     append_list(ctx.upstream_addr, peer.name());
     const auto attempt_start = Clock::now();
 
@@ -407,7 +407,7 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
         continue;
       }
       retried_cached = false;
-      log_upstream_error(what, upstream_url);
+      log_upstream_error(what, upstream_url());
       lease->release(balancing::Outcome::kFailure, Clock::now());
       peer.stats().record_failed_attempt(worker_.slot());
       int status = failure == Failure::kTimeout ? 504 : 502;
@@ -574,14 +574,14 @@ asio::awaitable<void> ClientSession::proxy(const conf::Location& loc, int redire
                                         "reading upstream"
                                       : "upstream prematurely closed connection while reading "
                                         "upstream",
-                           upstream_url);
+                           upstream_url());
         break;
       }
       up.feed(upbuf_ptr, 0, n);
       if (up.failed()) {
         upstream_ok = false;
         log_upstream_error("upstream sent invalid chunked response while reading upstream",
-                           upstream_url);
+                           upstream_url());
         break;
       }
     }

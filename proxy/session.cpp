@@ -20,7 +20,6 @@ namespace tg::proxy {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 void ByteBuffer::reserve(size_t n) {
   if (n <= capacity) return;
@@ -161,7 +160,7 @@ void ClientSession::on_deadline() {
 
 // ---- the connection loop ----
 
-asio::awaitable<void> ClientSession::serve_requests() {
+Task<void> ClientSession::serve_requests() {
   // Runs while the connection is busy: as long as requests keep coming
   // (pipelined bytes already held), then hands back to wait_for_request().
   for (;;) {
@@ -192,7 +191,7 @@ asio::awaitable<void> ClientSession::serve_requests() {
   close();
 }
 
-asio::awaitable<bool> ClientSession::read_head() {
+Task<bool> ClientSession::read_head() {
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& server = *listen_->default_server;
@@ -350,7 +349,7 @@ void ClientSession::finish_request() {
 
 // ---- routing and handlers ----
 
-asio::awaitable<void> ClientSession::handle_request() {
+Task<void> ClientSession::handle_request() {
   auto& ctx = x_->ctx;
   ctx.user_values.resize(ctx.config->http.user_variables.size());
   const auto& server = *ctx.server;
@@ -376,7 +375,7 @@ asio::awaitable<void> ClientSession::handle_request() {
   co_await run_location(loc, 0);
 }
 
-asio::awaitable<void> ClientSession::run_location(const conf::Location* loc, int redirects) {
+Task<void> ClientSession::run_location(const conf::Location* loc, int redirects) {
   auto& ctx = x_->ctx;
   ctx.location = loc;
   if (!loc) {
@@ -407,7 +406,7 @@ asio::awaitable<void> ClientSession::run_location(const conf::Location* loc, int
   co_await respond_error(404, redirects);
 }
 
-asio::awaitable<void> ClientSession::respond_error(int status, int redirects) {
+Task<void> ClientSession::respond_error(int status, int redirects) {
   co_await respond(status, {}, {}, {}, redirects);
 }
 
@@ -458,7 +457,7 @@ void ClientSession::finish_response_head(bool has_body_framing) {
   out += "\r\n";
 }
 
-asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
+Task<void> ClientSession::respond(int status, std::string_view body,
                                              std::string_view content_type,
                                              std::string_view location_header, int redirects) {
   auto& x = *x_;
@@ -571,7 +570,9 @@ asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
     }
   }
   finish_response_head(true);
-  std::vector<asio::const_buffer> bufs{asio::buffer(out)};
+  auto& bufs = x.bufs;
+  bufs.clear();
+  bufs.push_back(asio::buffer(out));
   bool head_only = ctx.method == "HEAD" || no_body;
   if (!head_only && !body.empty()) bufs.push_back(asio::buffer(body));
   size_t total = out.size() + (head_only ? 0 : body.size());
@@ -581,7 +582,7 @@ asio::awaitable<void> ClientSession::respond(int status, std::string_view body,
   }
 }
 
-asio::awaitable<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
+Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
   arm(settings().send_timeout);
   auto [ec, n] = co_await asio::async_write(client_, bufs, kTuple);
   disarm();
@@ -597,14 +598,16 @@ asio::awaitable<bool> ClientSession::write_client(const std::vector<asio::const_
   co_return true;
 }
 
-asio::awaitable<bool> ClientSession::write_client(std::string_view data) {
-  std::vector<asio::const_buffer> bufs{asio::buffer(data.data(), data.size())};
+Task<bool> ClientSession::write_client(std::string_view data) {
+  auto& bufs = x_->bufs;
+  bufs.clear();
+  bufs.push_back(asio::buffer(data.data(), data.size()));
   co_return co_await write_client(bufs);
 }
 
 // ---- request bodies ----
 
-asio::awaitable<bool> ClientSession::discard_body() {
+Task<bool> ClientSession::discard_body() {
   auto& x = *x_;
   int64_t limit = 1 << 20;  // beyond this, closing is cheaper than reading
   if (x.parser.content_length() > limit) co_return false;
@@ -620,7 +623,7 @@ asio::awaitable<bool> ClientSession::discard_body() {
 
 // Produces the next piece of the request body as buffers (chunk-encoded when
 // `chunked_out`), reading from the client when the head buffer has no more.
-asio::awaitable<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out,
+Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out,
                                                      bool chunked_out, bool& done, bool& failed) {
   auto& x = *x_;
   auto& parser = x.parser;

@@ -54,20 +54,20 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static std::unique_ptr<Exchange> take_exchange();
   void on_readable(const boost::system::error_code& ec);
   void close();
-  boost::asio::awaitable<void> serve_requests();
-  boost::asio::awaitable<bool> read_head();
-  boost::asio::awaitable<void> handle_request();
-  boost::asio::awaitable<void> run_location(const conf::Location* loc, int redirects);
-  boost::asio::awaitable<void> respond(int status, std::string_view body,
+  Task<void> serve_requests();
+  Task<bool> read_head();
+  Task<void> handle_request();
+  Task<void> run_location(const conf::Location* loc, int redirects);
+  Task<void> respond(int status, std::string_view body,
                                        std::string_view content_type,
                                        std::string_view location_header, int redirects);
-  boost::asio::awaitable<void> respond_error(int status, int redirects = 0);
-  boost::asio::awaitable<void> proxy(const conf::Location& loc, int redirects);
-  boost::asio::awaitable<bool> discard_body();
-  boost::asio::awaitable<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out,
+  Task<void> respond_error(int status, int redirects = 0);
+  Task<void> proxy(const conf::Location& loc, int redirects);
+  Task<bool> discard_body();
+  Task<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out,
                                                bool chunked_out, bool& done, bool& failed);
-  boost::asio::awaitable<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
-  boost::asio::awaitable<bool> write_client(std::string_view data);
+  Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
+  Task<bool> write_client(std::string_view data);
   void begin_response_head(int status, std::string_view reason);
   void finish_response_head(bool has_body_framing);
   void finish_request();

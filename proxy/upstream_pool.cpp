@@ -11,10 +11,10 @@ std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
   auto it = idle_.find(group);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
-  for (auto e = list.begin(); e != list.end(); ++e) {
+  for (auto e = list.rbegin(); e != list.rend(); ++e) {
     if (e->conn.peer != peer) continue;
     Entry entry = std::move(*e);
-    list.erase(e);
+    list.erase(std::next(e).base());
     // No liveness probe here (it would cost a syscall per request, and nginx has
     // none either): a cached connection the upstream closed fails on first use
     // and the request is retried once on a fresh connection.
@@ -38,10 +38,10 @@ void UpstreamPool::put(const std::string& group, const Limits& limits, UpstreamC
   }
   auto& list = idle_[group];
   conn.idle_since = now;
-  list.push_front(Entry{std::move(conn), limits.timeout});
-  while (list.size() > static_cast<size_t>(limits.keepalive)) {
-    list.back().conn.socket.close(ec);  // least recently used goes first
-    list.pop_back();
+  list.push_back(Entry{std::move(conn), limits.timeout});
+  if (list.size() > static_cast<size_t>(limits.keepalive)) {
+    list.front().conn.socket.close(ec);  // least recently used goes first
+    list.erase(list.begin());
   }
 }
 

@@ -5,7 +5,7 @@
 #pragma once
 
 #include <chrono>
-#include <deque>
+#include <vector>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,7 +51,8 @@ class UpstreamPool {
     UpstreamConnection conn;
     std::chrono::milliseconds timeout;
   };
-  std::map<std::string, std::deque<Entry>> idle_;
+  /// Per group, most recently used last (a stack: push/pop at the back).
+  std::map<std::string, std::vector<Entry>> idle_;
 };
 
 }  // namespace tg::proxy
