@@ -141,13 +141,26 @@ class Server {
       if (!to_stderr_) say(std::string("[emerg] ") + e.what());
       return 1;
     }
-    if (m.daemon && !daemonize()) return 1;
-    drop_privileges(m.user);
-    // Every listener is bound: now the pid file may say we serve.
+    if (m.daemon) {
+      if (!daemonize()) return 1;
+      control_.notify_fork(asio::execution_context::fork_child);
+      for (auto& w : workers_) w->context().notify_fork(asio::execution_context::fork_child);
+    }
+    // Every listener is bound: now the pid file may say we serve. Written
+    // before privileges are dropped, as nginx's master does.
     if (!write_pid_file(m.pid_path)) return 1;
+    drop_privileges(m.user);
     pid_path_ = m.pid_path;
     runtime_ = runtime;
-    for (auto& w : workers_) w->start(runtime);
+    for (auto& w : workers_) {
+      // The last worker to finish ends the control loop; only this thread joins.
+      w->set_on_stopped([this] {
+        asio::post(control_, [this] {
+          if (++stopped_workers_ == workers_.size()) control_.stop();
+        });
+      });
+      w->start(runtime);
+    }
     log(LogLevel::kNotice, "tidegate/" TIDEGATE_VERSION " started with " +
                                std::to_string(m.worker_processes) + " worker thread(s)");
     wait_signals();
@@ -240,15 +253,6 @@ class Server {
         if (!ec) fast_stop();
       });
     }
-    // A helper thread waits for the workers, then ends the control loop.
-    joiner_ = std::thread([this] {
-      for (auto& w : workers_) w->join();
-      asio::post(control_, [this] {
-        shutdown_timer_.cancel();
-        control_.stop();
-      });
-    });
-    joiner_.detach();
   }
 
   void fast_stop() {
@@ -264,7 +268,7 @@ class Server {
   asio::io_context control_{1};
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{control_.get_executor()};
   asio::steady_timer shutdown_timer_{control_};
-  std::thread joiner_;
+  size_t stopped_workers_ = 0;
   std::string pid_path_;
   bool stopping_ = false;
   bool to_stderr_ = false;
@@ -328,7 +332,8 @@ int main(int argc, char** argv) {
     say("[alert] could not open error log file: " + err);
   }
   ErrorLog::instance().set_level(cfg->main.error_log_level);
-  Server server(cli, cfg);
-  server.set_error_log_to_stderr(log_path == "stderr");
-  return server.run();
+  // Deliberately never destroyed: the signal thread may post to it until exit.
+  auto* server = new Server(cli, cfg);
+  server->set_error_log_to_stderr(log_path == "stderr");
+  return server->run();
 }

@@ -42,8 +42,15 @@ std::string ErrorLog::open(const std::string& path, LogLevel level) {
     fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return "open() \"" + path + "\" failed " + errno_text(errno);
   }
-  int old = fd_.exchange(fd);
-  if (old > 2) ::close(old);
+  int old = fd_.load();
+  if (old > 2 && fd > 2) {
+    // Keep the fd number: another thread may be writing through it right now,
+    // and a freed number could be reused by a socket.
+    ::dup2(fd, old);
+    ::close(fd);
+  } else {
+    fd_.store(fd);
+  }
   path_ = path;
   set_level(level);
   return {};

@@ -109,7 +109,7 @@ struct LocationSettings {
   bool proxy_intercept_errors = false;
   std::vector<HeaderTemplate> add_header;
   std::map<int, std::string> error_page;  ///< status -> uri (or URL)
-  std::map<int, int> error_page_code;     ///< status -> replacement code (`=NNN`), 0 = keep
+  std::map<int, int> error_page_code;  ///< status -> `=NNN`; 0 = keep the status; -1 = `=` (target's)
   std::vector<AccessLogConfig> access_log;  ///< empty = off
   std::string default_type = "text/plain";
   bool absolute_redirect = true;

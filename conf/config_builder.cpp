@@ -586,7 +586,9 @@ class Builder {
     size_t last = d.args.size() - 1;
     if (last >= 2 && d.args[last - 1][0] == '=') {
       std::string code = d.args[last - 1].substr(1);
-      if (!code.empty() && !parse_int(code, replace)) {
+      if (code.empty()) {
+        replace = -1;  // `=` alone: answer with the target's own status
+      } else if (!parse_int(code, replace)) {
         fail(d, "invalid value \"" + d.args[last - 1] + "\"");
       }
       --last;

@@ -28,8 +28,13 @@ AccessLogFile::~AccessLogFile() {
 std::string AccessLogFile::reopen() {
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return "open() \"" + path_ + "\" failed " + errno_text(errno);
-  int old = fd_.exchange(fd);
-  if (old >= 0) ::close(old);
+  int old = fd_.load();
+  if (old >= 0) {
+    ::dup2(fd, old);  // same fd number: writers in other threads stay valid
+    ::close(fd);
+  } else {
+    fd_.store(fd);
+  }
   return {};
 }
 

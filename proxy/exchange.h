@@ -30,6 +30,9 @@ struct ClientSession::Exchange {
   HttpParser upstream{HTTP_RESPONSE};
   std::string upstream_head;  ///< request head sent upstream
   std::string uri_out;        ///< URI sent upstream
+  int forced_status = 0;        ///< error_page: status to answer with (0 = the upstream's)
+  bool error_page_get = false;  ///< error_page redirect: fetch with GET, without the body
+  std::string upstream_head_copy;  ///< upstream response head kept for $upstream_http_*
   std::string leftover;   ///< bytes read after a body: the next pipelined request
   std::string out;        ///< response head being assembled
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write

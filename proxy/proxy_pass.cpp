@@ -68,7 +68,11 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   ctx.location = &loc;
   const auto& ucfg = ctx.config->http.upstreams[target.upstream];
   auto& picker = *gen_->pickers[target.upstream];
-  const bool has_body = parser.chunked() || parser.content_length() > 0;
+  const bool has_body =
+      !x.error_page_get && (parser.chunked() || parser.content_length() > 0);
+  // An error_page fetch is a GET (HEAD stays HEAD) without the original body.
+  const std::string_view method =
+      x.error_page_get && ctx.method != "HEAD" ? std::string_view("GET") : ctx.method;
 
   if (s.client_max_body_size > 0 && parser.content_length() > s.client_max_body_size) {
     log(LogLevel::kError, "*" + std::to_string(info_.id) +
@@ -113,10 +117,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   }
   std::string& head = x.upstream_head;
   head.clear();
-  head += ctx.method;
+  head += method;
   head += ' ';
   head += uri_out;
-  const bool chunked_up = parser.chunked();
+  const bool chunked_up = has_body && parser.chunked();
   // A chunked body needs HTTP/1.1 framing even when proxy_http_version is 1.0
   // (nginx buffers such bodies to disk instead; tidegate streams).
   head += s.proxy_http_version == "1.1" || chunked_up ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n";
@@ -157,8 +161,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   }
   if (chunked_up) {
     head += "Transfer-Encoding: chunked\r\n";
-  } else if (parser.content_length() >= 0 && (has_body || ctx.method == "POST" ||
-                                               ctx.method == "PUT")) {
+  } else if (!x.error_page_get && parser.content_length() >= 0 &&
+             (has_body || method == "POST" || method == "PUT")) {
     head += "Content-Length: ";
     head += std::to_string(parser.content_length());
     head += "\r\n";
@@ -171,7 +175,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   // replayable, and checked against client_max_body_size first. Larger bodies
   // stream (nginx would spool them to disk).
   std::vector<asio::const_buffer> pre;
-  for (const auto& sp : parser.body()) {
+  for (const auto& sp : has_body ? parser.body() : std::vector<Span>{}) {
     pre.push_back(asio::buffer(ctx.base + sp.offset, sp.length));
     x.body_bytes += sp.length;
   }
@@ -219,7 +223,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     co_await respond_error(413, redirects);
     co_return;
   }
-  const bool pre_done = parser.message_done();
+  const bool pre_done = !has_body || parser.message_done();
   // nginx's peer.tries: every server once; a single-server group is never
   // retried (ngx_http_upstream_free_round_robin_peer zeroes tries for it).
   const int group_size =
@@ -398,12 +402,15 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       upstream_socket_ = nullptr;
       // A cached connection the upstream had already closed is not the peer's
       // fault: retry once on a fresh connection to the same peer.
-      if (cached && failure == Failure::kError && held == 0 && !x.body_from_socket) {
+      // Still subject to proxy_next_upstream and the non-idempotent rule: the
+      // upstream may have processed the request before closing.
+      if (cached && failure == Failure::kError && held == 0 && !x.body_from_socket &&
+          (s.proxy_next_upstream & conf::kNuError) &&
+          (idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
         retried_cached = true;
         lease->release(balancing::Outcome::kSuccess, Clock::now());
-        attempt = balancing::Attempt();  // same peer may be picked again
-        ctx.upstream_addr.clear();
-        ctx.upstream_connect_time.clear();
+        attempt = balancing::Attempt();  // the same peer may be picked again
+        append_list(ctx.upstream_status, "502");
         continue;
       }
       retried_cached = false;
@@ -423,7 +430,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
           (s.proxy_next_upstream_timeout.count() == 0 ||
            Clock::now() - started < s.proxy_next_upstream_timeout) &&
-          (!request_sent || idempotent(ctx.method) ||
+          (!request_sent || idempotent(method) ||
            (s.proxy_next_upstream & conf::kNuNonIdempotent));
       if (can_retry) continue;
       co_await respond_error(status, redirects);
@@ -448,7 +455,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
         (s.proxy_next_upstream_timeout.count() == 0 ||
          Clock::now() - started < s.proxy_next_upstream_timeout) &&
-        (idempotent(ctx.method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
+        (idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
       // Is there anyone left to try? Only then drop this response.
       balancing::Attempt probe = attempt;
       auto next = picker.pick(probe, Clock::now());
@@ -480,19 +487,30 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     }
 
     // ---- response head to the client ----
-    ctx.upstream_base = upbuf_ptr;
     ctx.upstream_headers = &up.headers();
+    if (ctx.config->uses(conf::Var::kUpstreamHttp)) {
+      // Body reads reuse the buffer; keep the head for variables read later (access log).
+      size_t head_end = 0;
+      for (const auto& h : up.headers()) {
+        head_end = std::max<size_t>(head_end, h.value.offset + h.value.length);
+      }
+      x.upstream_head_copy.assign(upbuf_ptr, head_end);
+      ctx.upstream_base = x.upstream_head_copy.data();
+    } else {
+      ctx.upstream_base = upbuf_ptr;
+    }
     const bool client_http10 = ctx.protocol == "HTTP/1.0";
     const bool no_body = ctx.method == "HEAD" || status_has_no_body(status);
     const bool until_close = !no_body && up.content_length() < 0 && !up.chunked();
     const bool chunk_to_client = !no_body && !client_http10 && (up.chunked() || until_close);
-    std::string_view reason = reason_phrase(status);
+    const int wire_status = x.forced_status ? x.forced_status : status;
+    std::string_view reason = reason_phrase(wire_status);
     std::string reason_text;
     if (reason.empty()) {
       reason_text = std::string(up.status_text().in(upbuf_ptr));
       reason = reason_text;
     }
-    begin_response_head(status, reason);
+    begin_response_head(wire_status, reason);
     auto& out = x.out;
     const bool record_sent = ctx.config->uses(conf::Var::kSentHttp);
     std::string_view up_connection;
@@ -523,6 +541,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
 
     // ---- stream the body ----
     const size_t worker_slot = worker_.slot();
+    // Bytes past the end of the response (more than Content-Length, or a body
+    // on a HEAD answer) would poison the next request on this connection.
+    bool extra_bytes = up.message_done() && fed < held;
     bool head_pending = true;
     bool upstream_ok = true;
     bool client_ok = true;
@@ -577,7 +598,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                            upstream_url());
         break;
       }
-      up.feed(upbuf_ptr, 0, n);
+      size_t used = up.feed(upbuf_ptr, 0, n);
+      if (up.message_done() && used < n) extra_bytes = true;
       if (up.failed()) {
         upstream_ok = false;
         log_upstream_error("upstream sent invalid chunked response while reading upstream",
@@ -592,7 +614,14 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     // The client's view is now broken if either side failed mid-body: close.
     if (!upstream_ok || !client_ok) keep_alive_ = false;
     if (!client_ok && ctx.status < 400) ctx.status = status;
-    const bool reusable = upstream_ok && client_ok && up.message_done() && up.keep_alive() &&
+    if (extra_bytes) {
+      log(LogLevel::kWarn, "*" + std::to_string(info_.id) +
+                               " upstream sent more data than specified in \"Content-Length\" "
+                               "header while reading upstream, upstream: \"" + upstream_url() +
+                               "\"");
+    }
+    const bool reusable = !extra_bytes && upstream_ok && client_ok && up.message_done() &&
+                          up.keep_alive() &&
                           ucfg.keepalive > 0 && (!has_body || parser.message_done());
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                    Clock::now());

@@ -176,7 +176,8 @@ Task<void> ClientSession::serve_requests() {
     }
   }
   disarm();
-  if (!keep_alive_ && in_.end > 0) {
+  if (!keep_alive_ && (in_.end > 0 || (x_ && x_->parser.headers_done() &&
+                                        !x_->parser.message_done()))) {
     // Lingering close: let the client see our response before the socket resets.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
@@ -206,6 +207,10 @@ Task<bool> ClientSession::read_head() {
   x.body_from_socket = false;
   x.sent_continue = false;
   x.body_base = nullptr;
+  x.forced_status = 0;
+  x.error_page_get = false;
+  // client_header_timeout covers the whole head, not each read (slowloris).
+  arm(server.client_header_timeout);
   for (;;) {
     if (in_.end > x.consumed) {
       x.consumed += x.parser.feed(in_.data.get(), x.consumed, in_.end);
@@ -239,7 +244,6 @@ Task<bool> ClientSession::read_head() {
       size_t next = in_.capacity ? in_.capacity * 2 : server.client_header_buffer_size;
       in_.reserve(std::min(std::max(next, size_t{1024}), max_head));
     }
-    arm(server.client_header_timeout);
     auto [ec, n] = co_await client_.async_read_some(
         asio::buffer(in_.data.get() + in_.end, in_.capacity - in_.end), kTuple);
     if (ec) {
@@ -312,7 +316,16 @@ Task<bool> ClientSession::read_head() {
     finish_request();
     co_return false;
   }
-  keep_alive_ = x.parser.keep_alive();
+  if (x.parser.method() == HTTP_CONNECT) {
+    // Not a forward proxy; and llhttp leaves CONNECT bodies unparsed (smuggling).
+    keep_alive_ = false;
+    co_await respond_error(405);
+    finish_request();
+    co_return false;
+  }
+  // An upgrade request we do not tunnel ends the connection after the answer:
+  // llhttp stops parsing at the upgrade, so its framing cannot be trusted further.
+  keep_alive_ = x.parser.keep_alive() && !x.parser.upgrade();
   co_return true;
 }
 
@@ -464,13 +477,14 @@ Task<void> ClientSession::respond(int status, std::string_view body,
   auto& ctx = x.ctx;
   const auto& s = settings();
   // error_page: internal redirect to a URI or named location, or a redirect to a URL.
-  if (status >= 300 && redirects < 10 && ctx.server) {
+  // Applied once per request (nginx's recursive_error_pages off).
+  if (status >= 300 && redirects == 0 && ctx.server) {
     auto page = s.error_page.find(status);
     if (page != s.error_page.end()) {
       int code = s.error_page_code.at(status);
       const std::string& target = page->second;
       if (target.starts_with("http://") || target.starts_with("https://")) {
-        co_await respond(code ? code : 302, {}, {}, target, redirects + 1);
+        co_await respond(code > 0 ? code : 302, {}, {}, target, redirects + 1);
         co_return;
       }
       const conf::Location* loc = nullptr;
@@ -485,20 +499,25 @@ Task<void> ClientSession::respond(int status, std::string_view body,
         ctx.captures.spans.clear();
         loc = find_location(*ctx.server, ctx.uri, &ctx.captures);
       }
-      // The page answers with the original status unless `=code` says otherwise.
-      int saved = code ? code : status;
-      ctx.status = saved;
+      // The page answers with the original status, or `=code`, or with `=`
+      // alone the target's own status.
+      const int saved = code > 0 ? code : code == 0 ? status : 0;
+      ctx.status = saved ? saved : status;
       x.out.clear();
       if (loc && !loc->proxy) {
-        // A `return` location: its text becomes the body, with our status.
+        // A `return` location: its text becomes the body.
         for (const auto& op : loc->rewrite) {
           if (op.kind != conf::RewriteOp::Kind::kReturn) continue;
           std::string text = op.has_value ? expand(op.value, ctx) : std::string();
           ctx.location = loc;
-          co_await respond(saved, text, loc->settings.default_type, {}, 10);
+          co_await respond(saved ? saved : op.code, text, loc->settings.default_type, {},
+                           redirects + 1);
           co_return;
         }
       } else if (loc) {
+        // As nginx: the page is fetched with GET (HEAD stays HEAD) and no body.
+        x.forced_status = saved;
+        x.error_page_get = true;
         co_await proxy(*loc, redirects + 1);
         co_return;
       }

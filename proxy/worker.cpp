@@ -116,6 +116,7 @@ void Worker::start(std::shared_ptr<const Runtime> runtime) {
     ErrorLog::set_thread_id(index_);
     ioc_->run();
     access_log_.flush();
+    if (on_stopped_) on_stopped_();
   });
 }
 

@@ -60,6 +60,8 @@ class Worker {
   /// Fast stop: abandon everything.
   void stop();
   void join();
+  /// Called on the worker thread when its event loop has ended.
+  void set_on_stopped(std::function<void()> f) { on_stopped_ = std::move(f); }
 
   // ---- worker-thread side ----
   std::shared_ptr<WorkerGeneration> generation() const { return current_; }
@@ -101,6 +103,7 @@ class Worker {
   };
   std::vector<SessionSlot> sessions_;
   int ticks_ = 0;
+  std::function<void()> on_stopped_;
   bool quitting_ = false;
   bool stopped_ = false;
 };
