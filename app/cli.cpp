@@ -30,16 +30,37 @@ bool parse_command_line(int argc, char** argv, CommandLine& out, std::string& er
         return true;
       };
       switch (opt) {
-        case '?': case 'h': out.help = true; break;
-        case 'v': out.version = true; break;
-        case 'V': out.version = out.version_full = true; break;
-        case 't': out.test = true; break;
-        case 'T': out.test = out.dump = true; break;
-        case 'q': out.quiet = true; break;
-        case 'p': if (!value("directory name", out.prefix)) return false; break;
-        case 'c': if (!value("file name", out.conf_file)) return false; break;
-        case 'e': if (!value("file name", out.error_log)) return false; break;
-        case 'g': if (!value("parameters", out.directives)) return false; break;
+        case '?':
+        case 'h':
+          out.help = true;
+          break;
+        case 'v':
+          out.version = true;
+          break;
+        case 'V':
+          out.version = out.version_full = true;
+          break;
+        case 't':
+          out.test = true;
+          break;
+        case 'T':
+          out.test = out.dump = true;
+          break;
+        case 'q':
+          out.quiet = true;
+          break;
+        case 'p':
+          if (!value("directory name", out.prefix)) return false;
+          break;
+        case 'c':
+          if (!value("file name", out.conf_file)) return false;
+          break;
+        case 'e':
+          if (!value("file name", out.error_log)) return false;
+          break;
+        case 'g':
+          if (!value("parameters", out.directives)) return false;
+          break;
         case 's':
           if (!value("parameter", out.signal)) return false;
           if (out.signal != "stop" && out.signal != "quit" && out.signal != "reopen" &&
@@ -79,7 +100,8 @@ std::string usage_text() {
          "  -T            : test configuration, dump it and exit\n"
          "  -q            : suppress non-error messages during configuration testing\n"
          "  -s signal     : send signal to a master process: stop, quit, reopen, reload\n"
-         "  -p prefix     : set prefix path (default: " TIDEGATE_PREFIX ")\n"
+         "  -p prefix     : set prefix path (default: " TIDEGATE_PREFIX
+         ")\n"
          "  -e filename   : set error log file (default: logs/error.log)\n"
          "  -c filename   : set configuration file (default: conf/tidegate.conf)\n"
          "  -g directives : set global directives out of configuration file\n\n";

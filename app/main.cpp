@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <csignal>
@@ -31,11 +31,14 @@ namespace asio = boost::asio;
 sigset_t handled_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&set, sig);
+  for (int sig : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH})
+    sigaddset(&set, sig);
   return set;
 }
 
-void say(const std::string& line) { std::cerr << "tidegate: " << line << "\n"; }
+void say(const std::string& line) {
+  std::cerr << "tidegate: " << line << "\n";
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -57,8 +60,10 @@ int send_signal(const conf::Config& cfg, const std::string& name) {
     say("[error] invalid PID number \"\" in \"" + path + "\"");
     return 1;
   }
-  int sig = name == "stop" ? SIGTERM : name == "quit" ? SIGQUIT : name == "reopen" ? SIGUSR1
-                                                                                    : SIGHUP;
+  int sig = name == "stop"     ? SIGTERM
+            : name == "quit"   ? SIGQUIT
+            : name == "reopen" ? SIGUSR1
+                               : SIGHUP;
   if (::kill(static_cast<pid_t>(pid), sig) != 0) {
     say("[alert] kill(" + std::to_string(pid) + ", " + std::to_string(sig) + ") failed " +
         errno_text(errno));
@@ -90,8 +95,7 @@ void drop_privileges(const std::string& user) {
   }
   if (::setgid(pw->pw_gid) != 0 || ::initgroups(name.c_str(), pw->pw_gid) != 0 ||
       ::setuid(pw->pw_uid) != 0) {
-    log(LogLevel::kEmerg, "setuid(" + std::to_string(pw->pw_uid) + ") failed " +
-                              errno_text(errno));
+    log(LogLevel::kEmerg, "setuid(" + std::to_string(pw->pw_uid) + ") failed " + errno_text(errno));
   }
 }
 

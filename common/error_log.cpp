@@ -10,13 +10,15 @@
 
 namespace tg {
 namespace {
-constexpr std::string_view kNames[] = {"debug", "info",  "notice", "warn",
-                                       "error", "crit",  "alert",  "emerg"};
+constexpr std::string_view kNames[] = {"debug", "info", "notice", "warn",
+                                       "error", "crit", "alert",  "emerg"};
 thread_local int t_thread_id = 0;
 std::mutex g_open_mutex;
 }  // namespace
 
-std::string_view level_name(LogLevel level) { return kNames[static_cast<int>(level)]; }
+std::string_view level_name(LogLevel level) {
+  return kNames[static_cast<int>(level)];
+}
 
 bool parse_level(std::string_view text, LogLevel& out) {
   for (int i = 0; i < 8; ++i) {
@@ -33,7 +35,9 @@ ErrorLog& ErrorLog::instance() {
   return log;
 }
 
-void ErrorLog::set_thread_id(int id) { t_thread_id = id; }
+void ErrorLog::set_thread_id(int id) {
+  t_thread_id = id;
+}
 
 std::string ErrorLog::open(const std::string& path, LogLevel level) {
   std::lock_guard lock(g_open_mutex);
@@ -71,10 +75,10 @@ void ErrorLog::write(LogLevel level, std::string_view message) {
   time_t now = ::time(nullptr);
   struct tm tm;
   ::localtime_r(&now, &tm);
-  int n = std::snprintf(head, sizeof head, "%04d/%02d/%02d %02d:%02d:%02d [%s] %d#%d: ",
-                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec, level_name(level).data(), static_cast<int>(::getpid()),
-                        t_thread_id);
+  int n = std::snprintf(head, sizeof head,
+                        "%04d/%02d/%02d %02d:%02d:%02d [%s] %d#%d: ", tm.tm_year + 1900,
+                        tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        level_name(level).data(), static_cast<int>(::getpid()), t_thread_id);
   thread_local std::string line;
   line.assign(head, static_cast<size_t>(n));
   line.append(message);

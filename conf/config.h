@@ -48,7 +48,7 @@ struct HeaderTemplate {
 
 /// `access_log path [format]` (or `off`).
 struct AccessLogConfig {
-  std::string path;  ///< absolute; empty = off
+  std::string path;   ///< absolute; empty = off
   size_t format = 0;  ///< index into HttpConfig::log_formats
   size_t buffer = 64 * 1024;
 };
@@ -62,9 +62,18 @@ struct LogFormat {
 
 /// `proxy_next_upstream` conditions (nginx's NGX_HTTP_UPSTREAM_FT_* bits).
 enum NextUpstream : unsigned {
-  kNuError = 1, kNuTimeout = 2, kNuInvalidHeader = 4, kNuHttp500 = 8, kNuHttp502 = 16,
-  kNuHttp503 = 32, kNuHttp504 = 64, kNuHttp403 = 128, kNuHttp404 = 256, kNuHttp429 = 512,
-  kNuNonIdempotent = 1024, kNuOff = 2048,
+  kNuError = 1,
+  kNuTimeout = 2,
+  kNuInvalidHeader = 4,
+  kNuHttp500 = 8,
+  kNuHttp502 = 16,
+  kNuHttp503 = 32,
+  kNuHttp504 = 64,
+  kNuHttp403 = 128,
+  kNuHttp404 = 256,
+  kNuHttp429 = 512,
+  kNuNonIdempotent = 1024,
+  kNuOff = 2048,
 };
 
 /// Where `proxy_pass` sends a request.
@@ -109,7 +118,8 @@ struct LocationSettings {
   bool proxy_intercept_errors = false;
   std::vector<HeaderTemplate> add_header;
   std::map<int, std::string> error_page;  ///< status -> uri (or URL)
-  std::map<int, int> error_page_code;  ///< status -> `=NNN`; 0 = keep the status; -1 = `=` (target's)
+  std::map<int, int>
+      error_page_code;  ///< status -> `=NNN`; 0 = keep the status; -1 = `=` (target's)
   std::vector<AccessLogConfig> access_log;  ///< empty = off
   std::string default_type = "text/plain";
   bool absolute_redirect = true;
@@ -121,7 +131,7 @@ struct Location {
   std::string pattern;
   std::shared_ptr<const Regex> regex;
   LocationSettings settings;
-  std::vector<RewriteOp> rewrite;        ///< this location's set/return, in order
+  std::vector<RewriteOp> rewrite;  ///< this location's set/return, in order
   std::optional<ProxyTarget> proxy;
   bool internal = false;
   std::vector<std::unique_ptr<Location>> children;  ///< nested locations
@@ -144,8 +154,8 @@ struct ServerBlock {
   size_t client_header_buffer_size = 1024;
   int large_header_buffers = 4;
   size_t large_header_buffer_size = 8192;
-  LocationSettings settings;           ///< server-level (for requests that match no location)
-  std::vector<RewriteOp> rewrite;      ///< server-level set/return
+  LocationSettings settings;       ///< server-level (for requests that match no location)
+  std::vector<RewriteOp> rewrite;  ///< server-level set/return
   std::vector<std::unique_ptr<Location>> locations;  ///< in conf order
   SourceLocation where;
 };
@@ -169,7 +179,7 @@ struct MapConfig {
   std::string target;
   Template source;
   bool hostnames = false;
-  std::map<std::string, Template> exact;  ///< lower-case keys
+  std::map<std::string, Template> exact;                   ///< lower-case keys
   std::vector<std::pair<std::string, Template>> leading;   ///< ".example.com"
   std::vector<std::pair<std::string, Template>> trailing;  ///< "www.example."
   std::vector<std::pair<std::shared_ptr<const Regex>, Template>> regex;
@@ -180,8 +190,8 @@ struct HttpConfig {
   std::vector<ServerBlock> servers;
   std::vector<UpstreamConfig> upstreams;
   std::vector<MapConfig> maps;
-  std::vector<LogFormat> log_formats;  ///< [0] = "combined"
-  std::vector<std::string> user_variables;  ///< `set` slots
+  std::vector<LogFormat> log_formats;        ///< [0] = "combined"
+  std::vector<std::string> user_variables;   ///< `set` slots
   std::map<std::string, std::string> types;  ///< extension -> MIME type
   bool underscores_in_headers = false;
   bool ignore_invalid_headers = true;
@@ -204,7 +214,7 @@ struct Config {
   MainConfig main;
   HttpConfig http;
   bool has_http = false;
-  std::vector<Directive> tree;  ///< kept for -T
+  std::vector<Directive> tree;     ///< kept for -T
   std::vector<std::string> files;  ///< every file read, for -T
   uint64_t used_variables = 0;     ///< bit per conf::Var referenced anywhere
 

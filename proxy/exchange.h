@@ -1,6 +1,7 @@
 // Per-request state of a client session (private to session.cpp and proxy_pass.cpp).
 #pragma once
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,28 +17,61 @@ namespace tg::proxy {
 /// Size of the client-body and upstream I/O buffers.
 constexpr size_t kIoBuffer = 16 * 1024;
 
+/// Appends body bytes to a gather list, raw or chunk-encoded. Chunk-size lines
+/// are kept in `lines`, reserved up front so the buffers pointing into it stay
+/// valid until the write completes. One encoder for request and response bodies.
+class BodyGather {
+ public:
+  BodyGather(std::vector<boost::asio::const_buffer>& out, std::string& lines, bool chunked,
+             size_t pieces)
+      : out_(out), lines_(lines), chunked_(chunked) {
+    lines_.clear();
+    if (chunked_) lines_.reserve(pieces * 18 + 8);
+  }
+  void add(const char* data, size_t n) {
+    if (chunked_) {
+      char line[20];
+      int len = std::snprintf(line, sizeof line, "%zx\r\n", n);
+      size_t at = lines_.size();
+      lines_.append(line, static_cast<size_t>(len));
+      out_.push_back(boost::asio::buffer(lines_.data() + at, static_cast<size_t>(len)));
+    }
+    out_.push_back(boost::asio::buffer(data, n));
+    if (chunked_) out_.push_back(boost::asio::buffer("\r\n", 2));
+  }
+  /// The last chunk (chunked encoding only).
+  void finish() {
+    if (chunked_) out_.push_back(boost::asio::buffer("0\r\n\r\n", 5));
+  }
+
+ private:
+  std::vector<boost::asio::const_buffer>& out_;
+  std::string& lines_;
+  bool chunked_;
+};
+
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
   HttpParser parser{HTTP_REQUEST};
   RequestContext ctx;
-  size_t consumed = 0;          ///< bytes of in_ the parser has taken
-  std::unique_ptr<char[]> io;   ///< client body buffer
+  size_t consumed = 0;              ///< bytes of in_ the parser has taken
+  std::unique_ptr<char[]> io;       ///< client body buffer
   const char* body_base = nullptr;  ///< buffer the parser's body spans point into
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
   std::unique_ptr<char[]> upstream_buf;  ///< upstream response buffer (kIoBuffer)
   HttpParser upstream{HTTP_RESPONSE};
-  std::string upstream_head;  ///< request head sent upstream
-  std::string uri_out;        ///< URI sent upstream
-  int forced_status = 0;        ///< error_page: status to answer with (0 = the upstream's)
-  bool error_page_get = false;  ///< error_page redirect: fetch with GET, without the body
+  std::string upstream_head;       ///< request head sent upstream
+  std::string uri_out;             ///< URI sent upstream
+  int forced_status = 0;           ///< error_page: status to answer with (0 = the upstream's)
+  bool error_page_get = false;     ///< error_page redirect: fetch with GET, without the body
   std::string upstream_head_copy;  ///< upstream response head kept for $upstream_http_*
-  std::string leftover;   ///< bytes read after a body: the next pipelined request
-  std::string out;        ///< response head being assembled
+  std::string leftover;            ///< bytes read after a body: the next pipelined request
+  std::string out;                 ///< response head being assembled
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
-  std::string chunk_heads;  ///< chunk-size lines for the current write
+  std::string chunk_heads;                      ///< chunk-size lines for the current write
 };
 
 }  // namespace tg::proxy

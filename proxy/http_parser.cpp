@@ -4,7 +4,9 @@
 
 namespace tg::proxy {
 namespace {
-HttpParser* self(llhttp_t* p) { return static_cast<HttpParser*>(p->data); }
+HttpParser* self(llhttp_t* p) {
+  return static_cast<HttpParser*>(p->data);
+}
 }  // namespace
 
 bool iequals(std::string_view a, std::string_view b) {

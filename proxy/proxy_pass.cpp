@@ -68,17 +68,15 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   ctx.location = &loc;
   const auto& ucfg = ctx.config->http.upstreams[target.upstream];
   auto& picker = *gen_->pickers[target.upstream];
-  const bool has_body =
-      !x.error_page_get && (parser.chunked() || parser.content_length() > 0);
+  const bool has_body = !x.error_page_get && (parser.chunked() || parser.content_length() > 0);
   // An error_page fetch is a GET (HEAD stays HEAD) without the original body.
   const std::string_view method =
       x.error_page_get && ctx.method != "HEAD" ? std::string_view("GET") : ctx.method;
 
   if (s.client_max_body_size > 0 && parser.content_length() > s.client_max_body_size) {
-    log(LogLevel::kError, "*" + std::to_string(info_.id) +
-                              " client intended to send too large body: " +
-                              std::to_string(parser.content_length()) + " bytes, client: " +
-                              info_.remote_addr);
+    log(LogLevel::kError,
+        "*" + std::to_string(info_.id) + " client intended to send too large body: " +
+            std::to_string(parser.content_length()) + " bytes, client: " + info_.remote_addr);
     keep_alive_ = false;
     co_await respond_error(413, redirects);
     co_return;
@@ -215,10 +213,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     x.body_base = x.io.get();
   }
   if (s.client_max_body_size > 0 && x.body_bytes > s.client_max_body_size) {
-    log(LogLevel::kError, "*" + std::to_string(info_.id) +
-                              " client intended to send too large chunked body: " +
-                              std::to_string(x.body_bytes) + "+ bytes, client: " +
-                              info_.remote_addr);
+    log(LogLevel::kError,
+        "*" + std::to_string(info_.id) + " client intended to send too large chunked body: " +
+            std::to_string(x.body_bytes) + "+ bytes, client: " + info_.remote_addr);
     keep_alive_ = false;
     co_await respond_error(413, redirects);
     co_return;
@@ -266,18 +263,18 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     Failure failure = Failure::kNone;
     std::string what;
     if (!conn) {
-      conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), &peer, attempt_start,
-                                      attempt_start, 0});
+      conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), &peer,
+                                      attempt_start, attempt_start, 0});
       upstream_socket_ = &conn->socket;
       arm(s.proxy_connect_timeout);
       auto [ec] = co_await conn->socket.async_connect(peer.config().endpoint, kTuple);
       disarm();
       if (ec) {
         failure = timed_out_ ? Failure::kTimeout : Failure::kError;
-        what = timed_out_ ? "upstream timed out (110: Connection timed out) while connecting to "
-                            "upstream"
-                          : "connect() failed " + errno_text(ec.value()) +
-                                " while connecting to upstream";
+        what = timed_out_
+                   ? "upstream timed out (110: Connection timed out) while connecting to "
+                     "upstream"
+                   : "connect() failed " + errno_text(ec.value()) + " while connecting to upstream";
       } else {
         boost::system::error_code ignored;
         conn->socket.set_option(tcp::no_delay(true), ignored);
@@ -291,20 +288,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     if (failure == Failure::kNone) {
       bufs.clear();
       bufs.push_back(asio::buffer(head));
-      chunk_lines.clear();
-      chunk_lines.reserve(pre.size() * 12 + 8);
-      for (const auto& piece : pre) {
-        if (chunked_up) {
-          char line[24];
-          int len = std::snprintf(line, sizeof line, "%zx\r\n", piece.size());
-          size_t at = chunk_lines.size();
-          chunk_lines.append(line, static_cast<size_t>(len));
-          bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
-        }
-        bufs.push_back(piece);
-        if (chunked_up) bufs.push_back(asio::buffer("\r\n", 2));
-      }
-      if (pre_done && chunked_up) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
+      BodyGather gather(bufs, chunk_lines, chunked_up, pre.size());
+      for (const auto& piece : pre)
+        gather.add(static_cast<const char*>(piece.data()), piece.size());
+      if (pre_done) gather.finish();
       bool done = pre_done;
       for (;;) {
         arm(s.proxy_send_timeout);
@@ -378,8 +365,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         if (ec) {
           if (timed_out_) {
             failure = Failure::kTimeout;
-            what = "upstream timed out (110: Connection timed out) while reading response "
-                   "header from upstream";
+            what =
+                "upstream timed out (110: Connection timed out) while reading response "
+                "header from upstream";
           } else {
             failure = Failure::kError;
             what = ec == asio::error::eof
@@ -425,13 +413,11 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                      : failure == Failure::kInvalidHeader ? conf::kNuInvalidHeader
                                                           : conf::kNuError;
       bool can_retry =
-          (s.proxy_next_upstream & bit) && !x.body_from_socket &&
-          attempt.tries() < group_size &&
+          (s.proxy_next_upstream & bit) && !x.body_from_socket && attempt.tries() < group_size &&
           (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
           (s.proxy_next_upstream_timeout.count() == 0 ||
            Clock::now() - started < s.proxy_next_upstream_timeout) &&
-          (!request_sent || idempotent(method) ||
-           (s.proxy_next_upstream & conf::kNuNonIdempotent));
+          (!request_sent || idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent));
       if (can_retry) continue;
       co_await respond_error(status, redirects);
       co_return;
@@ -441,14 +427,29 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     append_list(ctx.upstream_header_time, seconds_text(elapsed));
     unsigned status_bit = 0;
     switch (status) {
-      case 500: status_bit = conf::kNuHttp500; break;
-      case 502: status_bit = conf::kNuHttp502; break;
-      case 503: status_bit = conf::kNuHttp503; break;
-      case 504: status_bit = conf::kNuHttp504; break;
-      case 403: status_bit = conf::kNuHttp403; break;
-      case 404: status_bit = conf::kNuHttp404; break;
-      case 429: status_bit = conf::kNuHttp429; break;
-      default: break;
+      case 500:
+        status_bit = conf::kNuHttp500;
+        break;
+      case 502:
+        status_bit = conf::kNuHttp502;
+        break;
+      case 503:
+        status_bit = conf::kNuHttp503;
+        break;
+      case 504:
+        status_bit = conf::kNuHttp504;
+        break;
+      case 403:
+        status_bit = conf::kNuHttp403;
+        break;
+      case 404:
+        status_bit = conf::kNuHttp404;
+        break;
+      case 429:
+        status_bit = conf::kNuHttp429;
+        break;
+      default:
+        break;
     }
     if (status_bit && (s.proxy_next_upstream & status_bit) && !x.body_from_socket &&
         attempt.tries() < group_size &&
@@ -475,8 +476,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     append_list(ctx.upstream_status, std::to_string(status));
 
     // proxy_intercept_errors: an error_page for this status answers instead.
-    if (s.proxy_intercept_errors && status >= 300 && s.error_page.count(status) &&
-        redirects < 10) {
+    if (s.proxy_intercept_errors && status >= 300 && s.error_page.count(status) && redirects < 10) {
       boost::system::error_code ignored;
       conn->socket.close(ignored);
       upstream_socket_ = nullptr;
@@ -521,8 +521,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       std::string_view name = h.name.in(upbuf_ptr);
       if (hop_by_hop_response(name)) continue;
       if (!up_connection.empty() && has_token(up_connection, name)) continue;
-      bool hidden = contains_ci(s.proxy_hide_header, name) &&
-                    !contains_ci(s.proxy_pass_header, name);
+      bool hidden =
+          contains_ci(s.proxy_hide_header, name) && !contains_ci(s.proxy_pass_header, name);
       if (hidden) continue;
       if (iequals(name, "server") || iequals(name, "date")) {
         // passed explicitly with proxy_pass_header: replace ours
@@ -551,23 +551,14 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     for (;;) {
       bufs.clear();
       if (head_pending) bufs.push_back(asio::buffer(out));
-      chunk_lines.clear();
-      chunk_lines.reserve(up.body().size() * 12 + 8);
+      BodyGather gather(bufs, chunk_lines, chunk_to_client, up.body().size());
       for (const auto& sp : up.body()) {
-        if (chunk_to_client) {
-          char line[24];
-          int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
-          size_t at = chunk_lines.size();
-          chunk_lines.append(line, static_cast<size_t>(len));
-          bufs.push_back(asio::buffer(chunk_lines.data() + at, static_cast<size_t>(len)));
-        }
-        bufs.push_back(asio::buffer(upbuf_ptr + sp.offset, sp.length));
-        if (chunk_to_client) bufs.push_back(asio::buffer("\r\n", 2));
+        gather.add(upbuf_ptr + sp.offset, sp.length);
         body_sent += sp.length;
       }
       up.body().clear();
       bool finished = no_body || up.message_done();
-      if (finished && chunk_to_client) bufs.push_back(asio::buffer("0\r\n\r\n", 5));
+      if (finished) gather.finish();
       if (!bufs.empty()) {
         size_t bytes = asio::buffer_size(bufs);
         if (!co_await write_client(bufs)) {
@@ -617,12 +608,12 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     if (extra_bytes) {
       log(LogLevel::kWarn, "*" + std::to_string(info_.id) +
                                " upstream sent more data than specified in \"Content-Length\" "
-                               "header while reading upstream, upstream: \"" + upstream_url() +
-                               "\"");
+                               "header while reading upstream, upstream: \"" +
+                               upstream_url() + "\"");
     }
     const bool reusable = !extra_bytes && upstream_ok && client_ok && up.message_done() &&
-                          up.keep_alive() &&
-                          ucfg.keepalive > 0 && (!has_body || parser.message_done());
+                          up.keep_alive() && ucfg.keepalive > 0 &&
+                          (!has_body || parser.message_done());
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                    Clock::now());
     peer.stats().record(worker_slot, status,

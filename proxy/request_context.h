@@ -65,7 +65,7 @@ struct RequestContext {
 
   std::string request_id;
   std::vector<std::optional<std::string>> map_values;  ///< per-request cache
-  std::vector<std::string> user_values;                 ///< `set` variables
+  std::vector<std::string> user_values;                ///< `set` variables
 
   /// Clears per-request state for the next request on the connection.
   void reset();

@@ -31,8 +31,7 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
         if (g->name() == u.name) old = g.get();
       }
     }
-    rt->groups.push_back(
-        balancing::make_group(u.name, u.algorithm, u.servers, worker_slots, old));
+    rt->groups.push_back(balancing::make_group(u.name, u.algorithm, u.servers, worker_slots, old));
   }
   std::vector<std::string> paths;
   for (const auto& s : config->http.servers) {

@@ -29,7 +29,6 @@ void ByteBuffer::reserve(size_t n) {
   capacity = n;
 }
 
-
 ClientSession::ClientSession(Worker& worker, Socket socket,
                              std::shared_ptr<WorkerGeneration> generation,
                              const ListenGroup* listen)
@@ -96,10 +95,9 @@ void ClientSession::wait_for_request() {
     return;
   }
   arm(idle_timeout_);
-  client_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) {
-                       self->on_readable(ec);
-                     });
+  client_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
 void ClientSession::on_readable(const boost::system::error_code& ec) {
@@ -108,15 +106,16 @@ void ClientSession::on_readable(const boost::system::error_code& ec) {
     return;
   }
   idle_ = false;
-  asio::co_spawn(client_.get_executor(), serve_requests(), [self = shared_from_this()](std::exception_ptr e) {
-    if (!e) return;
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      log(LogLevel::kAlert, std::string("unexpected exception in a connection: ") + ex.what());
-    }
-    self->close();
-  });
+  asio::co_spawn(
+      client_.get_executor(), serve_requests(), [self = shared_from_this()](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          log(LogLevel::kAlert, std::string("unexpected exception in a connection: ") + ex.what());
+        }
+        self->close();
+      });
 }
 
 void ClientSession::close() {
@@ -149,7 +148,9 @@ void ClientSession::arm(std::chrono::milliseconds timeout) {
   worker_.set_deadline(slot_, Clock::now() + timeout);
 }
 
-void ClientSession::disarm() { worker_.set_deadline(slot_, Clock::time_point::max()); }
+void ClientSession::disarm() {
+  worker_.set_deadline(slot_, Clock::time_point::max());
+}
 
 void ClientSession::on_deadline() {
   timed_out_ = true;
@@ -176,8 +177,8 @@ Task<void> ClientSession::serve_requests() {
     }
   }
   disarm();
-  if (!keep_alive_ && (in_.end > 0 || (x_ && x_->parser.headers_done() &&
-                                        !x_->parser.message_done()))) {
+  if (!keep_alive_ &&
+      (in_.end > 0 || (x_ && x_->parser.headers_done() && !x_->parser.message_done()))) {
     // Lingering close: let the client see our response before the socket resets.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
@@ -232,10 +233,10 @@ Task<bool> ClientSession::read_head() {
       std::string_view held(in_.data.get(), in_.end);
       bool line_done = held.find('\n') != std::string_view::npos &&
                        held.find('\n') < server.large_header_buffer_size;
-      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                               (line_done ? " client sent too long header line"
-                                          : " client sent too long URI") +
-                               ", client: " + info_.remote_addr);
+      log(LogLevel::kInfo,
+          "*" + std::to_string(info_.id) +
+              (line_done ? " client sent too long header line" : " client sent too long URI") +
+              ", client: " + info_.remote_addr);
       co_await respond_error(line_done ? 494 : 414);
       finish_request();
       co_return false;
@@ -250,7 +251,8 @@ Task<bool> ClientSession::read_head() {
       if (timed_out_ && in_.end > 0) {
         log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                  " client timed out (110: Connection timed out) while reading "
-                                 "client request headers, client: " + info_.remote_addr);
+                                 "client request headers, client: " +
+                                 info_.remote_addr);
       }
       keep_alive_ = false;
       in_.end = 0;
@@ -265,8 +267,7 @@ Task<bool> ClientSession::read_head() {
   ctx.start = Clock::now();
   ctx.start_wall = std::chrono::system_clock::now();
   ctx.method = llhttp_method_name(static_cast<llhttp_method_t>(x.parser.method()));
-  ctx.protocol = x.parser.http_minor() == 0 && x.parser.http_major() == 1 ? "HTTP/1.0"
-                                                                           : "HTTP/1.1";
+  ctx.protocol = x.parser.http_minor() == 0 && x.parser.http_major() == 1 ? "HTTP/1.0" : "HTTP/1.1";
   ctx.request_uri = x.parser.url().in(base);
   ctx.request_length = static_cast<int64_t>(x.consumed);
   ++info_.requests;
@@ -294,9 +295,9 @@ Task<bool> ClientSession::read_head() {
   if (host_count > 1 || (host_count == 1 && host_header.empty())) bad = true;
   if (!bad && !normalize_host(uri_host.empty() ? host_header : uri_host, ctx.host)) bad = true;
   if (!bad && host_count == 0 && x.parser.http_minor() >= 1 && uri_host.empty()) {
-    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                             " client sent HTTP/1.1 request without \"Host\" header, client: " +
-                             info_.remote_addr);
+    log(LogLevel::kInfo,
+        "*" + std::to_string(info_.id) +
+            " client sent HTTP/1.1 request without \"Host\" header, client: " + info_.remote_addr);
     bad = true;
   }
   ctx.server = find_server(*listen_, ctx.host);
@@ -310,8 +311,7 @@ Task<bool> ClientSession::read_head() {
   if (x.parser.http_major() != 1) {
     keep_alive_ = false;
     log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                             " client sent unsupported HTTP version, client: " +
-                             info_.remote_addr);
+                             " client sent unsupported HTTP version, client: " + info_.remote_addr);
     co_await respond_error(505);
     finish_request();
     co_return false;
@@ -371,8 +371,8 @@ Task<void> ClientSession::handle_request() {
       ctx.user_values[op.slot] = expand(op.value, ctx);
     } else {
       std::string text = op.has_value ? expand(op.value, ctx) : std::string();
-      bool redirect = op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 ||
-                      op.code == 308;
+      bool redirect =
+          op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 || op.code == 308;
       co_await respond(op.code, redirect ? std::string_view{} : text, {},
                        redirect ? std::string_view(text) : std::string_view{}, 0);
       co_return;
@@ -401,8 +401,8 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
       continue;
     }
     std::string text = op.has_value ? expand(op.value, ctx) : std::string();
-    bool redirect = op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 ||
-                    op.code == 308;
+    bool redirect =
+        op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 || op.code == 308;
     if (redirect || !op.has_value) {
       co_await respond(op.code, {}, {}, redirect ? std::string_view(text) : std::string_view{},
                        redirects);
@@ -444,8 +444,8 @@ void ClientSession::finish_response_head(bool has_body_framing) {
   const auto& s = settings();
   if (keep_alive_) {
     if (info_.requests >= static_cast<uint64_t>(s.keepalive_requests) ||
-        s.keepalive_timeout.count() == 0 || Clock::now() - created_ >= s.keepalive_time ||
-        quit_ || worker_.quitting()) {
+        s.keepalive_timeout.count() == 0 || Clock::now() - created_ >= s.keepalive_time || quit_ ||
+        worker_.quitting()) {
       keep_alive_ = false;
     }
   }
@@ -470,9 +470,8 @@ void ClientSession::finish_response_head(bool has_body_framing) {
   out += "\r\n";
 }
 
-Task<void> ClientSession::respond(int status, std::string_view body,
-                                             std::string_view content_type,
-                                             std::string_view location_header, int redirects) {
+Task<void> ClientSession::respond(int status, std::string_view body, std::string_view content_type,
+                                  std::string_view location_header, int redirects) {
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& s = settings();
@@ -542,8 +541,8 @@ Task<void> ClientSession::respond(int status, std::string_view body,
   }
   std::string generated;
   std::string_view type = content_type;
-  if (body.empty() && status >= 300 && (status >= 400 || !location_header.empty() ||
-                                        status <= 308)) {
+  if (body.empty() && status >= 300 &&
+      (status >= 400 || !location_header.empty() || status <= 308)) {
     if (status >= 300 && status != 304) {
       generated = error_page_body(status == 494 ? 400 : status);
       body = generated;
@@ -609,7 +608,8 @@ Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bu
     if (timed_out_) {
       log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                " client timed out (110: Connection timed out) while sending "
-                               "response to client, client: " + info_.remote_addr);
+                               "response to client, client: " +
+                               info_.remote_addr);
     }
     keep_alive_ = false;
     co_return false;
@@ -642,8 +642,8 @@ Task<bool> ClientSession::discard_body() {
 
 // Produces the next piece of the request body as buffers (chunk-encoded when
 // `chunked_out`), reading from the client when the head buffer has no more.
-Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out,
-                                                     bool chunked_out, bool& done, bool& failed) {
+Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out, bool chunked_out,
+                                          bool& done, bool& failed) {
   auto& x = *x_;
   auto& parser = x.parser;
   auto& spans = parser.body();
@@ -673,24 +673,15 @@ Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out,
     }
     if (used < n) x.leftover.append(x.io.get() + used, n - used);  // next pipelined request
   }
-  x.chunk_heads.clear();
-  x.chunk_heads.reserve(spans.size() * 12 + 8);
+  BodyGather gather(out, x.chunk_heads, chunked_out, spans.size());
   for (const auto& sp : spans) {
-    if (chunked_out) {
-      char line[24];
-      int len = std::snprintf(line, sizeof line, "%x\r\n", sp.length);
-      size_t at = x.chunk_heads.size();
-      x.chunk_heads.append(line, static_cast<size_t>(len));
-      out.push_back(asio::buffer(x.chunk_heads.data() + at, static_cast<size_t>(len)));
-    }
-    out.push_back(asio::buffer(x.body_base + sp.offset, sp.length));
-    if (chunked_out) out.push_back(asio::buffer("\r\n", 2));
+    gather.add(x.body_base + sp.offset, sp.length);
     x.body_bytes += sp.length;
   }
   spans.clear();
   if (parser.message_done()) {
     done = true;
-    if (chunked_out) out.push_back(asio::buffer("0\r\n\r\n", 5));
+    gather.finish();
   }
   co_return true;
 }

@@ -33,9 +33,10 @@ struct ByteBuffer {
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
   friend class Worker;
+
  public:
-  ClientSession(Worker& worker, Socket socket,
-                std::shared_ptr<WorkerGeneration> generation, const ListenGroup* listen);
+  ClientSession(Worker& worker, Socket socket, std::shared_ptr<WorkerGeneration> generation,
+                const ListenGroup* listen);
   ~ClientSession();
 
   /// Starts serving a freshly accepted connection; the session keeps itself
@@ -48,7 +49,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Exchange;  // per-request heavy state, allocated while busy
 
  private:
-
   void wait_for_request();
   void recycle_exchange();
   static std::unique_ptr<Exchange> take_exchange();
@@ -58,14 +58,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Task<bool> read_head();
   Task<void> handle_request();
   Task<void> run_location(const conf::Location* loc, int redirects);
-  Task<void> respond(int status, std::string_view body,
-                                       std::string_view content_type,
-                                       std::string_view location_header, int redirects);
+  Task<void> respond(int status, std::string_view body, std::string_view content_type,
+                     std::string_view location_header, int redirects);
   Task<void> respond_error(int status, int redirects = 0);
   Task<void> proxy(const conf::Location& loc, int redirects);
   Task<bool> discard_body();
-  Task<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out,
-                                               bool chunked_out, bool& done, bool& failed);
+  Task<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out, bool chunked_out,
+                             bool& done, bool& failed);
   Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
   Task<bool> write_client(std::string_view data);
   void begin_response_head(int status, std::string_view reason);

@@ -4,7 +4,6 @@
 
 namespace tg::proxy {
 
-
 std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
                                                      const balancing::Peer* peer,
                                                      std::chrono::steady_clock::time_point now) {

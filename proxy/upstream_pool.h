@@ -5,10 +5,10 @@
 #pragma once
 
 #include <chrono>
-#include <vector>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 

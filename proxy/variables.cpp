@@ -165,23 +165,57 @@ std::string_view find_header(const char* base, const std::vector<HeaderSpan>* he
 
 void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
   switch (s.var) {
-    case Var::kLiteral: out += s.text; break;
-    case Var::kHost: out += ctx.host; break;
-    case Var::kHttp: out += ctx.header(s.text); break;
-    case Var::kCookie: out += cookie_value(ctx.header("cookie"), s.text); break;
-    case Var::kArg: out += arg_value(ctx.args, s.text); break;
-    case Var::kArgs: out += ctx.args; break;
-    case Var::kIsArgs: if (!ctx.args.empty()) out += '?'; break;
-    case Var::kRemoteAddr: out += ctx.conn->remote_addr; break;
-    case Var::kRemotePort: out += std::to_string(ctx.conn->remote_port); break;
-    case Var::kServerAddr: out += ctx.conn->server_addr; break;
-    case Var::kServerPort: out += std::to_string(ctx.conn->server_port); break;
-    case Var::kServerName: if (ctx.server) out += ctx.server->names.first; break;
-    case Var::kServerProtocol: out += ctx.protocol; break;
-    case Var::kScheme: out += "http"; break;
-    case Var::kRequestMethod: out += ctx.method; break;
-    case Var::kRequestUri: out += ctx.request_uri; break;
-    case Var::kUri: out += ctx.uri; break;
+    case Var::kLiteral:
+      out += s.text;
+      break;
+    case Var::kHost:
+      out += ctx.host;
+      break;
+    case Var::kHttp:
+      out += ctx.header(s.text);
+      break;
+    case Var::kCookie:
+      out += cookie_value(ctx.header("cookie"), s.text);
+      break;
+    case Var::kArg:
+      out += arg_value(ctx.args, s.text);
+      break;
+    case Var::kArgs:
+      out += ctx.args;
+      break;
+    case Var::kIsArgs:
+      if (!ctx.args.empty()) out += '?';
+      break;
+    case Var::kRemoteAddr:
+      out += ctx.conn->remote_addr;
+      break;
+    case Var::kRemotePort:
+      out += std::to_string(ctx.conn->remote_port);
+      break;
+    case Var::kServerAddr:
+      out += ctx.conn->server_addr;
+      break;
+    case Var::kServerPort:
+      out += std::to_string(ctx.conn->server_port);
+      break;
+    case Var::kServerName:
+      if (ctx.server) out += ctx.server->names.first;
+      break;
+    case Var::kServerProtocol:
+      out += ctx.protocol;
+      break;
+    case Var::kScheme:
+      out += "http";
+      break;
+    case Var::kRequestMethod:
+      out += ctx.method;
+      break;
+    case Var::kRequestUri:
+      out += ctx.request_uri;
+      break;
+    case Var::kUri:
+      out += ctx.uri;
+      break;
     case Var::kRequest:
       out += ctx.method;
       out += ' ';
@@ -189,22 +223,36 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       out += ' ';
       out += ctx.protocol;
       break;
-    case Var::kRequestLength: out += std::to_string(ctx.request_length); break;
-    case Var::kContentLength: out += ctx.header("content-length"); break;
-    case Var::kContentType: out += ctx.header("content-type"); break;
+    case Var::kRequestLength:
+      out += std::to_string(ctx.request_length);
+      break;
+    case Var::kContentLength:
+      out += ctx.header("content-length");
+      break;
+    case Var::kContentType:
+      out += ctx.header("content-type");
+      break;
     case Var::kStatus: {
       char buf[8];
       std::snprintf(buf, sizeof buf, "%03d", ctx.status);
       out += buf;
       break;
     }
-    case Var::kBodyBytesSent: out += std::to_string(ctx.body_bytes_sent); break;
-    case Var::kBytesSent: out += std::to_string(ctx.bytes_sent); break;
+    case Var::kBodyBytesSent:
+      out += std::to_string(ctx.body_bytes_sent);
+      break;
+    case Var::kBytesSent:
+      out += std::to_string(ctx.bytes_sent);
+      break;
     case Var::kRequestTime:
       out += seconds_text(std::chrono::steady_clock::now() - ctx.start);
       break;
-    case Var::kTimeLocal: out += time_local_text(std::chrono::system_clock::now()); break;
-    case Var::kTimeIso8601: out += time_iso8601_text(std::chrono::system_clock::now()); break;
+    case Var::kTimeLocal:
+      out += time_local_text(std::chrono::system_clock::now());
+      break;
+    case Var::kTimeIso8601:
+      out += time_iso8601_text(std::chrono::system_clock::now());
+      break;
     case Var::kMsec: {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
@@ -215,14 +263,22 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       out += buf;
       break;
     }
-    case Var::kConnection: out += std::to_string(ctx.conn->id); break;
-    case Var::kConnectionRequests: out += std::to_string(ctx.conn->requests); break;
+    case Var::kConnection:
+      out += std::to_string(ctx.conn->id);
+      break;
+    case Var::kConnectionRequests:
+      out += std::to_string(ctx.conn->requests);
+      break;
     case Var::kRequestId:
       if (ctx.request_id.empty()) ctx.request_id = random_id();
       out += ctx.request_id;
       break;
-    case Var::kProxyHost: if (ctx.proxy) out += ctx.proxy->proxy_host; break;
-    case Var::kProxyPort: if (ctx.proxy) out += ctx.proxy->proxy_port; break;
+    case Var::kProxyHost:
+      if (ctx.proxy) out += ctx.proxy->proxy_host;
+      break;
+    case Var::kProxyPort:
+      if (ctx.proxy) out += ctx.proxy->proxy_port;
+      break;
     case Var::kProxyAddXForwardedFor:
       // nginx: every incoming X-Forwarded-For line, each followed by ", ", then the client.
       if (ctx.head) {
@@ -234,11 +290,21 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       }
       out += ctx.conn->remote_addr;
       break;
-    case Var::kUpstreamAddr: out += ctx.upstream_addr; break;
-    case Var::kUpstreamStatus: out += ctx.upstream_status; break;
-    case Var::kUpstreamResponseTime: out += ctx.upstream_response_time; break;
-    case Var::kUpstreamConnectTime: out += ctx.upstream_connect_time; break;
-    case Var::kUpstreamHeaderTime: out += ctx.upstream_header_time; break;
+    case Var::kUpstreamAddr:
+      out += ctx.upstream_addr;
+      break;
+    case Var::kUpstreamStatus:
+      out += ctx.upstream_status;
+      break;
+    case Var::kUpstreamResponseTime:
+      out += ctx.upstream_response_time;
+      break;
+    case Var::kUpstreamConnectTime:
+      out += ctx.upstream_connect_time;
+      break;
+    case Var::kUpstreamHeaderTime:
+      out += ctx.upstream_header_time;
+      break;
     case Var::kSentHttp:
       for (const auto& [name, value] : ctx.sent_headers) {
         if (iequals(name, s.text)) {
@@ -250,14 +316,24 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
     case Var::kUpstreamHttp:
       out += find_header(ctx.upstream_base, ctx.upstream_headers, s.text);
       break;
-    case Var::kHostname: out += hostname(); break;
-    case Var::kPid: out += std::to_string(::getpid()); break;
-    case Var::kNginxVersion: out += TIDEGATE_VERSION; break;
-    case Var::kMap: append_map(s.index, ctx, out); break;
+    case Var::kHostname:
+      out += hostname();
+      break;
+    case Var::kPid:
+      out += std::to_string(::getpid());
+      break;
+    case Var::kNginxVersion:
+      out += TIDEGATE_VERSION;
+      break;
+    case Var::kMap:
+      append_map(s.index, ctx, out);
+      break;
     case Var::kUser:
       if (s.index < ctx.user_values.size()) out += ctx.user_values[s.index];
       break;
-    case Var::kCapture: out += ctx.captures.group(ctx.capture_subject, s.index); break;
+    case Var::kCapture:
+      out += ctx.captures.group(ctx.capture_subject, s.index);
+      break;
   }
 }
 

@@ -5,8 +5,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "common/error_log.h"
@@ -156,8 +156,8 @@ void Worker::spawn_accept(Listener& l) {
           auto gen = current_;
           const auto& limits = gen->runtime->config->main;
           if (sessions_.size() >= static_cast<size_t>(limits.worker_connections)) {
-            log(LogLevel::kAlert, std::to_string(limits.worker_connections) +
-                                      " worker_connections are not enough");
+            log(LogLevel::kAlert,
+                std::to_string(limits.worker_connections) + " worker_connections are not enough");
             continue;  // socket closes here
           }
           boost::system::error_code lec;

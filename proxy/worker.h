@@ -87,7 +87,8 @@ class Worker {
   void begin_quit();
 
   int index_;
-  std::unique_ptr<boost::asio::io_context> ioc_ = std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+  std::unique_ptr<boost::asio::io_context> ioc_ =
+      std::make_unique<boost::asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   std::thread thread_;
   std::vector<Listener> listeners_;
   std::shared_ptr<WorkerGeneration> current_;
