@@ -53,6 +53,7 @@ class BodyGather {
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
   HttpParser parser{HTTP_REQUEST};
+  ByteBuffer in;  ///< request head bytes (and pipelined leftovers)
   RequestContext ctx;
   size_t consumed = 0;              ///< bytes of in_ the parser has taken
   std::unique_ptr<char[]> io;       ///< client body buffer

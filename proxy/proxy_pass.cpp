@@ -2,6 +2,8 @@
 // rewritten head and stream the body, read the response head, stream the body
 // back. Failures before anything reached the client go to the next upstream
 // as `proxy_next_upstream` allows.
+#include <span>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -295,7 +297,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       bool done = pre_done;
       for (;;) {
         arm(s.proxy_send_timeout);
-        auto [ec, n] = co_await asio::async_write(conn->socket, bufs, kTuple);
+        // A span, not the vector: async_write copies its buffer sequence.
+        auto [ec, n] = co_await asio::async_write(
+            conn->socket, std::span<const asio::const_buffer>(bufs), kTuple);
         disarm();
         request_sent = true;
         if (ec) {

@@ -3,6 +3,8 @@
 // connection whose expiry cancels the pending socket operation.
 #include "proxy/session.h"
 
+#include <span>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -72,6 +74,8 @@ constexpr size_t kSpareExchanges = 64;
 
 void ClientSession::recycle_exchange() {
   if (!x_) return;
+  x_->in.end = 0;
+  if (x_->in.capacity > 4096) x_->in.release();  // a rare huge head: do not keep it
   if (t_spare_exchanges.size() < kSpareExchanges) {
     x_->io.reset();  // body buffers are rare; keep only the common ones
     t_spare_exchanges.push_back(std::move(x_));
@@ -88,7 +92,6 @@ std::unique_ptr<ClientSession::Exchange> ClientSession::take_exchange() {
 
 void ClientSession::wait_for_request() {
   recycle_exchange();
-  in_.release();
   idle_ = true;
   if (quit_ || worker_.quitting()) {
     close();
@@ -171,14 +174,14 @@ Task<void> ClientSession::serve_requests() {
     idle_timeout_ = settings().keepalive_timeout;
     finish_request();
     if (!keep_alive_ || quit_ || worker_.quitting()) break;
-    if (in_.end == 0) {
+    if (x_->in.end == 0) {
       wait_for_request();
       co_return;
     }
   }
   disarm();
   if (!keep_alive_ &&
-      (in_.end > 0 || (x_ && x_->parser.headers_done() && !x_->parser.message_done()))) {
+      x_ && (x_->in.end > 0 || (x_->parser.headers_done() && !x_->parser.message_done()))) {
     // Lingering close: let the client see our response before the socket resets.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
@@ -213,8 +216,8 @@ Task<bool> ClientSession::read_head() {
   // client_header_timeout covers the whole head, not each read (slowloris).
   arm(server.client_header_timeout);
   for (;;) {
-    if (in_.end > x.consumed) {
-      x.consumed += x.parser.feed(in_.data.get(), x.consumed, in_.end);
+    if (x_->in.end > x.consumed) {
+      x.consumed += x.parser.feed(x_->in.data.get(), x.consumed, x_->in.end);
     }
     if (x.parser.failed()) {
       keep_alive_ = false;
@@ -227,10 +230,10 @@ Task<bool> ClientSession::read_head() {
       co_return false;
     }
     if (x.parser.headers_done()) break;
-    if (in_.end >= max_head) {
+    if (x_->in.end >= max_head) {
       keep_alive_ = false;
       ctx.start = Clock::now();
-      std::string_view held(in_.data.get(), in_.end);
+      std::string_view held(x_->in.data.get(), x_->in.end);
       bool line_done = held.find('\n') != std::string_view::npos &&
                        held.find('\n') < server.large_header_buffer_size;
       log(LogLevel::kInfo,
@@ -241,27 +244,27 @@ Task<bool> ClientSession::read_head() {
       finish_request();
       co_return false;
     }
-    if (in_.end == in_.capacity) {
-      size_t next = in_.capacity ? in_.capacity * 2 : server.client_header_buffer_size;
-      in_.reserve(std::min(std::max(next, size_t{1024}), max_head));
+    if (x_->in.end == x_->in.capacity) {
+      size_t next = x_->in.capacity ? x_->in.capacity * 2 : server.client_header_buffer_size;
+      x_->in.reserve(std::min(std::max(next, size_t{1024}), max_head));
     }
     auto [ec, n] = co_await client_.async_read_some(
-        asio::buffer(in_.data.get() + in_.end, in_.capacity - in_.end), kTuple);
+        asio::buffer(x_->in.data.get() + x_->in.end, x_->in.capacity - x_->in.end), kTuple);
     if (ec) {
-      if (timed_out_ && in_.end > 0) {
+      if (timed_out_ && x_->in.end > 0) {
         log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                  " client timed out (110: Connection timed out) while reading "
                                  "client request headers, client: " +
                                  info_.remote_addr);
       }
       keep_alive_ = false;
-      in_.end = 0;
+      x_->in.end = 0;
       co_return false;
     }
-    in_.end += n;
+    x_->in.end += n;
   }
   // Head complete: fill the request context.
-  const char* base = in_.data.get();
+  const char* base = x_->in.data.get();
   ctx.base = base;
   ctx.head = &x.parser;
   ctx.start = Clock::now();
@@ -343,16 +346,16 @@ void ClientSession::finish_request() {
     worker_.access_log().append(*it->second, line, a.buffer);
   }
   // Leftover pipelined bytes move to the front for the next request.
-  if (x.parser.message_done() && x.consumed < in_.end) {
-    std::memmove(in_.data.get(), in_.data.get() + x.consumed, in_.end - x.consumed);
-    in_.end -= x.consumed;
+  if (x.parser.message_done() && x.consumed < x_->in.end) {
+    std::memmove(x_->in.data.get(), x_->in.data.get() + x.consumed, x_->in.end - x.consumed);
+    x_->in.end -= x.consumed;
   } else {
-    in_.end = 0;
+    x_->in.end = 0;
   }
   if (!x.leftover.empty()) {
-    in_.reserve(in_.end + x.leftover.size());
-    std::memcpy(in_.data.get() + in_.end, x.leftover.data(), x.leftover.size());
-    in_.end += x.leftover.size();
+    x_->in.reserve(x_->in.end + x.leftover.size());
+    std::memcpy(x_->in.data.get() + x_->in.end, x.leftover.data(), x.leftover.size());
+    x_->in.end += x.leftover.size();
     x.leftover.clear();
   }
   x.consumed = 0;
@@ -602,7 +605,9 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
 
 Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
   arm(settings().send_timeout);
-  auto [ec, n] = co_await asio::async_write(client_, bufs, kTuple);
+  // A span, not the vector: async_write copies its buffer sequence.
+  auto [ec, n] =
+      co_await asio::async_write(client_, std::span<const asio::const_buffer>(bufs), kTuple);
   disarm();
   if (ec) {
     if (timed_out_) {

@@ -87,7 +87,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const ListenGroup* listen_;
   ConnectionInfo info_;
   std::unique_ptr<Exchange> x_;
-  ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;
