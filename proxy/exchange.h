@@ -50,10 +50,31 @@ class BodyGather {
   bool chunked_;
 };
 
+/// A kIoBuffer-sized buffer from a small per-thread pool, returned when the
+/// holder goes away: connections waiting for their next request hold none.
+class PooledBuffer {
+ public:
+  PooledBuffer() = default;
+  PooledBuffer(PooledBuffer&&) = default;
+  PooledBuffer& operator=(PooledBuffer&&) = default;
+  ~PooledBuffer() { reset(); }
+  char* get() {
+    if (!data_) data_ = acquire();
+    return data_.get();
+  }
+  void reset() {
+    if (data_) release(std::move(data_));
+  }
+
+ private:
+  static std::unique_ptr<char[]> acquire();
+  static void release(std::unique_ptr<char[]> buffer);
+  std::unique_ptr<char[]> data_;
+};
+
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
   HttpParser parser{HTTP_REQUEST};
-  ByteBuffer in;  ///< request head bytes (and pipelined leftovers)
   RequestContext ctx;
   size_t consumed = 0;              ///< bytes of in_ the parser has taken
   std::unique_ptr<char[]> io;       ///< client body buffer
@@ -61,7 +82,7 @@ struct ClientSession::Exchange {
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
-  std::unique_ptr<char[]> upstream_buf;  ///< upstream response buffer (kIoBuffer)
+  PooledBuffer upstream_buf;  ///< upstream response buffer, held only while proxying
   HttpParser upstream{HTTP_RESPONSE};
   std::string upstream_head;       ///< request head sent upstream
   std::string uri_out;             ///< URI sent upstream

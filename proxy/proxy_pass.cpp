@@ -232,8 +232,12 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
 
   const auto started = Clock::now();
   balancing::Attempt attempt;
-  if (!x.upstream_buf) x.upstream_buf = std::make_unique_for_overwrite<char[]>(kUpstreamBuffer);
   char* const upbuf_ptr = x.upstream_buf.get();
+  // Back to the pool when this request is done with the upstream.
+  struct ReturnBuffer {
+    PooledBuffer& b;
+    ~ReturnBuffer() { b.reset(); }
+  } return_buffer{x.upstream_buf};
   auto& bufs = x.bufs;  // reused: a warm worker allocates nothing per request here
   auto& chunk_lines = x.chunk_lines;
   bool retried_cached = false;

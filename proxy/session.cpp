@@ -60,22 +60,38 @@ ClientSession::~ClientSession() {
 }
 
 void ClientSession::start(std::shared_ptr<ClientSession> session) {
-  session->wait_for_request();
+  session->wait_for_request(session->idle_timeout_);
 }
 
 // Between requests a connection owns no coroutine and no buffers: only a
 // readiness wait and its timer (an idle keep-alive connection costs ~1 KB).
 namespace {
+/// How long a connection that just finished a request waits with its buffers
+/// before it gives them up (see serve_requests).
+constexpr std::chrono::milliseconds kHotWait{25};
+
+thread_local std::vector<std::unique_ptr<char[]>> t_spare_buffers;
+constexpr size_t kSpareBuffers = 64;
+
 // Per-request state is recycled per worker thread: its buffers and strings keep
 // their capacity, so a request on a warm worker allocates almost nothing.
 thread_local std::vector<std::unique_ptr<ClientSession::Exchange>> t_spare_exchanges;
 constexpr size_t kSpareExchanges = 64;
 }  // namespace
 
+std::unique_ptr<char[]> PooledBuffer::acquire() {
+  if (t_spare_buffers.empty()) return std::make_unique_for_overwrite<char[]>(kIoBuffer);
+  auto b = std::move(t_spare_buffers.back());
+  t_spare_buffers.pop_back();
+  return b;
+}
+
+void PooledBuffer::release(std::unique_ptr<char[]> buffer) {
+  if (t_spare_buffers.size() < kSpareBuffers) t_spare_buffers.push_back(std::move(buffer));
+}
+
 void ClientSession::recycle_exchange() {
   if (!x_) return;
-  x_->in.end = 0;
-  if (x_->in.capacity > 4096) x_->in.release();  // a rare huge head: do not keep it
   if (t_spare_exchanges.size() < kSpareExchanges) {
     x_->io.reset();  // body buffers are rare; keep only the common ones
     t_spare_exchanges.push_back(std::move(x_));
@@ -90,14 +106,15 @@ std::unique_ptr<ClientSession::Exchange> ClientSession::take_exchange() {
   return x;
 }
 
-void ClientSession::wait_for_request() {
+void ClientSession::wait_for_request(std::chrono::milliseconds timeout) {
   recycle_exchange();
+  in_.release();
   idle_ = true;
   if (quit_ || worker_.quitting()) {
     close();
     return;
   }
-  arm(idle_timeout_);
+  arm(timeout);
   client_.async_wait(
       tcp::socket::wait_read,
       [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
@@ -174,14 +191,37 @@ Task<void> ClientSession::serve_requests() {
     idle_timeout_ = settings().keepalive_timeout;
     finish_request();
     if (!keep_alive_ || quit_ || worker_.quitting()) break;
-    if (x_->in.end == 0) {
-      wait_for_request();
-      co_return;
+    if (in_.end == 0) {
+      // Hot wait: a client that just got an answer usually sends again soon.
+      // Reading straight into the head buffer costs no syscall until epoll
+      // reports data (asio skips the speculative read once a socket is
+      // drained), unlike a readiness wait, which re-arms epoll every time.
+      // After kHotWait without a request the connection cools down to the
+      // light idle state, which holds no buffers.
+      const auto hot = std::min(idle_timeout_, kHotWait);
+      recycle_exchange();  // only the head buffer is held while waiting
+      auto& in = in_;
+      if (in.capacity > 4096) in.release();  // a rare huge head: do not keep it
+      in.reserve(listen_->default_server->client_header_buffer_size);
+      idle_ = true;
+      arm(hot);
+      auto [ec, n] =
+          co_await client_.async_read_some(asio::buffer(in.data.get(), in.capacity), kTuple);
+      idle_ = false;
+      if (!ec) {
+        in.end = n;
+        continue;
+      }
+      if (timed_out_ && !quit_ && !worker_.quitting() && hot < idle_timeout_) {
+        wait_for_request(idle_timeout_ - hot);
+        co_return;
+      }
+      break;  // closed by the client, idle timeout, or shutting down
     }
   }
   disarm();
   if (!keep_alive_ &&
-      x_ && (x_->in.end > 0 || (x_->parser.headers_done() && !x_->parser.message_done()))) {
+      (in_.end > 0 || (x_ && x_->parser.headers_done() && !x_->parser.message_done()))) {
     // Lingering close: let the client see our response before the socket resets.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
@@ -216,8 +256,8 @@ Task<bool> ClientSession::read_head() {
   // client_header_timeout covers the whole head, not each read (slowloris).
   arm(server.client_header_timeout);
   for (;;) {
-    if (x_->in.end > x.consumed) {
-      x.consumed += x.parser.feed(x_->in.data.get(), x.consumed, x_->in.end);
+    if (in_.end > x.consumed) {
+      x.consumed += x.parser.feed(in_.data.get(), x.consumed, in_.end);
     }
     if (x.parser.failed()) {
       keep_alive_ = false;
@@ -230,10 +270,10 @@ Task<bool> ClientSession::read_head() {
       co_return false;
     }
     if (x.parser.headers_done()) break;
-    if (x_->in.end >= max_head) {
+    if (in_.end >= max_head) {
       keep_alive_ = false;
       ctx.start = Clock::now();
-      std::string_view held(x_->in.data.get(), x_->in.end);
+      std::string_view held(in_.data.get(), in_.end);
       bool line_done = held.find('\n') != std::string_view::npos &&
                        held.find('\n') < server.large_header_buffer_size;
       log(LogLevel::kInfo,
@@ -244,27 +284,27 @@ Task<bool> ClientSession::read_head() {
       finish_request();
       co_return false;
     }
-    if (x_->in.end == x_->in.capacity) {
-      size_t next = x_->in.capacity ? x_->in.capacity * 2 : server.client_header_buffer_size;
-      x_->in.reserve(std::min(std::max(next, size_t{1024}), max_head));
+    if (in_.end == in_.capacity) {
+      size_t next = in_.capacity ? in_.capacity * 2 : server.client_header_buffer_size;
+      in_.reserve(std::min(std::max(next, size_t{1024}), max_head));
     }
     auto [ec, n] = co_await client_.async_read_some(
-        asio::buffer(x_->in.data.get() + x_->in.end, x_->in.capacity - x_->in.end), kTuple);
+        asio::buffer(in_.data.get() + in_.end, in_.capacity - in_.end), kTuple);
     if (ec) {
-      if (timed_out_ && x_->in.end > 0) {
+      if (timed_out_ && in_.end > 0) {
         log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                  " client timed out (110: Connection timed out) while reading "
                                  "client request headers, client: " +
                                  info_.remote_addr);
       }
       keep_alive_ = false;
-      x_->in.end = 0;
+      in_.end = 0;
       co_return false;
     }
-    x_->in.end += n;
+    in_.end += n;
   }
   // Head complete: fill the request context.
-  const char* base = x_->in.data.get();
+  const char* base = in_.data.get();
   ctx.base = base;
   ctx.head = &x.parser;
   ctx.start = Clock::now();
@@ -346,16 +386,16 @@ void ClientSession::finish_request() {
     worker_.access_log().append(*it->second, line, a.buffer);
   }
   // Leftover pipelined bytes move to the front for the next request.
-  if (x.parser.message_done() && x.consumed < x_->in.end) {
-    std::memmove(x_->in.data.get(), x_->in.data.get() + x.consumed, x_->in.end - x.consumed);
-    x_->in.end -= x.consumed;
+  if (x.parser.message_done() && x.consumed < in_.end) {
+    std::memmove(in_.data.get(), in_.data.get() + x.consumed, in_.end - x.consumed);
+    in_.end -= x.consumed;
   } else {
-    x_->in.end = 0;
+    in_.end = 0;
   }
   if (!x.leftover.empty()) {
-    x_->in.reserve(x_->in.end + x.leftover.size());
-    std::memcpy(x_->in.data.get() + x_->in.end, x.leftover.data(), x.leftover.size());
-    x_->in.end += x.leftover.size();
+    in_.reserve(in_.end + x.leftover.size());
+    std::memcpy(in_.data.get() + in_.end, x.leftover.data(), x.leftover.size());
+    in_.end += x.leftover.size();
     x.leftover.clear();
   }
   x.consumed = 0;

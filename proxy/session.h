@@ -49,7 +49,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   struct Exchange;  // per-request heavy state, allocated while busy
 
  private:
-  void wait_for_request();
+  void wait_for_request(std::chrono::milliseconds timeout);
   void recycle_exchange();
   static std::unique_ptr<Exchange> take_exchange();
   void on_readable(const boost::system::error_code& ec);
@@ -87,6 +87,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const ListenGroup* listen_;
   ConnectionInfo info_;
   std::unique_ptr<Exchange> x_;
+  ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;
