@@ -488,7 +488,9 @@ void ClientSession::finish_response_head(bool has_body_framing) {
   if (keep_alive_) {
     if (info_.requests >= static_cast<uint64_t>(s.keepalive_requests) ||
         s.keepalive_timeout.count() == 0 || Clock::now() - created_ >= s.keepalive_time || quit_ ||
-        worker_.quitting()) {
+        worker_.quitting() || gen_ != worker_.generation()) {
+      // After a reload, a connection of the old generation answers the request
+      // it has and then closes, so its next request sees the new configuration.
       keep_alive_ = false;
     }
   }
