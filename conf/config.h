@@ -105,8 +105,8 @@ struct LocationSettings {
   int64_t client_max_body_size = 1 << 20;
   std::string proxy_http_version = "1.0";
   std::vector<HeaderTemplate> proxy_set_header;  ///< merged with nginx's defaults
-  std::set<std::string> proxy_hide_header;       ///< lower-case names, defaults included
-  std::set<std::string> proxy_pass_header;
+  std::vector<std::string> proxy_hide_header;    ///< lower-case names, defaults included
+  std::vector<std::string> proxy_pass_header;    ///< (flat lists: scanned per response header)
   Millis proxy_connect_timeout{60'000};
   Millis proxy_read_timeout{60'000};
   Millis proxy_send_timeout{60'000};

@@ -28,6 +28,10 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+void add_unique(std::vector<std::string>& list, std::string name) {
+  if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(std::move(name));
+}
+
 [[noreturn]] void fail(const Directive& d, const std::string& message) {
   throw ConfError(message, d.where);
 }
@@ -423,7 +427,7 @@ class Builder {
     LocationSettings s;
     for (const char* name : {"date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
                              "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"}) {
-      s.proxy_hide_header.insert(name);
+      s.proxy_hide_header.push_back(name);
     }
     return s;
   }
@@ -501,9 +505,9 @@ class Builder {
       s.proxy_set_header.push_back(
           HeaderTemplate{d.args[0], lower(d.args[0]), compile(d, d.args[1]), false});
     } else if (n == "proxy_hide_header") {
-      s.proxy_hide_header.insert(lower(d.args[0]));
+      add_unique(s.proxy_hide_header, lower(d.args[0]));
     } else if (n == "proxy_pass_header") {
-      s.proxy_pass_header.insert(lower(d.args[0]));
+      add_unique(s.proxy_pass_header, lower(d.args[0]));
     } else if (n == "proxy_connect_timeout") {
       s.proxy_connect_timeout = time_arg(d, 0);
     } else if (n == "proxy_read_timeout") {

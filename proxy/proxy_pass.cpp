@@ -39,7 +39,7 @@ bool hop_by_hop_response(std::string_view name) {
 
 /// Case-insensitive membership in a small set of lower-case names, without
 /// building a lower-case copy per header.
-bool contains_ci(const std::set<std::string>& set, std::string_view name) {
+bool contains_ci(const std::vector<std::string>& set, std::string_view name) {
   for (const auto& item : set) {
     if (iequals(item, name)) return true;
   }
@@ -231,6 +231,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           : static_cast<int>(picker.group().primaries().size() + picker.group().backups().size());
 
   const auto started = Clock::now();
+  // $upstream_*_time strings are built only when some variable reads them.
+  const bool keep_times = ctx.config->uses(conf::Var::kUpstreamResponseTime) ||
+                          ctx.config->uses(conf::Var::kUpstreamConnectTime) ||
+                          ctx.config->uses(conf::Var::kUpstreamHeaderTime);
   balancing::Attempt attempt;
   char* const upbuf_ptr = x.upstream_buf.get();
   // Back to the pool when this request is done with the upstream.
@@ -287,7 +291,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       }
     }
     upstream_socket_ = &conn->socket;
-    append_list(ctx.upstream_connect_time, seconds_text(Clock::now() - attempt_start));
+    if (keep_times)
+      append_list(ctx.upstream_connect_time, seconds_text(Clock::now() - attempt_start));
 
     // ---- send head and body ----
     bool request_sent = false;
@@ -415,8 +420,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       peer.stats().record_failed_attempt(worker_.slot());
       int status = failure == Failure::kTimeout ? 504 : 502;
       append_list(ctx.upstream_status, std::to_string(status));
-      append_list(ctx.upstream_response_time, seconds_text(elapsed));
-      append_list(ctx.upstream_header_time, "-");
+      if (keep_times) append_list(ctx.upstream_response_time, seconds_text(elapsed));
+      if (keep_times) append_list(ctx.upstream_header_time, "-");
       unsigned bit = failure == Failure::kTimeout         ? conf::kNuTimeout
                      : failure == Failure::kInvalidHeader ? conf::kNuInvalidHeader
                                                           : conf::kNuError;
@@ -432,7 +437,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     }
 
     int status = up.status_code();
-    append_list(ctx.upstream_header_time, seconds_text(elapsed));
+    if (keep_times) append_list(ctx.upstream_header_time, seconds_text(elapsed));
     unsigned status_bit = 0;
     switch (status) {
       case 500:
@@ -477,7 +482,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         lease->release(counts ? balancing::Outcome::kFailure : balancing::Outcome::kSuccess,
                        Clock::now());
         append_list(ctx.upstream_status, std::to_string(status));
-        append_list(ctx.upstream_response_time, seconds_text(elapsed));
+        if (keep_times) append_list(ctx.upstream_response_time, seconds_text(elapsed));
         continue;
       }
     }
@@ -489,7 +494,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       conn->socket.close(ignored);
       upstream_socket_ = nullptr;
       lease->release(balancing::Outcome::kSuccess, Clock::now());
-      append_list(ctx.upstream_response_time, seconds_text(Clock::now() - attempt_start));
+      if (keep_times)
+        append_list(ctx.upstream_response_time, seconds_text(Clock::now() - attempt_start));
       co_await respond(status, {}, {}, {}, redirects);
       co_return;
     }
@@ -609,7 +615,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     ctx.body_bytes_sent = body_sent;
     upstream_socket_ = nullptr;
     auto total = Clock::now() - attempt_start;
-    append_list(ctx.upstream_response_time, seconds_text(total));
+    if (keep_times) append_list(ctx.upstream_response_time, seconds_text(total));
     // The client's view is now broken if either side failed mid-body: close.
     if (!upstream_ok || !client_ok) keep_alive_ = false;
     if (!client_ok && ctx.status < 400) ctx.status = status;
