@@ -55,6 +55,28 @@ void append_list(std::string& list, std::string_view item) {
   list += item;
 }
 
+/// The proxy_next_upstream condition an upstream status answers to (0: none).
+unsigned status_condition(int status) {
+  switch (status) {
+    case 500:
+      return conf::kNuHttp500;
+    case 502:
+      return conf::kNuHttp502;
+    case 503:
+      return conf::kNuHttp503;
+    case 504:
+      return conf::kNuHttp504;
+    case 403:
+      return conf::kNuHttp403;
+    case 404:
+      return conf::kNuHttp404;
+    case 429:
+      return conf::kNuHttp429;
+    default:
+      return 0;
+  }
+}
+
 /// What went wrong with one attempt, in nginx's proxy_next_upstream terms.
 enum class Failure { kNone, kError, kTimeout, kInvalidHeader };
 
@@ -236,6 +258,19 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                           ctx.config->uses(conf::Var::kUpstreamConnectTime) ||
                           ctx.config->uses(conf::Var::kUpstreamHeaderTime);
   balancing::Attempt attempt;
+  // nginx's ngx_http_upstream_next() rules, in one place: the condition is
+  // listed in proxy_next_upstream, the body can be replayed, tries remain (the
+  // group's size, proxy_next_upstream_tries, proxy_next_upstream_timeout), and a
+  // non-idempotent request that reached the upstream needs `non_idempotent`.
+  auto may_try_next = [&](unsigned condition, bool request_sent) {
+    return (s.proxy_next_upstream & condition) && !x.body_from_socket &&
+           attempt.tries() < group_size &&
+           (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
+           (s.proxy_next_upstream_timeout.count() == 0 ||
+            Clock::now() - started < s.proxy_next_upstream_timeout) &&
+           (!request_sent || idempotent(method) ||
+            (s.proxy_next_upstream & conf::kNuNonIdempotent));
+  };
   char* const upbuf_ptr = x.upstream_buf.get();
   // Back to the pool when this request is done with the upstream.
   struct ReturnBuffer {
@@ -425,51 +460,15 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       unsigned bit = failure == Failure::kTimeout         ? conf::kNuTimeout
                      : failure == Failure::kInvalidHeader ? conf::kNuInvalidHeader
                                                           : conf::kNuError;
-      bool can_retry =
-          (s.proxy_next_upstream & bit) && !x.body_from_socket && attempt.tries() < group_size &&
-          (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
-          (s.proxy_next_upstream_timeout.count() == 0 ||
-           Clock::now() - started < s.proxy_next_upstream_timeout) &&
-          (!request_sent || idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent));
-      if (can_retry) continue;
+      if (may_try_next(bit, request_sent)) continue;
       co_await respond_error(status, redirects);
       co_return;
     }
 
     int status = up.status_code();
     if (keep_times) append_list(ctx.upstream_header_time, seconds_text(elapsed));
-    unsigned status_bit = 0;
-    switch (status) {
-      case 500:
-        status_bit = conf::kNuHttp500;
-        break;
-      case 502:
-        status_bit = conf::kNuHttp502;
-        break;
-      case 503:
-        status_bit = conf::kNuHttp503;
-        break;
-      case 504:
-        status_bit = conf::kNuHttp504;
-        break;
-      case 403:
-        status_bit = conf::kNuHttp403;
-        break;
-      case 404:
-        status_bit = conf::kNuHttp404;
-        break;
-      case 429:
-        status_bit = conf::kNuHttp429;
-        break;
-      default:
-        break;
-    }
-    if (status_bit && (s.proxy_next_upstream & status_bit) && !x.body_from_socket &&
-        attempt.tries() < group_size &&
-        (s.proxy_next_upstream_tries == 0 || attempt.tries() < s.proxy_next_upstream_tries) &&
-        (s.proxy_next_upstream_timeout.count() == 0 ||
-         Clock::now() - started < s.proxy_next_upstream_timeout) &&
-        (idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
+    const unsigned status_bit = status_condition(status);
+    if (status_bit && may_try_next(status_bit, /*request_sent=*/true)) {
       // Is there anyone left to try? Only then drop this response.
       balancing::Attempt probe = attempt;
       auto next = picker.pick(probe, Clock::now());
