@@ -51,12 +51,13 @@ void AccessLogFile::write(const std::string& data) const {
   }
 }
 
-void AccessLogWriter::append(const AccessLogFile& file, std::string_view line, size_t limit) {
-  std::string& buf = buffers_[&file];
+void AccessLogWriter::append(const std::shared_ptr<AccessLogFile>& file, std::string_view line,
+                             size_t limit) {
+  std::string& buf = buffers_[file];
   buf.append(line);
   buf.push_back('\n');
   if (buf.size() >= limit) {
-    file.write(buf);
+    file->write(buf);
     buf.clear();
   }
 }
@@ -64,8 +65,8 @@ void AccessLogWriter::append(const AccessLogFile& file, std::string_view line, s
 void AccessLogWriter::flush() {
   for (auto& [file, buf] : buffers_) {
     if (!buf.empty()) file->write(buf);
-    buf.clear();
   }
+  buffers_.clear();  // releases files a reload dropped
 }
 
 }  // namespace tg::proxy

@@ -31,11 +31,12 @@ class AccessLogWriter {
  public:
   ~AccessLogWriter() { flush(); }
   /// Appends one line (with '\n'); writes the buffer out when it passes `limit`.
-  void append(const AccessLogFile& file, std::string_view line, size_t limit);
+  /// The buffer keeps the file alive until it is flushed (a reload may drop it).
+  void append(const std::shared_ptr<AccessLogFile>& file, std::string_view line, size_t limit);
   void flush();
 
  private:
-  std::map<const AccessLogFile*, std::string> buffers_;
+  std::map<std::shared_ptr<AccessLogFile>, std::string> buffers_;
 };
 
 }  // namespace tg::proxy

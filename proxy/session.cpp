@@ -383,7 +383,7 @@ void ClientSession::finish_request() {
     if (it == gen_->runtime->access_logs.end()) continue;
     std::string line;
     expand(ctx.config->http.log_formats[a.format].format, ctx, line);
-    worker_.access_log().append(*it->second, line, a.buffer);
+    worker_.access_log().append(it->second, line, a.buffer);
   }
   // Leftover pipelined bytes move to the front for the next request.
   if (x.parser.message_done() && x.consumed < in_.end) {
