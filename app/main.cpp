@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "app/cli.h"
 #include "common/error_log.h"
@@ -122,6 +124,7 @@ class Server {
  public:
   Server(app::CommandLine cli, std::shared_ptr<const conf::Config> cfg)
       : cli_(std::move(cli)), cfg_(std::move(cfg)) {}
+  ~Server() { stop_signal_thread(); }
 
   int run() {
     const auto& m = cfg_->main;
@@ -170,6 +173,7 @@ class Server {
     wait_signals();
     control_.run();
     for (auto& w : workers_) w->join();
+    stop_signal_thread();
     if (!pid_path_.empty()) ::unlink(pid_path_.c_str());
     log(LogLevel::kNotice, "exit");
     return 0;
@@ -181,16 +185,24 @@ class Server {
   /// Signals are blocked in every thread and taken here with sigwaitinfo(), so
   /// the log can name the sender as nginx does ("received from 1234").
   void wait_signals() {
-    std::thread([this] {
+    signal_thread_ = std::thread([this] {
       sigset_t set = handled_signals();
       for (;;) {
         siginfo_t info{};
         int sig = ::sigwaitinfo(&set, &info);
         if (sig < 0) continue;
+        if (signal_thread_done_.load()) return;  // woken by stop_signal_thread()
         asio::post(control_, [this, sig, from = info.si_pid] { on_signal(sig, from); });
-        if (sig == SIGTERM || sig == SIGINT) return;
       }
-    }).detach();
+    });
+  }
+
+  /// Ends the signal thread before the objects it posts to go away.
+  void stop_signal_thread() {
+    if (!signal_thread_.joinable()) return;
+    signal_thread_done_.store(true);
+    ::pthread_kill(signal_thread_.native_handle(), SIGUSR2);  // blocked there: wakes sigwaitinfo
+    signal_thread_.join();
   }
 
   void on_signal(int sig, pid_t from) {
@@ -273,6 +285,8 @@ class Server {
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{control_.get_executor()};
   asio::steady_timer shutdown_timer_{control_};
   size_t stopped_workers_ = 0;
+  std::thread signal_thread_;
+  std::atomic<bool> signal_thread_done_{false};
   std::string pid_path_;
   bool stopping_ = false;
   bool to_stderr_ = false;
@@ -336,8 +350,7 @@ int main(int argc, char** argv) {
     say("[alert] could not open error log file: " + err);
   }
   ErrorLog::instance().set_level(cfg->main.error_log_level);
-  // Deliberately never destroyed: the signal thread may post to it until exit.
-  auto* server = new Server(cli, cfg);
-  server->set_error_log_to_stderr(log_path == "stderr");
-  return server->run();
+  Server server(cli, cfg);
+  server.set_error_log_to_stderr(log_path == "stderr");
+  return server.run();
 }
