@@ -23,9 +23,30 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+constexpr size_t kPooledHead = 1024;  // nginx's client_header_buffer_size default
+constexpr size_t kPooledHeads = 512;
+thread_local std::vector<std::unique_ptr<char[]>> t_spare_heads;
+}  // namespace
+
+void ByteBuffer::release() {
+  if (data && capacity == kPooledHead && t_spare_heads.size() < kPooledHeads) {
+    t_spare_heads.push_back(std::move(data));
+  }
+  data.reset();
+  capacity = end = 0;
+}
+
 void ByteBuffer::reserve(size_t n) {
   if (n <= capacity) return;
-  auto bigger = std::make_unique<char[]>(n);
+  if (!data && n <= kPooledHead && !t_spare_heads.empty()) {
+    data = std::move(t_spare_heads.back());
+    t_spare_heads.pop_back();
+    capacity = kPooledHead;
+    return;
+  }
+  if (!data && n < kPooledHead) n = kPooledHead;  // poolable size
+  auto bigger = std::make_unique_for_overwrite<char[]>(n);
   if (end) std::memcpy(bigger.get(), data.get(), end);
   data = std::move(bigger);
   capacity = n;

@@ -25,10 +25,9 @@ struct ByteBuffer {
   size_t capacity = 0;
   size_t end = 0;  ///< bytes held
   void reserve(size_t n);
-  void release() {
-    data.reset();
-    capacity = end = 0;
-  }
+  /// Gives the memory back (small buffers to a per-thread pool, so the
+  /// allocations of connections that come and go do not fragment the heap).
+  void release();
 };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
