@@ -82,7 +82,6 @@ struct ClientSession::Exchange {
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
-  PooledBuffer upstream_buf;  ///< upstream response buffer, held only while proxying
   HttpParser upstream{HTTP_RESPONSE};
   std::string upstream_head;       ///< request head sent upstream
   std::string uri_out;             ///< URI sent upstream
@@ -93,7 +92,6 @@ struct ClientSession::Exchange {
   std::string out;                 ///< response head being assembled
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
-  std::string chunk_heads;                      ///< chunk-size lines for the current write
 };
 
 }  // namespace tg::proxy

@@ -271,12 +271,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
            (!request_sent || idempotent(method) ||
             (s.proxy_next_upstream & conf::kNuNonIdempotent));
   };
-  char* const upbuf_ptr = x.upstream_buf.get();
-  // Back to the pool when this request is done with the upstream.
-  struct ReturnBuffer {
-    PooledBuffer& b;
-    ~ReturnBuffer() { b.reset(); }
-  } return_buffer{x.upstream_buf};
+  PooledBuffer upstream_buf;  // back to the pool when this request is done with it
+  char* const upbuf_ptr = upstream_buf.get();
   auto& bufs = x.bufs;  // reused: a warm worker allocates nothing per request here
   auto& chunk_lines = x.chunk_lines;
   bool retried_cached = false;

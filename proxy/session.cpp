@@ -741,7 +741,7 @@ Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out, 
     }
     if (used < n) x.leftover.append(x.io.get() + used, n - used);  // next pipelined request
   }
-  BodyGather gather(out, x.chunk_heads, chunked_out, spans.size());
+  BodyGather gather(out, x.chunk_lines, chunked_out, spans.size());
   for (const auto& sp : spans) {
     gather.add(x.body_base + sp.offset, sp.length);
     x.body_bytes += sp.length;

@@ -66,10 +66,4 @@ void UpstreamPool::clear() {
   idle_.clear();
 }
 
-size_t UpstreamPool::idle_count() const {
-  size_t n = 0;
-  for (const auto& [group, list] : idle_) n += list.size();
-  return n;
-}
-
 }  // namespace tg::proxy

@@ -44,7 +44,6 @@ class UpstreamPool {
   void sweep(std::chrono::steady_clock::time_point now);
   /// Closes everything (shutdown).
   void clear();
-  size_t idle_count() const;
 
  private:
   struct Entry {

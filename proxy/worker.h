@@ -70,7 +70,6 @@ class Worker {
   bool quitting() const { return quitting_; }
   void add_session(ClientSession* s);
   void remove_session(ClientSession* s);
-  size_t sessions() const { return sessions_.size(); }
   /// Sets the deadline of the session in table slot `slot` (max() = none).
   void set_deadline(size_t slot, std::chrono::steady_clock::time_point deadline) {
     sessions_[slot].deadline = deadline;
