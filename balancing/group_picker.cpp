@@ -5,16 +5,18 @@
 
 namespace tg::balancing {
 
-GroupPicker::GroupPicker(std::shared_ptr<const UpstreamGroup> group, PickerMode mode)
+GroupPicker::GroupPicker(std::shared_ptr<const UpstreamGroup> group, PickerMode mode,
+                         std::uint64_t seed)
     : group_(std::move(group)),
-      algorithm_(group_->algorithm()),
-      primaries_(group_->primaries(), mode,
-                 group_->single() ? PassiveHealth::kIgnored : PassiveHealth::kApplies),
-      backups_(group_->backups(), mode) {}
+      sticky_(group_->balancer().sticky.mode != StickyConfig::Mode::kNone),
+      rng_(seed),
+      primaries_(*group_, PickerTier::Kind::kPrimaries, mode),
+      backups_(*group_, PickerTier::Kind::kBackups, mode) {}
 
 GroupPicker::GroupPicker(std::shared_ptr<const UpstreamGroup> group, const GroupPicker& previous,
                          PickerMode mode)
     : GroupPicker(std::move(group), mode) {
+  rng_ = previous.rng_;
   for (PickerTier* tier : {&primaries_, &backups_}) {
     for (const PickerSlot& slot : tier->slots()) {
       if (auto w = previous.weights_of(*slot.peer)) tier->set_weights(tier->index_of(slot), *w);
@@ -27,32 +29,32 @@ GroupPicker::~GroupPicker() {
   assert(outstanding_leases() == 0 && "GroupPicker destroyed with leases outstanding");
 }
 
-std::optional<Lease> GroupPicker::pick(Attempt& attempt, TimePoint now) {
-  PickerTier* tier = nullptr;
-  PickerSlot* slot = nullptr;
-  bool fallback = false;
-  if (attempt.empty()) {
-    // A request's first pick: usually answered from the index without a scan.
-    slot = primaries_.pick_fast(algorithm_, now, fallback);
-    tier = &primaries_;
-    if (slot == nullptr && !fallback) {
-      slot = backups_.pick_fast(algorithm_, now, fallback);
-      tier = &backups_;
-    }
-  }
-  if (slot == nullptr) {
-    slot = select_general(attempt, now, tier);
-    if (slot == nullptr) return std::nullopt;  // nginx: NGX_BUSY, "no live upstreams"
-  }
-  attempt.record_pick(*slot->peer);  // may allocate: before the lease raises counts
-  return Lease(*tier, *slot, now);
-}
+std::optional<Lease> GroupPicker::pick(Attempt& attempt, TimePoint now, const PickInput& input) {
+  primaries_.refresh(now);
+  backups_.refresh(now);
+  const PickContext ctx{attempt, now, input, rng_};
+  const std::optional<StickyTarget> bound =
+      sticky_ ? group_->find_sticky(input.sticky) : std::nullopt;
 
-PickerSlot* GroupPicker::select_general(const Attempt& attempt, TimePoint now, PickerTier*& tier) {
-  tier = &primaries_;
-  if (PickerSlot* slot = primaries_.pick_general(algorithm_, attempt, now)) return slot;
-  tier = &backups_;
-  return backups_.pick_general(algorithm_, attempt, now);
+  PickerTier* tier = &primaries_;
+  PickerSlot* slot = nullptr;
+  bool sticky_hit = false;
+  if (bound && !bound->backup) {
+    slot = primaries_.pick_sticky(bound->index, ctx);
+    sticky_hit = slot != nullptr;
+  }
+  if (slot == nullptr) slot = primaries_.pick(ctx);
+  if (slot == nullptr) {
+    tier = &backups_;
+    if (bound && bound->backup) {
+      slot = backups_.pick_sticky(bound->index, ctx);
+      sticky_hit = slot != nullptr;
+    }
+    if (slot == nullptr) slot = backups_.pick(ctx);
+  }
+  if (slot == nullptr) return std::nullopt;  // nginx: NGX_BUSY, "no live upstreams"
+  attempt.record_pick(*slot->peer);          // may allocate: before the lease raises counts
+  return Lease(*tier, *slot, now, sticky_hit);
 }
 
 std::optional<WeightState> GroupPicker::weights_of(const Peer& peer) const noexcept {

@@ -18,7 +18,7 @@ void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, Time
     const std::int64_t active = slot.peer->active();
     if (!ties.empty()) {
       const std::int64_t lhs = active * best_weight;
-      const std::int64_t rhs = best_active * slot.weight;
+      const std::int64_t rhs = best_active * slot.ramped_weight;
       if (lhs > rhs) continue;
       if (lhs == rhs) {
         ties.push_back(i);  // capacity reserved by the caller: no allocation
@@ -27,7 +27,7 @@ void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, Time
       ties.clear();
     }
     best_active = active;
-    best_weight = slot.weight;
+    best_weight = slot.ramped_weight;
     ties.push_back(i);
   }
 }

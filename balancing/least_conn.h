@@ -14,8 +14,8 @@ namespace tg::balancing {
 
 /// Collects in `ties` the eligible slots of `tier` with the least active/weight, comparing
 /// the cross products `a.active * b.weight < b.active * a.weight` (configured weights, as
-/// nginx). `ties` is caller-owned scratch (reserve tier.size() to avoid allocation); empty
-/// when none is eligible. `passive` as for eligibility().
+/// nginx; during slow_start the ramped weights). `ties` is caller-owned scratch (reserve
+/// tier.size() to avoid allocation); empty when none is eligible. `passive` as for eligibility().
 void least_loaded(std::span<const PickerSlot> tier, const Attempt& attempt, TimePoint now,
                   std::vector<std::uint32_t>& ties,
                   PassiveHealth passive = PassiveHealth::kApplies) noexcept;

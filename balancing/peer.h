@@ -5,8 +5,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 
+#include "balancing/balancer_config.h"
+#include "balancing/pick_input.h"
 #include "balancing/server_config.h"
 #include "balancing/server_stats.h"
 
@@ -14,6 +18,26 @@ namespace tg::balancing {
 
 /// Outcome reported when a lease is released (nginx's peer.free state).
 enum class Outcome { kSuccess, kFailure };
+
+/// Whether a request is bound to the peer it asks about (see eligibility()).
+enum class Binding : bool {
+  kNone,    ///< a new pick: draining peers are out
+  kSticky,  ///< the request's sticky cookie/route names this peer: draining does not keep it out
+};
+
+/// What a released lease's response times update besides the least_time averages, and
+/// whether picks track in-flight start times. Set per tier from the group's config.
+struct TimingFeed {
+  TimeMetric peak_metric = TimeMetric::kHeader;
+  double peak_decay_ns = 0;     ///< > 0: maintain the peak EWMA (peak_ewma groups only)
+  bool track_inflight = false;  ///< maintain inflight_age() (least_time ... inflight)
+};
+
+/// peak_ewma's stored estimate: its value at the time of its last sample.
+struct PeakEwmaSample {
+  double value_ns = 0;  ///< 0 = unmeasured
+  TimePoint at;
+};
 
 /// A server of a group: its configuration, live state shared by all workers,
 /// and its metrics. Owned by shared_ptr so live state survives membership changes.
@@ -35,9 +59,17 @@ enum class Outcome { kSuccess, kFailure };
 /// here its failures are still counted (fails(), failed() report them as above), but
 /// GroupPicker ignores failed() for it (see GroupPicker, UpstreamGroup::single()).
 ///
+/// slow_start: the ramp (re)starts when the server joins an existing group (make_group
+/// with a previous snapshot), when a flag among down/draining/unhealthy clears, and when
+/// a success ends a failed state. The library reads no clock, so those events only mark
+/// the ramp pending; it begins at the first pick that sees the peer (observe()).
+/// Draining peers keep the time the drain began the same way (draining_since()).
+///
 /// Thread safety: all live state is relaxed atomics (counters and flags; nothing else
 /// is published through them). Read-mostly fields and per-pick counters sit on separate
 /// cache lines so round-robin scans by other workers do not contend with pick counting.
+/// The response-time averages are updated by plain load-then-store: two workers
+/// releasing at once may lose one sample, which a moving average does not mind.
 class Peer {
  public:
   /// `worker_slots`: number of workers that will record into stats().
@@ -47,6 +79,9 @@ class Peer {
 
   const ServerConfig& config() const noexcept { return config_; }
   const std::string& name() const noexcept { return config_.name; }
+  /// The server's sticky id (cookie value / route): `route=` if set, else the lowercase
+  /// hex MD5 of name() (nginx: "MD5 hash of the IP address and port").
+  const std::string& sticky_id() const noexcept { return sticky_id_; }
 
   /// Requests currently holding a lease on this server (nginx: conns).
   std::int64_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
@@ -63,8 +98,12 @@ class Peer {
     return from_ticks(accessed_.load(std::memory_order_relaxed));
   }
 
-  /// Operator/health availability: false while down, draining or unhealthy.
-  bool available() const noexcept { return flags_.load(std::memory_order_relaxed) == 0; }
+  /// Operator/health availability: false while down, draining or unhealthy. With
+  /// Binding::kSticky draining does not count (nginx's `drain`: bound requests still go).
+  bool available(Binding binding = Binding::kNone) const noexcept {
+    const std::uint32_t mask = binding == Binding::kSticky ? ~std::uint32_t{kDraining} : ~0u;
+    return (flags_.load(std::memory_order_relaxed) & mask) == 0;
+  }
   /// True while max_conns > 0 and active() >= max_conns.
   bool at_max_conns() const noexcept { return max_conns_ > 0 && active() >= max_conns_; }
   /// True while passive health keeps the server out (see class comment); pickers ignore
@@ -80,8 +119,9 @@ class Peer {
   }
 
   /// Process-wide counter bumped after any change that can flip a peer's standing
-  /// (available(), failed()); time-based recovery is not a change (see failed_until()).
-  /// Pickers cache their eligible set and rescan only when this moves.
+  /// (available(), failed()) or restart its slow start; time-based recovery is not a
+  /// change (see failed_until()). Pickers cache their eligible set and rescan only when
+  /// this moves.
   static std::uint64_t standing_epoch() noexcept {
     return standing_epoch_.load(std::memory_order_acquire);
   }
@@ -89,12 +129,62 @@ class Peer {
   /// `down`: starts as ServerConfig::down; the admin API may flip it.
   bool down() const noexcept { return has(kDown); }
   void set_down(bool on) noexcept { set(kDown, on); }
-  /// Draining: no new picks; leases already held run to completion.
+  /// Draining: no new picks; requests bound by `sticky` still come, and leases already
+  /// held run to completion. Starts as ServerConfig::drain.
   bool draining() const noexcept { return has(kDraining); }
-  void set_draining(bool on) noexcept { set(kDraining, on); }
+  /// Starts or ends draining; a drain started here is dated by the next pick (observe()).
+  void set_draining(bool on) noexcept;
+  /// Starts (dated `now`, unless already draining) or ends draining.
+  void set_draining(bool on, TimePoint now) noexcept;
+  /// When the current drain began; nullopt when not draining or not dated yet (a drain
+  /// from the config or from set_draining(bool) is dated by the first pick after it).
+  std::optional<TimePoint> draining_since() const noexcept;
   /// Active health-check verdict (health/); separate from passive fails. Default healthy.
   bool healthy() const noexcept { return !has(kUnhealthy); }
   void set_healthy(bool on) noexcept { set(kUnhealthy, !on); }
+
+  /// Long-lived tunnels (WebSocket, CONNECT) open on this server; the drain feature waits
+  /// for them. Counted by the proxy, independently of leases.
+  std::int64_t tunnels() const noexcept { return tunnels_.load(std::memory_order_relaxed); }
+  void tunnel_opened() noexcept { tunnels_.fetch_add(1, std::memory_order_relaxed); }
+  void tunnel_closed() noexcept { tunnels_.fetch_sub(1, std::memory_order_relaxed); }
+
+  /// Marks a slow-start ramp pending (no-op without slow_start): it begins at the next
+  /// observe(). make_group calls it for servers joining an existing group.
+  void begin_slow_start() noexcept;
+  /// A picker saw this peer at `now`: begins a pending slow-start ramp and dates a
+  /// pending drain. Idempotent; the first observer's time wins.
+  void observe(TimePoint now) noexcept;
+  /// End of the current slow-start ramp; nullopt when none is running or pending.
+  std::optional<TimePoint> slow_start_ends() const noexcept;
+  /// `weight` as slow_start allows it at `now`: weight * elapsed / slow_start, at least 1,
+  /// during the ramp; `weight` before a pending ramp begins and after it ends.
+  int slow_start_weight(int weight, TimePoint now) const noexcept;
+
+  /// least_time's moving average of the response time, by metric; 0 until measured.
+  /// Each sample weighs 1/8 (the first one sets it); samples count from 1 ns up to
+  /// 2^40 ns (~18 min).
+  std::chrono::nanoseconds response_time(TimeMetric metric) const noexcept {
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(response_time_ns(metric)));
+  }
+  /// response_time() as kept: a fractional number of nanoseconds (least_time's scan).
+  double response_time_ns(TimeMetric metric) const noexcept {
+    return ewma(metric).load(std::memory_order_relaxed);
+  }
+  /// Mean age at `now` of the leases whose picks tracked it (least_time ... inflight);
+  /// 0 when there are none.
+  std::chrono::nanoseconds inflight_age(TimePoint now) const noexcept;
+  /// peak_ewma's estimate at `now`, in nanoseconds (0 until measured): the peak-sensitive
+  /// average, decayed towards 0 by exp(-elapsed / decay) since its last sample.
+  double peak_ewma_ns(TimePoint now, double decay_ns) const noexcept;
+  /// The stored estimate and when it was set (peak_ewma_ns decays it to a `now`).
+  PeakEwmaSample peak_ewma_sample() const noexcept {
+    return {peak_ewma_.load(std::memory_order_relaxed),
+            from_ticks(peak_at_.load(std::memory_order_relaxed))};
+  }
+  /// Records one response's times (also done by Lease::release): the least_time
+  /// averages always, the peak EWMA when `feed` asks for it.
+  void record_times(const ResponseTimes& times, TimePoint now, const TimingFeed& feed) noexcept;
 
   ServerStats& stats() noexcept { return stats_; }
   const ServerStats& stats() const noexcept { return stats_; }
@@ -104,6 +194,10 @@ class Peer {
 
   enum Flag : std::uint32_t { kDown = 1, kDraining = 2, kUnhealthy = 4 };
 
+  /// started_ / draining_since_ values that are not times.
+  static constexpr std::int64_t kNotRunning = std::numeric_limits<std::int64_t>::min();
+  static constexpr std::int64_t kPending = kNotRunning + 1;
+
   static std::int64_t ticks(TimePoint t) noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   }
@@ -111,47 +205,42 @@ class Peer {
     return TimePoint(std::chrono::duration_cast<Clock::duration>(std::chrono::nanoseconds(ns)));
   }
   bool has(Flag f) const noexcept { return (flags_.load(std::memory_order_relaxed) & f) != 0; }
-  void set(Flag f, bool on) noexcept {
-    const std::uint32_t old =
-        on ? flags_.fetch_or(f, std::memory_order_relaxed)
-           : flags_.fetch_and(~static_cast<std::uint32_t>(f), std::memory_order_relaxed);
-    if (((old & f) != 0) != on) bump_standing();
-  }
+  /// Sets or clears `f`; true if it changed. Clearing restarts slow start.
+  bool set(Flag f, bool on) noexcept;
   static void bump_standing() noexcept { standing_epoch_.fetch_add(1, std::memory_order_release); }
   bool counts_as_failed(std::int32_t fails) const noexcept {
     return max_fails_ > 0 && fails >= max_fails_;
   }
+  std::atomic<double>& ewma(TimeMetric m) noexcept {
+    return m == TimeMetric::kHeader ? header_ewma_ : last_byte_ewma_;
+  }
+  const std::atomic<double>& ewma(TimeMetric m) const noexcept {
+    return m == TimeMetric::kHeader ? header_ewma_ : last_byte_ewma_;
+  }
 
   /// A lease was taken (nginx: get_peer's tail). Moves `checked` forward once
   /// fail_timeout has passed, which is what lets one request probe a failed server and
-  /// what makes the next success forgive earlier failures.
-  void on_picked(TimePoint now) noexcept {
+  /// what makes the next success forgive earlier failures. With `track_inflight` the
+  /// start time joins inflight_start_sum_ before inflight_count_ rises (see
+  /// inflight_age()).
+  void on_picked(std::int64_t now_ticks, bool track_inflight) noexcept {
+    if (track_inflight) {
+      inflight_start_sum_.fetch_add(now_ticks, std::memory_order_relaxed);
+      inflight_count_.fetch_add(1, std::memory_order_release);
+    }
     active_.fetch_add(1, std::memory_order_relaxed);
     requests_.fetch_add(1, std::memory_order_relaxed);
-    const std::int64_t t = ticks(now);
-    if (t - checked_.load(std::memory_order_relaxed) > fail_timeout_) {
-      checked_.store(t, std::memory_order_relaxed);
+    if (now_ticks - checked_.load(std::memory_order_relaxed) > fail_timeout_) {
+      checked_.store(now_ticks, std::memory_order_relaxed);
       // A failed server just let its one probe through and is out again.
       if (counts_as_failed(fails_.load(std::memory_order_relaxed))) bump_standing();
     }
   }
 
   /// A lease was released (nginx: free_peer). `now` is only read on failure.
-  void on_released(Outcome outcome, TimePoint now) noexcept {
-    if (outcome == Outcome::kFailure) {
-      const std::int64_t t = ticks(now);
-      const std::int32_t fails = fails_.fetch_add(1, std::memory_order_relaxed) + 1;
-      accessed_.store(t, std::memory_order_relaxed);
-      checked_.store(t, std::memory_order_relaxed);
-      if (counts_as_failed(fails)) bump_standing();
-    } else if (fails_.load(std::memory_order_relaxed) != 0 &&
-               accessed_.load(std::memory_order_relaxed) <
-                   checked_.load(std::memory_order_relaxed)) {
-      // "mark peer live if check passed"
-      if (counts_as_failed(fails_.exchange(0, std::memory_order_relaxed))) bump_standing();
-    }
-    active_.fetch_sub(1, std::memory_order_relaxed);
-  }
+  /// `inflight_start`: the pick's time when it was tracked, else nullopt.
+  void on_released(Outcome outcome, TimePoint now,
+                   std::optional<std::int64_t> inflight_start) noexcept;
 
   alignas(64) static inline std::atomic<std::uint64_t> standing_epoch_{0};
 
@@ -161,14 +250,25 @@ class Peer {
   const std::int32_t max_fails_;
   const std::int32_t max_conns_;
   const std::int64_t fail_timeout_;  ///< nanoseconds
+  const std::int64_t slow_start_;    ///< nanoseconds, 0 = off
   std::atomic<std::int64_t> checked_{0};
   std::atomic<std::int64_t> accessed_{0};
+  std::atomic<std::int64_t> started_{kNotRunning};  ///< slow-start ramp start
+  std::atomic<std::int64_t> draining_since_;
+  std::atomic<std::int64_t> tunnels_{0};
 
-  // Written on every pick and release.
+  // Written on every pick and release (one line, so least_time reads one line per peer).
   alignas(64) std::atomic<std::int64_t> active_{0};
   std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::int64_t> inflight_start_sum_{0};  ///< sum of tracked leases' pick times
+  std::atomic<std::int64_t> inflight_count_{0};      ///< tracked leases
+  std::atomic<double> header_ewma_{0};               ///< ns, 0 = unmeasured
+  std::atomic<double> last_byte_ewma_{0};            ///< ns, 0 = unmeasured
+  std::atomic<double> peak_ewma_{0};                 ///< ns, 0 = unmeasured
+  std::atomic<std::int64_t> peak_at_{0};             ///< time of the last peak sample
 
   alignas(64) const ServerConfig config_;
+  const std::string sticky_id_;
   ServerStats stats_;
 };
 

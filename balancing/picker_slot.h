@@ -14,12 +14,21 @@ struct PickerSlot {
   int max_fails = 1;  ///< configured max_fails, for the effective_weight penalty
   int current_weight = 0;
   int effective_weight = 1;  ///< starts at weight; lowered by failures, +1 per scan
+  /// weight as slow_start allows it now (Peer::slow_start_weight); == weight unless the
+  /// tier is ramping. Caps effective_weight in rounds and replaces weight in comparisons.
+  int ramped_weight = 1;
 
   explicit PickerSlot(Peer& p)
       : peer(&p),
         weight(p.config().weight < 1 ? 1 : p.config().weight),
         max_fails(p.config().max_fails),
-        effective_weight(weight) {}
+        effective_weight(weight),
+        ramped_weight(weight) {}
+
+  /// The weight this slot adds to a smooth round: effective_weight, capped by slow start.
+  int round_weight() const noexcept {
+    return effective_weight < ramped_weight ? effective_weight : ramped_weight;
+  }
 
   /// nginx free_peer on failure: effective_weight -= weight / max_fails, not below 0,
   /// so a flaky server gets a smaller share until it recovers.

@@ -10,14 +10,16 @@
 namespace tg::balancing {
 
 /// One round of nginx's smooth weighted round robin over the peers offered to it:
-/// each offered peer gains its effective_weight (which recovers by 1 towards weight),
-/// the highest current_weight wins (first one on ties) and pays back the total.
-/// Weights 5, 1, 1 give a a b a c a a. Also least_conn's tie-breaker.
+/// each offered peer gains its effective_weight (which recovers by 1 towards weight;
+/// slow_start caps what it adds, see PickerSlot::round_weight), the highest
+/// current_weight wins (first one on ties) and pays back the total.
+/// Weights 5, 1, 1 give a a b a c a a. Also the tie-breaker of least_conn and least_time.
 class SmoothWeightedChoice {
  public:
   void offer(PickerSlot& slot) noexcept {
-    slot.current_weight += slot.effective_weight;
-    total_ += slot.effective_weight;
+    const int w = slot.round_weight();
+    slot.current_weight += w;
+    total_ += w;
     if (slot.effective_weight < slot.weight) ++slot.effective_weight;
     if (best_ == nullptr || slot.current_weight > best_->current_weight) best_ = &slot;
   }

@@ -24,6 +24,17 @@ struct ServerConfig {
   int max_conns = 0;                               ///< max_conns=N, 0 = unlimited
   bool backup = false;                             ///< backup: used only when no primary is
   bool down = false;                               ///< down: never picked
+  /// route=string: the server's id for `sticky` (nginx); empty: the MD5 of `name`.
+  std::string route;
+  /// drain: starts draining, so only requests bound to it by `sticky` reach it (nginx).
+  bool drain = false;
+  /// slow_start=T: after joining or recovering, the weight ramps up from ~0 over T
+  /// (nginx); 0 = off. Ignored by hash, ip_hash, random and peak_ewma, and for the only
+  /// server of a group, as nginx.
+  std::chrono::milliseconds slow_start{0};
+  /// drain_timeout=T (tidegate extension): how long a draining server keeps its
+  /// tunnels before they are closed; 0 = no limit. Data only here: the proxy enforces it.
+  std::chrono::milliseconds drain_timeout{0};
 
   bool operator==(const ServerConfig&) const = default;
 };

@@ -5,11 +5,43 @@
 
 namespace tg::balancing {
 
-UpstreamGroup::UpstreamGroup(std::string name, Algorithm algorithm, Peers primaries, Peers backups)
+namespace {
+
+TierTables make_tables(const BalancerConfig& balancer, const UpstreamGroup::Peers& peers) {
+  TierTables tables;
+  if (balancer.algorithm == Algorithm::kIpHash ||
+      (balancer.algorithm == Algorithm::kHash && !balancer.consistent)) {
+    tables.weights.reserve(peers.size());
+    for (const auto& peer : peers) tables.weights.push_back(peer->config().weight);
+  }
+  if (balancer.algorithm == Algorithm::kHash && balancer.consistent) {
+    std::vector<HashRing::Server> servers;
+    servers.reserve(peers.size());
+    for (const auto& peer : peers) servers.push_back({peer->name(), peer->config().weight});
+    tables.ring = HashRing(servers);
+  }
+  return tables;
+}
+
+}  // namespace
+
+UpstreamGroup::UpstreamGroup(std::string name, BalancerConfig balancer, Peers primaries,
+                             Peers backups)
     : name_(std::move(name)),
-      algorithm_(algorithm),
+      balancer_(std::move(balancer)),
       primaries_(std::move(primaries)),
-      backups_(std::move(backups)) {}
+      backups_(std::move(backups)),
+      primary_tables_(make_tables(balancer_, primaries_)),
+      backup_tables_(make_tables(balancer_, backups_)) {
+  if (balancer_.sticky.mode != StickyConfig::Mode::kNone) {
+    for (std::uint32_t i = 0; i < primaries_.size(); ++i) {
+      sticky_.add(primaries_[i]->sticky_id(), StickyTarget{false, i});
+    }
+    for (std::uint32_t i = 0; i < backups_.size(); ++i) {
+      sticky_.add(backups_[i]->sticky_id(), StickyTarget{true, i});
+    }
+  }
+}
 
 std::shared_ptr<Peer> UpstreamGroup::find(std::string_view server_name) const {
   for (const Peers* tier : {&primaries_, &backups_}) {
@@ -20,7 +52,7 @@ std::shared_ptr<Peer> UpstreamGroup::find(std::string_view server_name) const {
   return nullptr;
 }
 
-std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algorithm,
+std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig balancer,
                                                 std::span<const ServerConfig> servers,
                                                 std::size_t worker_slots,
                                                 const UpstreamGroup* previous) {
@@ -40,7 +72,9 @@ std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algo
         return peer;
       }
     }
-    return std::make_shared<Peer>(config, worker_slots);
+    auto peer = std::make_shared<Peer>(config, worker_slots);
+    if (previous != nullptr) peer->begin_slow_start();  // joins a running group
+    return peer;
   };
 
   UpstreamGroup::Peers primaries;
@@ -48,8 +82,8 @@ std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algo
   for (const ServerConfig& config : servers) {
     (config.backup ? backups : primaries).push_back(take_or_make(config));
   }
-  return std::make_shared<const UpstreamGroup>(std::move(name), algorithm, std::move(primaries),
-                                               std::move(backups));
+  return std::make_shared<const UpstreamGroup>(std::move(name), std::move(balancer),
+                                               std::move(primaries), std::move(backups));
 }
 
 }  // namespace tg::balancing

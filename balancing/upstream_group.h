@@ -3,20 +3,30 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "balancing/balancer_config.h"
+#include "balancing/hash_ring.h"
 #include "balancing/peer.h"
 #include "balancing/server_config.h"
+#include "balancing/sticky.h"
+#include "balancing/weight_table.h"
 
 namespace tg::balancing {
 
-/// Balancing algorithm of a group.
-enum class Algorithm {
-  kRoundRobin,  ///< default: smooth weighted round robin
-  kLeastConn,   ///< least_conn;
+/// Lookup tables of one tier (primaries or backups) that depend only on membership, so
+/// they are built once per snapshot and shared by every worker's picker.
+struct TierTables {
+  /// Configured weights of every server of the tier, down ones included, so a server
+  /// going down does not remap the others' keys (hash, ip_hash; empty otherwise).
+  WeightTable weights;
+  /// hash ... consistent's ring over every server of the tier (empty otherwise).
+  HashRing ring;
 };
 
 /// An immutable group snapshot built by the control thread.
@@ -28,10 +38,11 @@ class UpstreamGroup {
  public:
   using Peers = std::vector<std::shared_ptr<Peer>>;
 
-  UpstreamGroup(std::string name, Algorithm algorithm, Peers primaries, Peers backups);
+  UpstreamGroup(std::string name, BalancerConfig balancer, Peers primaries, Peers backups);
 
   const std::string& name() const noexcept { return name_; }
-  Algorithm algorithm() const noexcept { return algorithm_; }
+  const BalancerConfig& balancer() const noexcept { return balancer_; }
+  Algorithm algorithm() const noexcept { return balancer_.algorithm; }
   const Peers& primaries() const noexcept { return primaries_; }
   /// `backup` servers: used only when no primary is eligible.
   const Peers& backups() const noexcept { return backups_; }
@@ -39,23 +50,45 @@ class UpstreamGroup {
   /// server is never considered failed, whatever max_fails says (see GroupPicker).
   bool single() const noexcept { return primaries_.size() == 1; }
 
+  const TierTables& primary_tables() const noexcept { return primary_tables_; }
+  const TierTables& backup_tables() const noexcept { return backup_tables_; }
+  /// The server a sticky cookie value / route names (empty unless `sticky` is on).
+  std::optional<StickyTarget> find_sticky(std::string_view id) const noexcept {
+    return sticky_.find(id);
+  }
+
   /// First server (primary, then backup) named `server_name`, or nullptr.
   std::shared_ptr<Peer> find(std::string_view server_name) const;
 
  private:
   std::string name_;
-  Algorithm algorithm_;
+  BalancerConfig balancer_;
   Peers primaries_;
   Peers backups_;
+  TierTables primary_tables_;
+  TierTables backup_tables_;
+  StickyIndex sticky_;
 };
 
 /// Builds a snapshot from resolved server lines, in order, splitting out `backup`
 /// servers. A server whose name and whole config equal one in `previous` (matched in
 /// order, so duplicate lines pair up one to one) reuses that Peer and its live state; a
 /// changed config gets a fresh Peer. `worker_slots` sizes each new Peer's ServerStats.
-std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algorithm,
+/// With a `previous` snapshot, fresh Peers are joining servers: their slow_start ramp
+/// begins at the first pick (in the first snapshot every server is up from the start).
+std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig balancer,
                                                 std::span<const ServerConfig> servers,
                                                 std::size_t worker_slots,
                                                 const UpstreamGroup* previous = nullptr);
+
+/// make_group for a method with no parameters and no `sticky`.
+inline std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algorithm,
+                                                       std::span<const ServerConfig> servers,
+                                                       std::size_t worker_slots,
+                                                       const UpstreamGroup* previous = nullptr) {
+  BalancerConfig balancer;
+  balancer.algorithm = algorithm;
+  return make_group(std::move(name), std::move(balancer), servers, worker_slots, previous);
+}
 
 }  // namespace tg::balancing

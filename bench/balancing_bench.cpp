@@ -1,13 +1,18 @@
 // Micro-benchmarks of the balancing hot path: one pick + release per iteration.
 //
 //   balancing_bench                      # full table
-//   balancing_bench --benchmark_filter=PickRelease/.*/100
+//   balancing_bench --benchmark_filter='PickRelease/.*/100$'
 //
-// Args: servers (2, 10, 100, 1000). Threads(4) runs 4 "workers", each with its own
-// GroupPicker on one shared UpstreamGroup, so they contend on the peers' shared atomics
-// as real workers do. Weights cycle 1, 2, 3 so the round robin has work to do.
+// BM_PickRelease/<method>/<servers>: servers 2, 10, 100, 1000 with weights cycling
+// 1, 2, 3. Each iteration picks with a varying PickInput (1024 hash keys, client
+// addresses and sticky ids, cycled) and releases with response times, as the proxy does,
+// while `now` advances 1 us. Threads(4) runs 4 "workers", each with its own GroupPicker
+// (seeded with its index) on one shared UpstreamGroup, so they contend on the peers'
+// shared atomics as real workers do.
 #include <benchmark/benchmark.h>
 
+#include <array>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,60 +27,151 @@ namespace {
 using namespace tg::balancing;
 
 constexpr std::size_t kWorkerSlots = 4;
+constexpr std::size_t kInputs = 1024;
 
-std::shared_ptr<const UpstreamGroup> shared_group(Algorithm algorithm, int servers) {
-  static std::mutex mutex;
-  static std::map<std::pair<Algorithm, int>, std::shared_ptr<const UpstreamGroup>> groups;
-  std::lock_guard lock(mutex);
-  auto& g = groups[{algorithm, servers}];
-  if (!g) {
-    std::vector<ServerConfig> configs;
-    for (int i = 0; i < servers; ++i) {
-      ServerConfig c;
-      c.name = "10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":8080";
-      c.weight = 1 + i % 3;
-      configs.push_back(std::move(c));
-    }
-    g = make_group("backend", algorithm, configs, kWorkerSlots);
+enum class Method {
+  kRoundRobin,
+  kLeastConn,
+  kIpHash,
+  kHash,
+  kHashConsistent,
+  kRandom,
+  kRandomTwo,
+  kLeastTime,
+  kPeakEwma,
+  kStickyCookie,
+};
+
+BalancerConfig config_for(Method method) {
+  BalancerConfig c;
+  switch (method) {
+    case Method::kRoundRobin:
+      c.algorithm = Algorithm::kRoundRobin;
+      break;
+    case Method::kLeastConn:
+      c.algorithm = Algorithm::kLeastConn;
+      break;
+    case Method::kIpHash:
+      c.algorithm = Algorithm::kIpHash;
+      break;
+    case Method::kHash:
+      c.algorithm = Algorithm::kHash;
+      break;
+    case Method::kHashConsistent:
+      c.algorithm = Algorithm::kHash;
+      c.consistent = true;
+      break;
+    case Method::kRandom:
+      c.algorithm = Algorithm::kRandom;
+      break;
+    case Method::kRandomTwo:
+      c.algorithm = Algorithm::kRandom;
+      c.two = true;
+      break;
+    case Method::kLeastTime:
+      c.algorithm = Algorithm::kLeastTime;
+      break;
+    case Method::kPeakEwma:
+      c.algorithm = Algorithm::kPeakEwma;
+      break;
+    case Method::kStickyCookie:  // round robin behind it; every request carries a valid id
+      c.sticky.mode = StickyConfig::Mode::kCookie;
+      c.sticky.cookie_name = "route";
+      break;
   }
-  return g;
+  return c;
 }
 
-// A private group (its busy leases must not leak into the shared ones).
-std::shared_ptr<const UpstreamGroup> make_group_for_loaded(int servers) {
+std::vector<ServerConfig> servers(int n, const std::string& prefix) {
   std::vector<ServerConfig> configs;
-  for (int i = 0; i < servers; ++i) {
+  for (int i = 0; i < n; ++i) {
     ServerConfig c;
-    c.name = "10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":8080";
+    c.name = prefix + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":8080";
     c.weight = 1 + i % 3;
     configs.push_back(std::move(c));
   }
-  return make_group("loaded", Algorithm::kLeastConn, configs, kWorkerSlots);
+  return configs;
 }
 
-void pick_release(benchmark::State& state, Algorithm algorithm) {
-  GroupPicker picker(shared_group(algorithm, static_cast<int>(state.range(0))));
-  const TimePoint now = TimePoint{} + std::chrono::hours(1);
+/// One group per (method, size), shared by the threads of a benchmark.
+std::shared_ptr<const UpstreamGroup> shared_group(Method method, int n) {
+  static std::mutex mutex;
+  static std::map<std::pair<Method, int>, std::shared_ptr<const UpstreamGroup>> groups;
+  std::lock_guard lock(mutex);
+  auto& g = groups[{method, n}];
+  if (!g) g = make_group("backend", config_for(method), servers(n, "10.0."), kWorkerSlots);
+  return g;
+}
+
+/// The per-request inputs a worker cycles through, and the response times it reports.
+struct Inputs {
+  std::vector<std::string> keys;
+  std::vector<std::array<std::uint8_t, 4>> addresses;
+  std::vector<PickInput> inputs;
+  std::vector<ResponseTimes> times;
+
+  explicit Inputs(const UpstreamGroup& group) {
+    keys.reserve(kInputs);
+    addresses.reserve(kInputs);
+    for (std::size_t i = 0; i < kInputs; ++i) {
+      keys.push_back("/api/v1/users/" + std::to_string(i * 7919));
+      addresses.push_back({192, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i),
+                           static_cast<std::uint8_t>(i * 13)});
+      const auto& peers = group.primaries();
+      PickInput in;
+      in.hash_key = keys.back();
+      in.client_addr = addresses.back();
+      in.sticky = peers[i % peers.size()]->sticky_id();
+      inputs.push_back(in);
+      // 0.5 .. 20 ms, varying by server and request.
+      const auto header = std::chrono::microseconds(500 + (i * 2654435761u) % 19'500);
+      times.push_back(ResponseTimes{header, header + std::chrono::microseconds(300)});
+    }
+  }
+};
+
+void BM_PickRelease(benchmark::State& state, Method method) {
+  auto group = shared_group(method, static_cast<int>(state.range(0)));
+  const Inputs inputs(*group);
+  GroupPicker picker(group, PickerMode::kIndexed,
+                     static_cast<std::uint64_t>(state.thread_index()) + 1);
+  TimePoint now = TimePoint{} + std::chrono::hours(1);
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 131;
   for (auto _ : state) {
+    const std::size_t k = i++ % kInputs;
     Attempt attempt;
-    auto lease = picker.pick(attempt, now);
+    auto lease = picker.pick(attempt, now, inputs.inputs[k]);
     benchmark::DoNotOptimize(lease);
-    lease->release(Outcome::kSuccess, now);
+    lease->release(Outcome::kSuccess, now, inputs.times[k]);
+    now += std::chrono::microseconds(1);
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_PickRelease_RoundRobin(benchmark::State& state) {
-  pick_release(state, Algorithm::kRoundRobin);
+void all_sizes(benchmark::internal::Benchmark* b) {
+  for (int n : {2, 10, 100, 1000}) b->Arg(n);
 }
-void BM_PickRelease_LeastConn(benchmark::State& state) {
-  pick_release(state, Algorithm::kLeastConn);
-}
+
+#define TG_PICK_RELEASE(label, method)                                \
+  BENCHMARK_CAPTURE(BM_PickRelease, label, method)->Apply(all_sizes); \
+  BENCHMARK_CAPTURE(BM_PickRelease, label, method)->Apply(all_sizes)->Threads(4)
+
+TG_PICK_RELEASE(rr, Method::kRoundRobin);
+TG_PICK_RELEASE(least_conn, Method::kLeastConn);
+TG_PICK_RELEASE(ip_hash, Method::kIpHash);
+TG_PICK_RELEASE(hash, Method::kHash);
+TG_PICK_RELEASE(hash_consistent, Method::kHashConsistent);
+TG_PICK_RELEASE(random, Method::kRandom);
+TG_PICK_RELEASE(random_two, Method::kRandomTwo);
+TG_PICK_RELEASE(least_time, Method::kLeastTime);
+TG_PICK_RELEASE(peak_ewma, Method::kPeakEwma);
+TG_PICK_RELEASE(sticky_cookie_hit, Method::kStickyCookie);
 
 // Least-connections with half the servers busy (a lease held on every other one by
 // another "worker"): no all-idle shortcut, so every pick scans as nginx does.
 void BM_PickRelease_LeastConnLoaded(benchmark::State& state) {
-  auto group = make_group_for_loaded(static_cast<int>(state.range(0)));
+  auto group = make_group("loaded", Algorithm::kLeastConn,
+                          servers(static_cast<int>(state.range(0)), "10.1."), kWorkerSlots);
   GroupPicker other(group);
   std::vector<Lease> busy;
   for (std::size_t i = 0; i < group->primaries().size(); i += 2) {
@@ -95,12 +191,7 @@ void BM_PickRelease_LeastConnLoaded(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-
-BENCHMARK(BM_PickRelease_RoundRobin)->Arg(2)->Arg(10)->Arg(100)->Arg(1000);
-BENCHMARK(BM_PickRelease_RoundRobin)->Arg(2)->Arg(10)->Arg(100)->Arg(1000)->Threads(4);
-BENCHMARK(BM_PickRelease_LeastConn)->Arg(2)->Arg(10)->Arg(100)->Arg(1000);
-BENCHMARK(BM_PickRelease_LeastConn)->Arg(2)->Arg(10)->Arg(100)->Arg(1000)->Threads(4);
-BENCHMARK(BM_PickRelease_LeastConnLoaded)->Arg(2)->Arg(10)->Arg(100)->Arg(1000);
+BENCHMARK(BM_PickRelease_LeastConnLoaded)->Apply(all_sizes);
 
 // The per-response metrics write a worker does after each request.
 void BM_ServerStatsRecord(benchmark::State& state) {

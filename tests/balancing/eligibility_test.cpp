@@ -86,5 +86,33 @@ TEST(Eligibility, MaxFailsZeroNeverFails) {
   EXPECT_EQ(picker.weights_of(peer(picker, "a"))->effective_weight, 1);
 }
 
+TEST(Eligibility, StickyBindingAdmitsADrainingPeerOnly) {
+  Peer p(server("a"), 1);
+  p.set_draining(true);
+  EXPECT_EQ(eligibility(p, Attempt{}, kStart), Eligibility::kUnavailable);
+  EXPECT_EQ(eligibility(p, Attempt{}, kStart, PassiveHealth::kApplies, Binding::kSticky),
+            Eligibility::kEligible);
+  p.set_down(true);
+  EXPECT_EQ(eligibility(p, Attempt{}, kStart, PassiveHealth::kApplies, Binding::kSticky),
+            Eligibility::kUnavailable);
+  p.set_down(false);
+  p.set_healthy(false);
+  EXPECT_EQ(eligibility(p, Attempt{}, kStart, PassiveHealth::kApplies, Binding::kSticky),
+            Eligibility::kUnavailable);
+}
+
+TEST(Eligibility, StandingThenRequestReasons) {
+  auto a = server("a");
+  a.max_conns = 1;
+  GroupPicker picker(group(Algorithm::kRoundRobin, {a, server("b")}));
+  Lease busy = hold(picker, "a", kStart);
+  const Peer& p = peer(picker, "a");
+  EXPECT_EQ(standing(p, kStart), Eligibility::kEligible);
+  EXPECT_EQ(request_eligibility(p, Attempt{}), Eligibility::kAtMaxConns);
+  busy.release(Outcome::kFailure, kStart);
+  EXPECT_EQ(standing(p, kStart), Eligibility::kFailed);
+  EXPECT_EQ(request_eligibility(p, Attempt{}), Eligibility::kEligible);
+}
+
 }  // namespace
 }  // namespace tg::balancing

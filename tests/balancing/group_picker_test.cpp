@@ -1,5 +1,7 @@
 #include "balancing/group_picker.h"
 
+#include <array>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,28 +13,73 @@ namespace {
 
 using namespace testing;
 
-std::shared_ptr<const UpstreamGroup> two_primaries_one_backup(Algorithm algorithm) {
-  return group(algorithm, {server("a"), server("b"), backup("c")});
+/// A balancing method under test: every algorithm, and the variants that pick differently.
+struct Method {
+  const char* name;
+  BalancerConfig config;
+};
+
+std::vector<Method> all_methods() {
+  std::vector<Method> methods;
+  auto add = [&](const char* name, Algorithm algorithm, auto&& tweak) {
+    BalancerConfig config = balancer(algorithm);
+    tweak(config);
+    methods.push_back({name, config});
+  };
+  auto none = [](BalancerConfig&) {};
+  add("RoundRobin", Algorithm::kRoundRobin, none);
+  add("LeastConn", Algorithm::kLeastConn, none);
+  add("IpHash", Algorithm::kIpHash, none);
+  add("Hash", Algorithm::kHash, none);
+  add("HashConsistent", Algorithm::kHash, [](BalancerConfig& c) { c.consistent = true; });
+  add("Random", Algorithm::kRandom, none);
+  add("RandomTwo", Algorithm::kRandom, [](BalancerConfig& c) { c.two = true; });
+  add("RandomTwoLeastTime", Algorithm::kRandom, [](BalancerConfig& c) {
+    c.two = true;
+    c.two_mode = BalancerConfig::TwoMode::kLeastTime;
+  });
+  add("LeastTime", Algorithm::kLeastTime, none);
+  add("LeastTimeInflight", Algorithm::kLeastTime, [](BalancerConfig& c) { c.inflight = true; });
+  add("PeakEwma", Algorithm::kPeakEwma, none);
+  add("StickyCookie", Algorithm::kRoundRobin,
+      [](BalancerConfig& c) { c.sticky.mode = StickyConfig::Mode::kCookie; });
+  return methods;
+}
+
+/// Varied per-request input, so hash and ip_hash really hash.
+struct VariedInput {
+  std::string key;
+  std::array<std::uint8_t, 4> address{};
+  PickInput input;
+
+  explicit VariedInput(int i)
+      : key("/item/" + std::to_string(i)),
+        address{10, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 1} {
+    input.hash_key = key;
+    input.client_addr = address;
+  }
+};
+
+std::string pick_varied(GroupPicker& picker, int i, TimePoint now = kStart) {
+  const VariedInput varied(i);
+  return pick_once(picker, now, Outcome::kSuccess, varied.input);
+}
+
+std::shared_ptr<const UpstreamGroup> two_primaries_one_backup(const BalancerConfig& config) {
+  return group(config, {server("a"), server("b"), backup("c")});
 }
 
 void fail(GroupPicker& picker, std::string_view name, TimePoint now) {
   hold(picker, name, now).release(Outcome::kFailure, now);
 }
 
-constexpr Algorithm kAlgorithms[] = {Algorithm::kRoundRobin, Algorithm::kLeastConn};
+class GroupPickerByAlgorithm : public ::testing::TestWithParam<Method> {};
 
-const char* algorithm_name(Algorithm algorithm) {
-  return algorithm == Algorithm::kRoundRobin ? "RoundRobin" : "LeastConn";
-}
-
-class GroupPickerByAlgorithm : public ::testing::TestWithParam<Algorithm> {};
-
-INSTANTIATE_TEST_SUITE_P(Algorithms, GroupPickerByAlgorithm,
-                         ::testing::Values(Algorithm::kRoundRobin, Algorithm::kLeastConn),
-                         [](const auto& info) { return algorithm_name(info.param); });
+INSTANTIATE_TEST_SUITE_P(Algorithms, GroupPickerByAlgorithm, ::testing::ValuesIn(all_methods()),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST_P(GroupPickerByAlgorithm, BackupUsedOnlyWhenNoPrimaryIsEligible) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
   EXPECT_EQ(sequence(picker, 100, kStart).find('c'), std::string::npos);
 
   peer(picker, "a").set_down(true);
@@ -44,7 +91,7 @@ TEST_P(GroupPickerByAlgorithm, BackupUsedOnlyWhenNoPrimaryIsEligible) {
 }
 
 TEST_P(GroupPickerByAlgorithm, BackupTakesOverFromFailedPrimariesWithoutResettingThem) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
   fail(picker, "a", kStart);
   fail(picker, "b", kStart);
   EXPECT_EQ(sequence(picker, 3, kStart + 1s), "ccc");
@@ -53,7 +100,7 @@ TEST_P(GroupPickerByAlgorithm, BackupTakesOverFromFailedPrimariesWithoutResettin
 }
 
 TEST_P(GroupPickerByAlgorithm, BackupUsedWhenEveryPrimaryWasTried) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
   Attempt attempt;
   auto first = picker.pick(attempt, kStart);
   auto second = picker.pick(attempt, kStart);
@@ -65,7 +112,7 @@ TEST_P(GroupPickerByAlgorithm, BackupUsedWhenEveryPrimaryWasTried) {
 }
 
 TEST_P(GroupPickerByAlgorithm, NothingEligibleWhenEveryPeerIsDown) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
   for (const char* name : {"a", "b", "c"}) peer(picker, name).set_down(true);
   EXPECT_EQ(pick_once(picker, kStart), "-");
 }
@@ -73,13 +120,13 @@ TEST_P(GroupPickerByAlgorithm, NothingEligibleWhenEveryPeerIsDown) {
 TEST_P(GroupPickerByAlgorithm, NothingEligibleWhenEveryPeerIsAtMaxConns) {
   auto a = server("a");
   a.max_conns = 1;
-  GroupPicker picker(group(GetParam(), {a}));
+  GroupPicker picker(group(GetParam().config, {a}));
   Lease busy = hold(picker, "a", kStart);
   EXPECT_EQ(pick_once(picker, kStart), "-");
 }
 
 TEST_P(GroupPickerByAlgorithm, SingleServerIsNotPickedTwiceForOneRequest) {
-  GroupPicker picker(group(GetParam(), {server("a")}));
+  GroupPicker picker(group(GetParam().config, {server("a")}));
   Attempt attempt;
   auto lease = picker.pick(attempt, kStart);
   ASSERT_TRUE(lease);
@@ -88,7 +135,7 @@ TEST_P(GroupPickerByAlgorithm, SingleServerIsNotPickedTwiceForOneRequest) {
 }
 
 TEST_P(GroupPickerByAlgorithm, CountsOutstandingLeases) {
-  GroupPicker picker(two_primaries_one_backup(GetParam()));
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
   Lease a = hold(picker, "a", kStart);
   {
     Lease b = hold(picker, "b", kStart);
@@ -99,32 +146,75 @@ TEST_P(GroupPickerByAlgorithm, CountsOutstandingLeases) {
   EXPECT_EQ(picker.outstanding_leases(), 0u);
 }
 
+TEST_P(GroupPickerByAlgorithm, BackupTakesOverForEveryRequestWhenPrimariesAreOut) {
+  GroupPicker picker(two_primaries_one_backup(GetParam().config));
+  for (int i = 0; i < 50; ++i) EXPECT_NE(pick_varied(picker, i), "c") << i;
+  peer(picker, "a").set_down(true);
+  peer(picker, "b").set_healthy(false);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(pick_varied(picker, i), "c") << i;
+}
+
+TEST_P(GroupPickerByAlgorithm, MaxConnsIsRespected) {
+  auto a = server("a");
+  a.max_conns = 1;
+  GroupPicker picker(group(GetParam().config, {a, server("b"), server("c")}));
+  Lease busy = hold(picker, "a", kStart);
+  for (int i = 0; i < 100; ++i) EXPECT_NE(pick_varied(picker, i), "a") << i;
+  busy.release(Outcome::kSuccess, kStart);
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) seen.insert(pick_varied(picker, i));
+  EXPECT_TRUE(seen.count("a")) << "a never came back";
+}
+
+TEST_P(GroupPickerByAlgorithm, DrainingServerGetsNoNewRequests) {
+  GroupPicker picker(group(GetParam().config, {server("a"), server("b"), server("c")}));
+  peer(picker, "b").set_draining(true, kStart);
+  for (int i = 0; i < 100; ++i) EXPECT_NE(pick_varied(picker, i), "b") << i;
+}
+
+TEST_P(GroupPickerByAlgorithm, RetriesVisitEveryServerOnce) {
+  GroupPicker picker(
+      group(GetParam().config, {server("a"), server("b"), server("c"), backup("d")}));
+  const VariedInput varied(7);
+  Attempt attempt;
+  std::set<std::string> picked;
+  std::vector<Lease> leases;
+  while (auto lease = picker.pick(attempt, kStart, varied.input)) {
+    EXPECT_TRUE(picked.insert(lease->peer().name()).second) << lease->peer().name();
+    leases.push_back(std::move(*lease));
+  }
+  EXPECT_EQ(picked, (std::set<std::string>{"a", "b", "c", "d"}));
+  EXPECT_EQ(leases.back().peer().name(), "d");
+}
+
 TEST_P(GroupPickerByAlgorithm, FourThreadsPickingAndReleasingLeaveNoActiveConnections) {
   constexpr int kThreads = 4;
   constexpr int kRequests = 20'000;
   auto capped = server("d", 2);
   capped.max_conns = 3;
-  auto g = make_group("backend", GetParam(),
+  auto g = make_group("backend", GetParam().config,
                       std::vector{server("a", 3), server("b"), server("c", 2), capped, backup("e")},
                       kThreads);
   std::atomic<std::uint64_t> leased{0};
   std::vector<std::thread> workers;
   for (int w = 0; w < kThreads; ++w) {
     workers.emplace_back([&, w] {
-      GroupPicker picker(g);
+      GroupPicker picker(g, PickerMode::kIndexed, static_cast<std::uint64_t>(w) + 1);
       std::vector<Lease> in_flight;
       std::uint64_t mine = 0;
       for (int i = 0; i < kRequests; ++i) {
         const auto now = kStart + std::chrono::milliseconds(i);
         Attempt attempt;
-        if (auto lease = picker.pick(attempt, now)) {
+        const VariedInput varied(i);
+        if (auto lease = picker.pick(attempt, now, varied.input)) {
           ++mine;
           lease->peer().stats().record(static_cast<std::size_t>(w), 200, 100);
           in_flight.push_back(std::move(*lease));
         }
         if (in_flight.size() == 3 || i % 5 == 0) {
           for (auto& l : in_flight) {
-            l.release((i + w) % 13 == 0 ? Outcome::kFailure : Outcome::kSuccess, now);
+            l.release((i + w) % 13 == 0 ? Outcome::kFailure : Outcome::kSuccess, now,
+                      ResponseTimes{std::chrono::microseconds(100 + i % 900), {}});
           }
           in_flight.clear();
         }
@@ -154,8 +244,9 @@ TEST_P(GroupPickerByAlgorithm, FourThreadsPickingAndReleasingLeaveNoActiveConnec
 // refused (NGX_BUSY, "no live upstreams", 502) and each server comes back on its own once
 // its fail_timeout has run out.
 TEST(GroupPicker, AllPrimariesFailedReturnsNoPeer) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a"), server("b")}));
     fail(picker, "a", kStart);
     fail(picker, "b", kStart);
@@ -171,8 +262,9 @@ TEST(GroupPicker, AllPrimariesFailedReturnsNoPeer) {
 }
 
 TEST(GroupPicker, AllPrimariesAndBackupsFailedReturnsNoPeer) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(two_primaries_one_backup(algorithm));
     for (const char* name : {"a", "b", "c"}) fail(picker, name, kStart);
     EXPECT_EQ(pick_once(picker, kStart + 1s), "-");
@@ -183,8 +275,9 @@ TEST(GroupPicker, AllPrimariesAndBackupsFailedReturnsNoPeer) {
 TEST(GroupPicker, FailedAndDownPrimariesReturnNoPeer) {
   // nginx counts `down` servers towards `single`: {a down, b} has two primaries, so b's
   // failure keeps it out.
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a"), server("b")}));
     peer(picker, "a").set_down(true);
     fail(picker, "b", kStart);
@@ -195,8 +288,9 @@ TEST(GroupPicker, FailedAndDownPrimariesReturnNoPeer) {
 
 // nginx's `peers->single`: the only primary server ignores max_fails / fail_timeout.
 TEST(GroupPicker, SingleServerIsNeverConsideredFailed) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a", 4)}));
     ASSERT_TRUE(picker.group().single());
     for (int i = 0; i < 4; ++i) {
@@ -209,8 +303,9 @@ TEST(GroupPicker, SingleServerIsNeverConsideredFailed) {
 }
 
 TEST(GroupPicker, SingleServerFailuresAreStillCounted) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     auto a = server("a");
     a.max_fails = 2;
     GroupPicker picker(group(algorithm, {a}));
@@ -227,8 +322,9 @@ TEST(GroupPicker, SingleServerFailuresAreStillCounted) {
 }
 
 TEST(GroupPicker, FailedSinglePrimaryDoesNotHandOverToBackups) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
     fail(picker, "a", kStart);
     fail(picker, "a", kStart);
@@ -237,8 +333,9 @@ TEST(GroupPicker, FailedSinglePrimaryDoesNotHandOverToBackups) {
 }
 
 TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsUnavailable) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
     peer(picker, "a").set_down(true);
     EXPECT_EQ(sequence(picker, 2, kStart), "cc");
@@ -251,8 +348,9 @@ TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsUnavailable) {
 }
 
 TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsAtMaxConns) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     auto a = server("a");
     a.max_conns = 1;
     GroupPicker picker(group(algorithm, {a, backup("c")}));
@@ -265,8 +363,9 @@ TEST(GroupPicker, BackupsServeWhenTheSinglePrimaryIsAtMaxConns) {
 }
 
 TEST(GroupPicker, SingleDownServerReturnsNoPeer) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     auto a = server("a");
     a.down = true;
     GroupPicker picker(group(algorithm, {a}));
@@ -277,8 +376,9 @@ TEST(GroupPicker, SingleDownServerReturnsNoPeer) {
 
 TEST(GroupPicker, LoneBackupIsNotSingle) {
   // Only the primaries can be `single` (nginx: backup->single = 0).
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     GroupPicker picker(group(algorithm, {server("a"), backup("c")}));
     peer(picker, "a").set_down(true);
     fail(picker, "c", kStart);
@@ -287,8 +387,9 @@ TEST(GroupPicker, LoneBackupIsNotSingle) {
 }
 
 TEST(GroupPicker, SingleIsDecidedPerSnapshot) {
-  for (Algorithm algorithm : kAlgorithms) {
-    SCOPED_TRACE(algorithm_name(algorithm));
+  for (const Method& method : all_methods()) {
+    SCOPED_TRACE(method.name);
+    const BalancerConfig& algorithm = method.config;
     const std::vector<ServerConfig> pair{server("a"), server("b")};
     const std::vector<ServerConfig> lone{server("a")};
     auto first = make_group("backend", algorithm, pair, 1);

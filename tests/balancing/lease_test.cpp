@@ -84,5 +84,40 @@ TEST(Lease, PeerStaysReadableAfterRelease) {
   EXPECT_EQ(lease.peer().name(), "a");  // e.g. for $upstream_addr in the access log
 }
 
+TEST(Lease, IsNotAStickyHitWithoutABinding) {
+  BalancerConfig config = balancer(Algorithm::kRoundRobin);
+  config.sticky.mode = StickyConfig::Mode::kCookie;
+  GroupPicker picker(group(config, {server("a")}));
+  Attempt attempt;
+  auto lease = picker.pick(attempt, kStart);
+  ASSERT_TRUE(lease);
+  EXPECT_FALSE(lease->sticky_hit());
+  const std::string id = lease->peer().sticky_id();
+  lease->release(Outcome::kSuccess, kStart);
+  Attempt bound;
+  PickInput input;
+  input.sticky = id;
+  auto hit = picker.pick(bound, kStart, input);
+  ASSERT_TRUE(hit);
+  EXPECT_TRUE(hit->sticky_hit());
+  Lease moved = std::move(*hit);
+  EXPECT_TRUE(moved.sticky_hit());
+}
+
+TEST(Lease, ReleaseRecordsResponseTimesForEveryAlgorithm) {
+  for (Algorithm algorithm : {Algorithm::kRoundRobin, Algorithm::kHash, Algorithm::kPeakEwma}) {
+    GroupPicker picker(group(algorithm, {server("a")}));
+    hold(picker, "a", kStart).release(Outcome::kSuccess, kStart, ResponseTimes{3ms, 9ms});
+    EXPECT_EQ(peer(picker, "a").response_time(TimeMetric::kHeader), 3ms);
+    EXPECT_EQ(peer(picker, "a").response_time(TimeMetric::kLastByte), 9ms);
+  }
+}
+
+TEST(Lease, DestructorRecordsNoTimes) {
+  GroupPicker picker(group(Algorithm::kLeastTime, {server("a")}));
+  { Lease lease = hold(picker, "a", kStart); }
+  EXPECT_EQ(peer(picker, "a").response_time(TimeMetric::kHeader), 0ns);
+}
+
 }  // namespace
 }  // namespace tg::balancing

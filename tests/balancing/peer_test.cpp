@@ -105,5 +105,116 @@ TEST(Peer, ActiveAndRequestsCountLeases) {
   EXPECT_EQ(peer(picker, "a").requests(), 2u);
 }
 
+TEST(Peer, StickyIdIsRouteOrMd5OfTheName) {
+  Peer plain(server("127.0.0.1:8080"), 1);
+  EXPECT_EQ(plain.sticky_id(), "5958c386bf5e9109ac10d2a628645aea");
+  auto config = server("127.0.0.1:8080");
+  config.route = "blue";
+  EXPECT_EQ(Peer(config, 1).sticky_id(), "blue");
+}
+
+TEST(Peer, CountsTunnels) {
+  Peer p(server("a"), 1);
+  p.tunnel_opened();
+  p.tunnel_opened();
+  p.tunnel_closed();
+  EXPECT_EQ(p.tunnels(), 1);
+}
+
+TEST(Peer, ConfiguredDrainStartsDrainingAndIsDatedByTheFirstPick) {
+  auto a = server("a");
+  a.drain = true;
+  GroupPicker picker(group(Algorithm::kRoundRobin, {a, server("b")}));
+  const Peer& p = peer(picker, "a");
+  EXPECT_TRUE(p.draining());
+  EXPECT_EQ(p.draining_since(), std::nullopt);
+  EXPECT_EQ(pick_once(picker, kStart + 5s), "b");
+  EXPECT_EQ(p.draining_since(), kStart + 5s);
+  EXPECT_EQ(pick_once(picker, kStart + 9s), "b");
+  EXPECT_EQ(p.draining_since(), kStart + 5s);
+}
+
+TEST(Peer, SetDrainingWithATimeDatesTheDrainOnce) {
+  Peer p(server("a"), 1);
+  EXPECT_EQ(p.draining_since(), std::nullopt);
+  p.set_draining(true, kStart);
+  p.set_draining(true, kStart + 1s);  // already draining: keeps the start
+  EXPECT_EQ(p.draining_since(), kStart);
+  p.set_draining(false);
+  EXPECT_FALSE(p.draining());
+  EXPECT_EQ(p.draining_since(), std::nullopt);
+  p.set_draining(true);  // undated until observed
+  EXPECT_EQ(p.draining_since(), std::nullopt);
+  p.observe(kStart + 2s);
+  EXPECT_EQ(p.draining_since(), kStart + 2s);
+}
+
+TEST(Peer, ResponseTimeAverageWeighsEachSampleOneEighth) {
+  Peer p(server("a"), 1);
+  const TimingFeed feed;
+  EXPECT_EQ(p.response_time(TimeMetric::kHeader), 0ns);  // unmeasured
+  p.record_times(ResponseTimes{80ms, 400ms}, kStart, feed);
+  EXPECT_EQ(p.response_time(TimeMetric::kHeader), 80ms);  // the first sample sets it
+  EXPECT_EQ(p.response_time(TimeMetric::kLastByte), 400ms);
+  p.record_times(ResponseTimes{160ms, std::nullopt}, kStart, feed);
+  EXPECT_EQ(p.response_time(TimeMetric::kHeader), 90ms);  // 80 + (160 - 80) / 8
+  EXPECT_EQ(p.response_time(TimeMetric::kLastByte), 400ms);
+}
+
+TEST(Peer, PeakEwmaJumpsToPeaksAndDecaysTowardsLowerSamples) {
+  Peer p(server("a"), 1);
+  TimingFeed feed;
+  feed.peak_decay_ns = 1e9;  // 1 s
+  const double ms = 1e6;
+  p.record_times(ResponseTimes{10ms, {}}, kStart, feed);
+  EXPECT_DOUBLE_EQ(p.peak_ewma_ns(kStart, 1e9), 10 * ms);
+  p.record_times(ResponseTimes{100ms, {}}, kStart + 1ms, feed);
+  EXPECT_DOUBLE_EQ(p.peak_ewma_ns(kStart + 1ms, 1e9), 100 * ms);  // jumps
+  // A lower sample 1 s later: 100 * e^-1 + 20 * (1 - e^-1).
+  p.record_times(ResponseTimes{20ms, {}}, kStart + 1001ms, feed);
+  EXPECT_NEAR(p.peak_ewma_ns(kStart + 1001ms, 1e9), 100 * ms * 0.367879 + 20 * ms * 0.632121,
+              0.01 * ms);
+  // Without samples the estimate decays towards 0: e^-2 after 2 s.
+  EXPECT_NEAR(p.peak_ewma_ns(kStart + 3001ms, 1e9) / p.peak_ewma_ns(kStart + 1001ms, 1e9), 0.135335,
+              1e-5);
+}
+
+TEST(Peer, PeakEwmaIsKeptOnlyWhenTheFeedAsksForIt) {
+  Peer p(server("a"), 1);
+  p.record_times(ResponseTimes{10ms, {}}, kStart, TimingFeed{});
+  EXPECT_EQ(p.peak_ewma_ns(kStart, 1e9), 0);
+  EXPECT_EQ(p.response_time(TimeMetric::kHeader), 10ms);
+}
+
+TEST(Peer, InflightAgeIsTheMeanAgeOfTrackedLeases) {
+  BalancerConfig config = balancer(Algorithm::kLeastTime);
+  config.inflight = true;
+  GroupPicker picker(group(config, {server("a"), server("b")}));
+  Lease first = hold(picker, "a", kStart);
+  Lease second = hold(picker, "a", kStart + 2s);
+  const Peer& a = peer(picker, "a");
+  EXPECT_EQ(a.inflight_age(kStart + 4s), 3s);  // (4 s + 2 s) / 2
+  first.release(Outcome::kSuccess, kStart + 4s);
+  EXPECT_EQ(a.inflight_age(kStart + 4s), 2s);
+  second.release(Outcome::kSuccess, kStart + 4s);
+  EXPECT_EQ(a.inflight_age(kStart + 4s), 0s);
+}
+
+TEST(Peer, InflightAgeIgnoresLeasesPickedWithoutTracking) {
+  // e.g. leases from before a reload turned `inflight` on: they count as active only.
+  auto servers = std::vector{server("a"), server("b")};
+  auto plain = group(balancer(Algorithm::kLeastTime), servers);
+  BalancerConfig config = balancer(Algorithm::kLeastTime);
+  config.inflight = true;
+  auto tracked = make_group("backend", config, servers, 1, plain.get());
+  GroupPicker old_picker(plain);
+  GroupPicker new_picker(tracked);
+  Lease untracked = hold(old_picker, "a", kStart);
+  Lease counted = hold(new_picker, "a", kStart + 1s);
+  const Peer& a = peer(new_picker, "a");
+  EXPECT_EQ(a.active(), 2);
+  EXPECT_EQ(a.inflight_age(kStart + 3s), 2s);
+}
+
 }  // namespace
 }  // namespace tg::balancing

@@ -66,5 +66,53 @@ TEST(UpstreamGroup, MoreWorkersThanStatsSlotsGetsAFreshPeer) {
   EXPECT_EQ(second->find("a")->stats().slots(), 4u);
 }
 
+TEST(UpstreamGroup, KeepsTheBalancerConfig) {
+  BalancerConfig config = balancer(Algorithm::kRandom);
+  config.two = true;
+  config.two_mode = BalancerConfig::TwoMode::kLeastTime;
+  config.metric = TimeMetric::kLastByte;
+  auto g = group(config, {server("a")});
+  EXPECT_EQ(g->algorithm(), Algorithm::kRandom);
+  EXPECT_EQ(g->balancer(), config);
+}
+
+TEST(UpstreamGroup, HashGroupsTableEveryServerOfEachTier) {
+  auto g = group(Algorithm::kHash, {server("a", 2), server("b"), backup("x", 5)});
+  EXPECT_EQ(g->primary_tables().weights.total(), 3u);
+  EXPECT_EQ(g->backup_tables().weights.total(), 5u);
+  EXPECT_TRUE(g->primary_tables().ring.empty());
+  BalancerConfig consistent = balancer(Algorithm::kHash);
+  consistent.consistent = true;
+  auto c = group(consistent, {server("a", 2), server("b")});
+  EXPECT_EQ(c->primary_tables().ring.size(), 3u * HashRing::kPointsPerWeight);
+}
+
+TEST(UpstreamGroup, FindsServersByStickyIdOnlyWithSticky) {
+  auto routed = server("b");
+  routed.route = "r2";
+  BalancerConfig config = balancer(Algorithm::kRoundRobin);
+  config.sticky.mode = StickyConfig::Mode::kRoute;
+  auto g = group(config, {server("a"), routed, backup("x")});
+  ASSERT_TRUE(g->find_sticky("r2"));
+  EXPECT_FALSE(g->find_sticky("r2")->backup);
+  EXPECT_EQ(g->find_sticky("r2")->index, 1u);
+  const auto x = g->find_sticky(g->find("x")->sticky_id());
+  ASSERT_TRUE(x);
+  EXPECT_TRUE(x->backup);
+  EXPECT_FALSE(g->find_sticky("nope"));
+  EXPECT_FALSE(g->find_sticky(""));
+  EXPECT_FALSE(group(Algorithm::kRoundRobin, {routed})->find_sticky("r2"));
+}
+
+TEST(UpstreamGroup, OnlyServersJoiningAnExistingGroupSlowStart) {
+  std::vector<ServerConfig> servers{slow_server("a", 1, 5s)};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  EXPECT_EQ(first->find("a")->slow_start_ends(), std::nullopt);
+  servers.push_back(slow_server("b", 1, 5s));
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get());
+  EXPECT_EQ(second->find("a")->slow_start_ends(), std::nullopt);      // stays: no ramp
+  EXPECT_EQ(second->find("b")->slow_start_ends(), TimePoint::max());  // pending first pick
+}
+
 }  // namespace
 }  // namespace tg::balancing
