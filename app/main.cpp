@@ -168,6 +168,7 @@ class Server {
       });
       w->start(runtime);
     }
+    runtime.reset();  // runtime_ and the workers hold it (a reload must be able to retire it)
     log(LogLevel::kNotice, "tidegate/" TIDEGATE_VERSION " started with " +
                                std::to_string(m.worker_processes) + " worker thread(s)");
     wait_signals();
@@ -249,11 +250,13 @@ class Server {
                                  std::to_string(cfg_->main.worker_processes));
       }
       next = proxy::build_runtime(cfg, workers_.size(), runtime_.get(), runtime_->generation + 1);
+      for (const auto& w : cfg->warnings) log(LogLevel::kWarn, w);
       cfg_ = cfg;
     } catch (const std::exception& e) {
       log(LogLevel::kEmerg, e.what());
       return;  // keep serving the old configuration
     }
+    runtime_->superseded = true;
     runtime_ = next;
     for (auto& w : workers_) w->reload(next);
   }
@@ -327,6 +330,8 @@ int main(int argc, char** argv) {
     if (cli.test) say("configuration file " + cli.conf_file + " test failed");
     return 1;
   }
+  // nginx prints load-time warnings ("load balancing method redefined") to stderr.
+  for (const auto& w : cfg->warnings) say("[warn] " + w);
   if (cli.test) {
     if (!cli.quiet) {
       say("the configuration file " + cli.conf_file + " syntax is ok");

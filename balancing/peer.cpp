@@ -16,6 +16,7 @@ Peer::Peer(ServerConfig config, std::size_t worker_slots)
       fail_timeout_(std::chrono::nanoseconds(config.fail_timeout).count()),
       slow_start_(std::chrono::nanoseconds(config.slow_start).count()),
       draining_since_(config.drain ? kPending : kNotRunning),
+      drain_timeout_ms_(config.drain_timeout.count()),
       config_(std::move(config)),
       sticky_id_(sticky_id_for(config_)),
       stats_(worker_slots) {}

@@ -149,6 +149,16 @@ class Peer {
   void tunnel_opened() noexcept { tunnels_.fetch_add(1, std::memory_order_relaxed); }
   void tunnel_closed() noexcept { tunnels_.fetch_sub(1, std::memory_order_relaxed); }
 
+  /// drain_timeout (tidegate extension): how long tunnels may stay open on this server
+  /// once it drains; zero = no limit. Starts as ServerConfig::drain_timeout; a reload
+  /// that keeps the server updates it (make_group), so open tunnels see the new value.
+  std::chrono::milliseconds drain_timeout() const noexcept {
+    return std::chrono::milliseconds(drain_timeout_ms_.load(std::memory_order_relaxed));
+  }
+  void set_drain_timeout(std::chrono::milliseconds t) noexcept {
+    drain_timeout_ms_.store(t.count(), std::memory_order_relaxed);
+  }
+
   /// Marks a slow-start ramp pending (no-op without slow_start): it begins at the next
   /// observe(). make_group calls it for servers joining an existing group.
   void begin_slow_start() noexcept;
@@ -256,6 +266,7 @@ class Peer {
   std::atomic<std::int64_t> started_{kNotRunning};  ///< slow-start ramp start
   std::atomic<std::int64_t> draining_since_;
   std::atomic<std::int64_t> tunnels_{0};
+  std::atomic<std::int64_t> drain_timeout_ms_;
 
   // Written on every pick and release (one line, so least_time reads one line per peer).
   alignas(64) std::atomic<std::int64_t> active_{0};

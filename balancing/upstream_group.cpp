@@ -55,7 +55,8 @@ std::shared_ptr<Peer> UpstreamGroup::find(std::string_view server_name) const {
 std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig balancer,
                                                 std::span<const ServerConfig> servers,
                                                 std::size_t worker_slots,
-                                                const UpstreamGroup* previous) {
+                                                const UpstreamGroup* previous,
+                                                std::optional<TimePoint> now) {
   // Reusable peers of the previous snapshot by name; each is handed out at most once.
   std::unordered_multimap<std::string_view, std::shared_ptr<Peer>> reusable;
   if (previous != nullptr) {
@@ -63,16 +64,35 @@ std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig
       for (const auto& peer : *tier) reusable.emplace(peer->name(), peer);
     }
   }
+  // drain and drain_timeout are operator state, not identity: a server that starts or
+  // stops draining in a reload keeps its Peer, so the requests and tunnels it already
+  // has are the ones that drain.
+  auto same_server = [](const ServerConfig& a, const ServerConfig& b) {
+    ServerConfig x = a;
+    x.drain = b.drain;
+    x.drain_timeout = b.drain_timeout;
+    return x == b;
+  };
   auto take_or_make = [&](const ServerConfig& config) {
     auto [first, last] = reusable.equal_range(config.name);
     for (auto it = first; it != last; ++it) {
-      if (it->second->config() == config && it->second->stats().slots() >= worker_slots) {
+      if (same_server(it->second->config(), config) &&
+          it->second->stats().slots() >= worker_slots) {
         auto peer = std::move(it->second);
         reusable.erase(it);
+        if (peer->draining() != config.drain) {
+          if (now) {
+            peer->set_draining(config.drain, *now);
+          } else {
+            peer->set_draining(config.drain);
+          }
+        }
+        peer->set_drain_timeout(config.drain_timeout);
         return peer;
       }
     }
     auto peer = std::make_shared<Peer>(config, worker_slots);
+    if (config.drain && now) peer->set_draining(true, *now);
     if (previous != nullptr) peer->begin_slow_start();  // joins a running group
     return peer;
   };

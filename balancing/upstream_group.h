@@ -76,19 +76,22 @@ class UpstreamGroup {
 /// changed config gets a fresh Peer. `worker_slots` sizes each new Peer's ServerStats.
 /// With a `previous` snapshot, fresh Peers are joining servers: their slow_start ramp
 /// begins at the first pick (in the first snapshot every server is up from the start).
+/// `drain` and `drain_timeout` do not count as a change: a kept Peer starts or stops
+/// draining (dated `now` when given, else by its next pick) and takes the new timeout.
 std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig balancer,
                                                 std::span<const ServerConfig> servers,
                                                 std::size_t worker_slots,
-                                                const UpstreamGroup* previous = nullptr);
+                                                const UpstreamGroup* previous = nullptr,
+                                                std::optional<TimePoint> now = std::nullopt);
 
 /// make_group for a method with no parameters and no `sticky`.
-inline std::shared_ptr<const UpstreamGroup> make_group(std::string name, Algorithm algorithm,
-                                                       std::span<const ServerConfig> servers,
-                                                       std::size_t worker_slots,
-                                                       const UpstreamGroup* previous = nullptr) {
+inline std::shared_ptr<const UpstreamGroup> make_group(
+    std::string name, Algorithm algorithm, std::span<const ServerConfig> servers,
+    std::size_t worker_slots, const UpstreamGroup* previous = nullptr,
+    std::optional<TimePoint> now = std::nullopt) {
   BalancerConfig balancer;
   balancer.algorithm = algorithm;
-  return make_group(std::move(name), std::move(balancer), servers, worker_slots, previous);
+  return make_group(std::move(name), std::move(balancer), servers, worker_slots, previous, now);
 }
 
 }  // namespace tg::balancing

@@ -164,7 +164,21 @@ struct ServerBlock {
 struct UpstreamConfig {
   std::string name;
   bool implicit = false;
-  balancing::Algorithm algorithm = balancing::Algorithm::kRoundRobin;
+  /// The method directive (default round robin) and `sticky`, as make_group takes them.
+  balancing::BalancerConfig balancer;
+  /// `hash key`: the key to evaluate per request into PickInput's hash key
+  /// (empty unless balancer.algorithm is kHash).
+  Template hash_key;
+  /// `sticky route $a $b ...`: evaluated in order, the first non-empty value is the
+  /// route the request asks for (empty unless balancer.sticky.mode is kRoute).
+  std::vector<Template> sticky_route;
+  /// `sticky cookie ... samesite=`: the SameSite value, a keyword in lower case or
+  /// variables (empty unless written; balancer.sticky.samesite holds the text).
+  Template sticky_samesite;
+  /// `drain_timeout T` (tidegate extension): the default of servers without
+  /// drain_timeout=, already copied into their ServerConfig. 0 = no limit.
+  Millis drain_timeout{0};
+  /// One per address (a name with several addresses gives several), in config order.
   std::vector<balancing::ServerConfig> servers;
   int keepalive = 0;  ///< idle connections cached per worker; 0 = no cache
   Millis keepalive_timeout{60'000};
@@ -216,7 +230,10 @@ struct Config {
   bool has_http = false;
   std::vector<Directive> tree;     ///< kept for -T
   std::vector<std::string> files;  ///< every file read, for -T
-  uint64_t used_variables = 0;     ///< bit per conf::Var referenced anywhere
+  /// nginx's [warn] messages from loading, in order, as "text in file:line" (the ConfError
+  /// form), e.g. "load balancing method redefined in /etc/tidegate/tidegate.conf:12".
+  std::vector<std::string> warnings;
+  uint64_t used_variables = 0;  ///< bit per conf::Var referenced anywhere
 
   bool uses(Var var) const { return (used_variables >> static_cast<unsigned>(var)) & 1; }
 };

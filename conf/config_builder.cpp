@@ -2,129 +2,25 @@
 // nginx semantics it follows. Settings are inherited http -> server -> location
 // as nginx merges them: scalars inherit unless set; header lists inherit only
 // when the inner level defines none.
-#include <netdb.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <fstream>
-#include <functional>
-#include <limits>
 #include <sstream>
 
 #include "conf/config.h"
+#include "conf/directive_args.h"
 #include "conf/directive_table.h"
+#include "conf/upstream_block.h"
 
 namespace tg::conf {
 namespace {
 
 using boost::asio::ip::tcp;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 void add_unique(std::vector<std::string>& list, std::string name) {
   if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(std::move(name));
-}
-
-[[noreturn]] void fail(const Directive& d, const std::string& message) {
-  throw ConfError(message, d.where);
-}
-
-// nginx's ngx_parse_time, transcribed: units from the most to the least
-// significant, each at most once, optionally separated by spaces; a trailing
-// bare number counts in seconds. `is_sec` gives seconds (no `ms`; `M` and `y`
-// allowed) instead of milliseconds (no `M`, no `y`).
-bool parse_nginx_time(std::string_view text, bool is_sec, int64_t& out) {
-  enum Step { kStart, kYear, kMonth, kWeek, kDay, kHour, kMin, kSec, kMsec, kLast };
-  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
-  constexpr int64_t kSecondsPerDay = 24 * 60 * 60;
-  Step step = is_sec ? kStart : kMonth;
-  int64_t value = 0;
-  int64_t total = 0;
-  bool valid = false;
-  size_t p = 0;
-  while (p < text.size()) {
-    const char c = text[p++];
-    if (c >= '0' && c <= '9') {
-      if (value > (kMax - (c - '0')) / 10) return false;
-      value = value * 10 + (c - '0');
-      valid = true;
-      continue;
-    }
-    Step next = kLast;
-    int64_t scale = 1;
-    switch (c) {
-      case 'y':
-        if (step > kStart) return false;
-        next = kYear;
-        scale = 365 * kSecondsPerDay;
-        break;
-      case 'M':
-        next = kMonth;
-        scale = 30 * kSecondsPerDay;
-        break;
-      case 'w':
-        next = kWeek;
-        scale = 7 * kSecondsPerDay;
-        break;
-      case 'd':
-        next = kDay;
-        scale = kSecondsPerDay;
-        break;
-      case 'h':
-        next = kHour;
-        scale = 60 * 60;
-        break;
-      case 'm':
-        if (p < text.size() && text[p] == 's') {
-          if (is_sec) return false;
-          ++p;
-          next = kMsec;
-        } else {
-          next = kMin;
-          scale = 60;
-        }
-        break;
-      case 's':
-        next = kSec;
-        break;
-      case ' ':  // the bare number before a space is seconds
-        if (step >= kSec) return false;
-        next = kLast;
-        break;
-      default:
-        return false;
-    }
-    if (c != 'y' && c != ' ' && step >= next) return false;
-    step = next;
-    if (step != kMsec && !is_sec) scale *= 1000;
-    if (value > kMax / scale) return false;
-    value *= scale;
-    if (total > kMax - value) return false;
-    total += value;
-    value = 0;
-    while (p < text.size() && text[p] == ' ') ++p;
-  }
-  if (!valid) return false;
-  if (!is_sec) {
-    if (value > kMax / 1000) return false;
-    value *= 1000;
-  }
-  if (total > kMax - value) return false;
-  out = total + value;
-  return true;
-}
-
-Millis time_arg(const Directive& d, size_t i) {
-  Millis t;
-  if (!parse_time(d.args[i], t)) fail(d, "\"" + d.name + "\" directive invalid value");
-  return t;
 }
 
 // nginx's ngx_parse_size (buffer sizes: k, m) or, with `offset`, ngx_parse_offset
@@ -139,19 +35,6 @@ int64_t size_arg(const Directive& d, size_t i, bool offset = false) {
   return n;
 }
 
-bool parse_int(const std::string& s, int& out) {
-  if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), ::isdigit)) return false;
-  out = std::stoi(s);
-  return true;
-}
-
-// nginx's ngx_conf_set_num_slot.
-int int_arg(const Directive& d, size_t i) {
-  int n;
-  if (!parse_int(d.args[i], n)) fail(d, "\"" + d.name + "\" directive invalid number");
-  return n;
-}
-
 bool flag_arg(const Directive& d) {
   return d.args[0] == "on";
 }
@@ -159,86 +42,6 @@ bool flag_arg(const Directive& d) {
 std::string full_path(const std::string& prefix, const std::string& path) {
   if (path.empty() || path[0] == '/' || path == "stderr") return path;
   return prefix + path;
-}
-
-/// Resolves "host[:port]" (nginx's ngx_parse_url for listen/upstream); port
-/// defaults to `default_port`. Every address of a name is returned.
-std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bool passive,
-                                   std::string& host_out, int& port_out, std::string& error) {
-  std::string host = text;
-  int port = default_port;
-  if (!host.empty() && host[0] == '[') {
-    auto close = host.find(']');
-    if (close == std::string::npos) {
-      error = "invalid host";
-      return {};
-    }
-    std::string rest = host.substr(close + 1);
-    host = host.substr(1, close - 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') {
-        error = "invalid host";
-        return {};
-      }
-      rest = rest.substr(1);
-      if (rest.empty() || !std::all_of(rest.begin(), rest.end(), ::isdigit)) {
-        error = "invalid port";
-        return {};
-      }
-      port = std::stoi(rest);
-    }
-  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
-    std::string p = host.substr(colon + 1);
-    if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) {
-      error = "invalid port";
-      return {};
-    }
-    port = std::stoi(p);
-    host = host.substr(0, colon);
-    if (host.empty()) {
-      error = "no host";
-      return {};
-    }
-  } else if (!host.empty() && std::all_of(host.begin(), host.end(), ::isdigit)) {
-    port = std::stoi(host);  // `listen 8080`
-    host = "*";
-  }
-  if (port < 1 || port > 65535) {
-    error = "invalid port";
-    return {};
-  }
-  if (host.empty()) {
-    error = "no host";
-    return {};
-  }
-  host_out = host;
-  port_out = port;
-  if (host == "*" || host.empty()) return {tcp::endpoint(tcp::v4(), static_cast<uint16_t>(port))};
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = passive ? AI_PASSIVE : 0;
-  addrinfo* res = nullptr;
-  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) {
-    error = "host not found";
-    return {};
-  }
-  std::vector<tcp::endpoint> out;
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    tcp::endpoint ep;
-    std::memcpy(ep.data(), a->ai_addr, a->ai_addrlen);
-    ep.port(static_cast<uint16_t>(port));
-    if (std::find(out.begin(), out.end(), ep) == out.end()) out.push_back(ep);
-  }
-  ::freeaddrinfo(res);
-  return out;
-}
-
-std::string endpoint_text(const tcp::endpoint& ep) {
-  auto addr = ep.address();
-  std::string a = addr.to_string();
-  if (addr.is_v6()) a = "[" + a + "]";
-  return a + ":" + std::to_string(ep.port());
 }
 
 /// Which level a set of directives belongs to, for merging header lists.
@@ -927,85 +730,10 @@ class Builder {
     for (const auto& u : cfg_.http.upstreams) {
       if (!u.implicit && u.name == ud.args[0]) fail(ud, "duplicate upstream \"" + u.name + "\"");
     }
-    UpstreamConfig u;
-    u.name = ud.args[0];
-    u.where = ud.where;
-    for (const auto& d : ud.block) {
-      if (d.name == "server") {
-        upstream_server(d, u);
-      } else if (d.name == "least_conn") {
-        u.algorithm = balancing::Algorithm::kLeastConn;
-      } else if (d.name == "keepalive") {
-        if (!parse_int(d.args[0], u.keepalive) || u.keepalive == 0) {
-          fail(d, "invalid value \"" + d.args[0] + "\" in \"keepalive\" directive");
-        }
-      } else if (d.name == "keepalive_timeout") {
-        u.keepalive_timeout = time_arg(d, 0);
-      } else if (d.name == "keepalive_requests") {
-        u.keepalive_requests = int_arg(d, 0);
-      } else if (d.name == "keepalive_time") {
-        u.keepalive_time = time_arg(d, 0);
-      } else if (d.name == "zone") {
-        u.zone = d.args[0];
-      }
-    }
-    if (u.servers.empty()) {
-      // nginx checks this after reading the block, at its closing brace.
-      throw ConfError("no servers are inside upstream", {ud.where.file, ud.block_end_line});
-    }
-    // nginx's round robin needs a primary server (backups only stand in for them).
-    if (std::all_of(u.servers.begin(), u.servers.end(),
-                    [](const balancing::ServerConfig& s) { return s.backup; })) {
-      fail(ud, "no servers in upstream \"" + u.name + "\"");
-    }
-    cfg_.http.upstreams.push_back(std::move(u));
-  }
-
-  void upstream_server(const Directive& d, UpstreamConfig& u) {
-    balancing::ServerConfig base;
-    for (size_t i = 1; i < d.args.size(); ++i) {
-      const std::string& a = d.args[i];
-      auto value = [&](size_t skip) { return a.substr(skip); };
-      auto number = [&](size_t skip) {
-        std::string v = value(skip);
-        if (v.empty() || !std::all_of(v.begin(), v.end(), ::isdigit) || v.size() > 9) {
-          fail(d, "invalid parameter \"" + a + "\"");
-        }
-        return std::stoi(v);
-      };
-      if (a.rfind("weight=", 0) == 0) {
-        base.weight = number(7);
-        if (base.weight < 1) fail(d, "invalid parameter \"" + a + "\"");
-      } else if (a.rfind("max_fails=", 0) == 0) {
-        base.max_fails = number(10);
-      } else if (a.rfind("fail_timeout=", 0) == 0) {
-        // nginx parses fail_timeout in seconds: `1M` is valid, `500ms` is not.
-        int64_t seconds = 0;
-        if (!parse_nginx_time(value(13), /*is_sec=*/true, seconds) ||
-            seconds > std::numeric_limits<int64_t>::max() / 1000) {
-          fail(d, "invalid parameter \"" + a + "\"");
-        }
-        base.fail_timeout = Millis(seconds * 1000);
-      } else if (a.rfind("max_conns=", 0) == 0) {
-        base.max_conns = number(10);
-      } else if (a == "backup") {
-        base.backup = true;
-      } else if (a == "down") {
-        base.down = true;
-      } else {
-        fail(d, "invalid parameter \"" + a + "\"");
-      }
-    }
-    std::string host, error;
-    int port = 0;
-    auto eps = resolve(d.args[0], 80, false, host, port, error);
-    if (eps.empty()) fail(d, error + " in upstream \"" + d.args[0] + "\"");
-    for (const auto& ep : eps) {
-      balancing::ServerConfig s = base;
-      s.endpoint = ep;
-      s.name = endpoint_text(ep);
-      u.servers.push_back(s);
-    }
+    auto compile_arg = [this](const Directive& d, const std::string& text) {
+      return compile(d, text);
+    };
+    cfg_.http.upstreams.push_back(build_upstream(ud, compile_arg, cfg_.warnings));
   }
 
   // ---- map ----
@@ -1069,46 +797,6 @@ class Builder {
 };
 
 }  // namespace
-
-bool parse_time(std::string_view text, Millis& out) {
-  int64_t ms = 0;
-  if (!parse_nginx_time(text, /*is_sec=*/false, ms)) return false;
-  out = Millis(ms);
-  return true;
-}
-
-bool parse_size(std::string_view text, int64_t& out) {
-  // nginx's ngx_parse_offset: bytes, or k/m/g (either case); overflow is invalid.
-  if (text.empty()) return false;
-  int64_t scale = 1;
-  switch (text.back()) {
-    case 'k':
-    case 'K':
-      scale = 1024;
-      break;
-    case 'm':
-    case 'M':
-      scale = 1024 * 1024;
-      break;
-    case 'g':
-    case 'G':
-      scale = 1024LL * 1024 * 1024;
-      break;
-    default:
-      break;
-  }
-  if (scale != 1) text.remove_suffix(1);
-  if (text.empty()) return false;
-  int64_t n = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return false;
-    if (n > (std::numeric_limits<int64_t>::max() - (c - '0')) / 10) return false;
-    n = n * 10 + (c - '0');
-  }
-  if (n > std::numeric_limits<int64_t>::max() / scale) return false;
-  out = n * scale;
-  return true;
-}
 
 std::shared_ptr<const Config> build_config(std::vector<Directive> tree,
                                            const LoadOptions& options) {

@@ -22,9 +22,11 @@ constexpr std::string_view kNoBodyBuffering = "bodies are streamed";
 constexpr std::string_view kNoGzip = "no compression";
 constexpr std::string_view kHashSizing = "tables are sized automatically";
 constexpr std::string_view kNoTempFiles = "no temp files";
+constexpr std::string_view kExtension = "tidegate extension";
 
-constexpr DirectiveSpec Spec(std::string_view name, unsigned contexts, unsigned arity) {
-  return {name, contexts, arity, false, {}};
+constexpr DirectiveSpec Spec(std::string_view name, unsigned contexts, unsigned arity,
+                             std::string_view note = {}) {
+  return {name, contexts, arity, false, note};
 }
 constexpr DirectiveSpec Noop(std::string_view name, unsigned contexts, unsigned arity,
                              std::string_view note) {
@@ -155,6 +157,13 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     // upstream
     Spec("server", kUpstream, k1More),
     Spec("least_conn", kUpstream, kNoArgs),
+    Spec("ip_hash", kUpstream, kNoArgs),
+    Spec("hash", kUpstream, kTake12),
+    Spec("random", kUpstream, kNoArgs | kTake12),
+    Spec("least_time", kUpstream, kTake12),
+    Spec("peak_ewma", kUpstream, kNoArgs | kTake1, kExtension),
+    Spec("sticky", kUpstream, k1More),
+    Spec("drain_timeout", kUpstream, kTake1, kExtension),
     Spec("keepalive", kUpstream, kTake1),
     Spec("keepalive_timeout", kUpstream, kTake1),
     Spec("keepalive_requests", kUpstream, kTake1),

@@ -2,6 +2,7 @@
 // rewritten head and stream the body, read the response head, stream the body
 // back. Failures before anything reached the client go to the next upstream
 // as `proxy_next_upstream` allows.
+#include <ctime>
 #include <span>
 
 #include <boost/asio/as_tuple.hpp>
@@ -75,6 +76,52 @@ unsigned status_condition(int status) {
     default:
       return 0;
   }
+}
+
+/// Appends a sticky cookie's value and attributes (the Set-Cookie header value):
+/// `name=id; expires=...; max-age=N; domain=...; path=...; ...`, as nginx writes it.
+void append_sticky_cookie(const balancing::StickyConfig& sticky, const conf::Template& samesite,
+                          std::string_view id, RequestContext& ctx, std::string& out) {
+  out += sticky.cookie_name;
+  out += '=';
+  out += id;
+  if (!sticky.expires.empty()) {
+    // expires=max: nginx's "Thu, 31-Dec-37 23:55:55 GMT", ten years of max-age.
+    const long long seconds = sticky.expires_max ? 315360000LL : sticky.expires_seconds.count();
+    const std::time_t at =
+        sticky.expires_max
+            ? std::time_t{2145916555}
+            : std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()) +
+                  static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&at, &tm);
+    char date[40];
+    std::strftime(date, sizeof date, "%a, %d-%b-%y %H:%M:%S GMT", &tm);
+    out += "; expires=";
+    out += date;
+    out += "; max-age=";
+    out += std::to_string(seconds);
+  }
+  if (!sticky.domain.empty()) {
+    out += "; domain=";
+    out += sticky.domain;
+  }
+  if (!sticky.path.empty()) {
+    out += "; path=";
+    out += sticky.path;
+  }
+  if (!samesite.source().empty()) {
+    const std::string value = expand(samesite, ctx);
+    if (!value.empty()) {
+      out += "; samesite=";
+      out += value;
+    }
+  } else if (!sticky.samesite.empty()) {
+    out += "; samesite=";
+    out += sticky.samesite;
+  }
+  if (sticky.secure) out += "; secure";
+  if (sticky.httponly) out += "; httponly";
 }
 
 /// What went wrong with one attempt, in nginx's proxy_next_upstream terms.
@@ -271,6 +318,27 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
            (!request_sent || idempotent(method) ||
             (s.proxy_next_upstream & conf::kNuNonIdempotent));
   };
+  // What hash, ip_hash and sticky pick by: evaluated once per request.
+  const auto& balancer = picker.group().balancer();
+  balancing::PickInput pick_input;
+  std::string hash_key, sticky_route;
+  if (balancer.algorithm == balancing::Algorithm::kHash) {
+    expand(ucfg.hash_key, ctx, hash_key);
+    pick_input.hash_key = hash_key;
+  } else if (balancer.algorithm == balancing::Algorithm::kIpHash) {
+    pick_input.client_addr =
+        std::span<const uint8_t>(info_.remote_bytes.data(), info_.remote_bytes_len);
+  }
+  if (balancer.sticky.mode == balancing::StickyConfig::Mode::kCookie) {
+    pick_input.sticky = request_cookie(ctx, balancer.sticky.cookie_name);
+  } else if (balancer.sticky.mode == balancing::StickyConfig::Mode::kRoute) {
+    // nginx: the first non-empty variable is the route.
+    for (const auto& var : ucfg.sticky_route) {
+      expand(var, ctx, sticky_route);
+      if (!sticky_route.empty()) break;
+    }
+    pick_input.sticky = sticky_route;
+  }
   PooledBuffer upstream_buf;  // back to the pool when this request is done with it
   char* const upbuf_ptr = upstream_buf.get();
   auto& bufs = x.bufs;  // reused: a warm worker allocates nothing per request here
@@ -279,7 +347,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
 
   for (;;) {
     auto now = Clock::now();
-    auto lease = picker.pick(attempt, now);
+    auto lease = picker.pick(attempt, now, pick_input);
     if (!lease) {
       log_upstream_error("no live upstreams while connecting to upstream",
                          "http://" + ucfg.name + uri_out);
@@ -462,12 +530,13 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     }
 
     int status = up.status_code();
+    const auto header_time = elapsed;
     if (keep_times) append_list(ctx.upstream_header_time, seconds_text(elapsed));
     const unsigned status_bit = status_condition(status);
     if (status_bit && may_try_next(status_bit, /*request_sent=*/true)) {
       // Is there anyone left to try? Only then drop this response.
       balancing::Attempt probe = attempt;
-      auto next = picker.pick(probe, Clock::now());
+      auto next = picker.pick(probe, Clock::now(), pick_input);
       if (next) {
         next->release(balancing::Outcome::kSuccess, Clock::now());
         boost::system::error_code ignored;
@@ -508,6 +577,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     } else {
       ctx.upstream_base = upbuf_ptr;
     }
+    // nginx: a 101 becomes a tunnel when the client asked to upgrade.
+    const bool upgrading = status == 101 && !ctx.header("upgrade").empty();
     const bool client_http10 = ctx.protocol == "HTTP/1.0";
     const bool no_body = ctx.method == "HEAD" || status_has_no_body(status);
     const bool until_close = !no_body && up.content_length() < 0 && !up.chunked();
@@ -528,8 +599,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     }
     for (const auto& h : up.headers()) {
       std::string_view name = h.name.in(upbuf_ptr);
-      if (hop_by_hop_response(name)) continue;
-      if (!up_connection.empty() && has_token(up_connection, name)) continue;
+      // A 101's Upgrade header says what the tunnel speaks: it goes to the client.
+      const bool upgrade_header = upgrading && iequals(name, "upgrade");
+      if (hop_by_hop_response(name) && !upgrade_header) continue;
+      if (!up_connection.empty() && has_token(up_connection, name) && !upgrade_header) continue;
       bool hidden =
           contains_ci(s.proxy_hide_header, name) && !contains_ci(s.proxy_pass_header, name);
       if (hidden) continue;
@@ -546,7 +619,35 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       if (record_sent) ctx.sent_headers.emplace_back(std::string(name), std::string(value));
     }
     if (chunk_to_client) out += "Transfer-Encoding: chunked\r\n";
-    finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body);
+    if (balancer.sticky.mode == balancing::StickyConfig::Mode::kCookie && !lease->sticky_hit()) {
+      // Binds the client to the server that answered (nginx's sticky cookie).
+      out += "Set-Cookie: ";
+      append_sticky_cookie(balancer.sticky, ucfg.sticky_samesite, peer.sticky_id(), ctx, out);
+      out += "\r\n";
+    }
+    finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body, upgrading);
+
+    if (upgrading) {
+      // The head, then whatever the upstream sent after it, then the tunnel.
+      const bool wrote = co_await write_client(out);
+      if (wrote) ctx.bytes_sent += out.size();
+      upstream_socket_ = nullptr;
+      if (wrote) {
+        std::string first(upbuf_ptr + fed, held - fed);
+        upstream_buf.reset();  // an open tunnel holds no buffer
+        co_await tunnel(conn->socket, peer, first);
+      }
+      keep_alive_ = false;
+      lease->release(balancing::Outcome::kSuccess, Clock::now(),
+                     balancing::ResponseTimes{header_time, std::nullopt});
+      peer.stats().record(
+          worker_.slot(), status,
+          static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::microseconds>(header_time).count()));
+      boost::system::error_code ignored;
+      conn->socket.close(ignored);
+      co_return;
+    }
 
     // ---- stream the body ----
     const size_t worker_slot = worker_.slot();
@@ -624,7 +725,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                           up.keep_alive() && ucfg.keepalive > 0 &&
                           (!has_body || parser.message_done());
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
-                   Clock::now());
+                   Clock::now(), balancing::ResponseTimes{header_time, total});
     peer.stats().record(worker_slot, status,
                         static_cast<uint64_t>(
                             std::chrono::duration_cast<std::chrono::microseconds>(total).count()));

@@ -3,6 +3,7 @@
 // request's lifetime.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ struct ConnectionInfo {
   std::string server_addr;
   uint16_t server_port = 0;
   uint64_t requests = 0;  ///< $connection_requests
+  /// The client's address bytes (4 for IPv4, 16 for IPv6), what ip_hash hashes.
+  std::array<uint8_t, 16> remote_bytes{};
+  uint8_t remote_bytes_len = 0;
 };
 
 struct RequestContext {
@@ -72,6 +76,9 @@ struct RequestContext {
   /// Value of request header `name` (case-insensitive), empty if absent.
   std::string_view header(std::string_view name) const;
 };
+
+/// Value of cookie `name` in the request's Cookie header, empty if absent.
+std::string_view request_cookie(RequestContext& ctx, std::string_view name);
 
 /// Appends the value of `tmpl` evaluated for `ctx` to `out`.
 void expand(const conf::Template& tmpl, RequestContext& ctx, std::string& out);

@@ -1,5 +1,7 @@
 #include "proxy/runtime.h"
 
+#include "common/error_log.h"
+
 namespace tg::proxy {
 
 namespace {
@@ -21,7 +23,13 @@ void collect_log_paths(const std::vector<std::unique_ptr<conf::Location>>& locat
 std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config> config,
                                              size_t worker_slots, const Runtime* previous,
                                              uint64_t generation) {
-  auto rt = std::make_shared<Runtime>();
+  std::shared_ptr<Runtime> rt(new Runtime, [](Runtime* r) {
+    if (r->superseded.load()) {
+      log(LogLevel::kNotice, "configuration generation " + std::to_string(r->generation) +
+                                 " retired: its last connection closed");
+    }
+    delete r;
+  });
   rt->generation = generation;
   rt->listeners = group_listeners(*config);
   for (const auto& u : config->http.upstreams) {
@@ -31,7 +39,8 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
         if (g->name() == u.name) old = g.get();
       }
     }
-    rt->groups.push_back(balancing::make_group(u.name, u.algorithm, u.servers, worker_slots, old));
+    rt->groups.push_back(balancing::make_group(u.name, u.balancer, u.servers, worker_slots, old,
+                                               balancing::Clock::now()));
   }
   std::vector<std::string> paths;
   for (const auto& s : config->http.servers) {

@@ -2,6 +2,7 @@
 // Built by the control thread, published to workers, pinned by connections.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,11 @@ struct Runtime {
   std::vector<std::shared_ptr<const balancing::UpstreamGroup>> groups;
   /// Open access log files by path.
   std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
+  /// Set when a reload replaced this generation: once its last connection closes
+  /// (the last reference goes), a `[notice] configuration generation N retired`
+  /// line tells operators the old configuration is fully gone (nginx logs its old
+  /// workers' exits instead).
+  mutable std::atomic<bool> superseded{false};
 };
 
 /// Builds a runtime from a loaded configuration. Servers that exist in

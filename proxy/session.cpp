@@ -67,6 +67,22 @@ ClientSession::ClientSession(Worker& worker, Socket socket,
   auto remote = client_.remote_endpoint(ec);
   auto local = client_.local_endpoint(ec);
   info_.remote_addr = remote.address().to_string();
+  if (remote.address().is_v4()) {
+    auto b = remote.address().to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
+    info_.remote_bytes_len = 4;
+  } else {
+    auto v6 = remote.address().to_v6();
+    if (v6.is_v4_mapped()) {
+      auto b = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes();
+      std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
+      info_.remote_bytes_len = 4;
+    } else {
+      auto b = v6.to_bytes();
+      std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
+      info_.remote_bytes_len = 16;
+    }
+  }
   info_.remote_port = remote.port();
   info_.server_addr = local.address().to_string();
   info_.server_port = local.port();
@@ -501,7 +517,7 @@ void ClientSession::begin_response_head(int status, std::string_view reason) {
   ctx.status = status;
 }
 
-void ClientSession::finish_response_head(bool has_body_framing) {
+void ClientSession::finish_response_head(bool has_body_framing, bool upgrade) {
   auto& x = *x_;
   auto& out = x.out;
   auto& ctx = x.ctx;
@@ -515,10 +531,11 @@ void ClientSession::finish_response_head(bool has_body_framing) {
       keep_alive_ = false;
     }
   }
-  if (!has_body_framing) keep_alive_ = false;
-  if (keep_alive_) {
-    out += ctx.protocol == "HTTP/1.0" ? "Connection: keep-alive\r\n" : "";
-    if (ctx.protocol != "HTTP/1.0") out += "Connection: keep-alive\r\n";
+  if (!has_body_framing || upgrade) keep_alive_ = false;
+  if (upgrade) {
+    out += "Connection: upgrade\r\n";
+  } else if (keep_alive_) {
+    out += "Connection: keep-alive\r\n";
   } else {
     out += "Connection: close\r\n";
   }

@@ -46,6 +46,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void on_quit();
 
   struct Exchange;  // per-request heavy state, allocated while busy
+  struct Tunnel;    // an upgraded connection's state, while it is open
+
+  /// True if this connection is a tunnel to a draining server whose drain_timeout
+  /// has passed (the worker checks every second).
+  bool tunnel_past_drain_deadline(std::chrono::steady_clock::time_point now) const;
+  /// Ends the tunnel: WebSocket close frames (1001) to both sides when the streams
+  /// are between frames, else a plain close.
+  void close_tunnel_going_away();
 
  private:
   void wait_for_request(std::chrono::milliseconds timeout);
@@ -66,8 +74,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                              bool& done, bool& failed);
   Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
   Task<bool> write_client(std::string_view data);
+  Task<void> tunnel(Socket& upstream, balancing::Peer& peer, std::string_view from_upstream);
+  Task<void> pump(Socket& from, Socket& to, bool to_client);
   void begin_response_head(int status, std::string_view reason);
-  void finish_response_head(bool has_body_framing);
+  /// `upgrade`: a 101 that turns the connection into a tunnel (Connection: upgrade).
+  void finish_response_head(bool has_body_framing, bool upgrade = false);
   void finish_request();
   void log_upstream_error(std::string_view what, const std::string& upstream_url);
   const conf::LocationSettings& settings() const;
@@ -86,7 +97,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const ListenGroup* listen_;
   ConnectionInfo info_;
   std::unique_ptr<Exchange> x_;
-  ByteBuffer in_;  ///< request head bytes (and pipelined leftovers)
+  Tunnel* tunnel_ = nullptr;  ///< set while the connection is a tunnel
+  ByteBuffer in_;             ///< request head bytes (and pipelined leftovers)
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;

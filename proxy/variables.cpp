@@ -412,4 +412,8 @@ std::string seconds_text(std::chrono::steady_clock::duration d) {
   return out;
 }
 
+std::string_view request_cookie(RequestContext& ctx, std::string_view name) {
+  return cookie_value(ctx.header("cookie"), name);
+}
+
 }  // namespace tg::proxy

@@ -35,8 +35,10 @@ void log_escape(std::exception_ptr e) {
   }
 }
 
+/// `seed`: the worker's seed for random picks (each worker draws its own sequence).
 std::shared_ptr<WorkerGeneration> make_generation(std::shared_ptr<const Runtime> runtime,
-                                                  const WorkerGeneration* previous) {
+                                                  const WorkerGeneration* previous,
+                                                  std::uint64_t seed) {
   auto gen = std::make_shared<WorkerGeneration>();
   for (const auto& group : runtime->groups) {
     const balancing::GroupPicker* old = nullptr;
@@ -46,7 +48,8 @@ std::shared_ptr<WorkerGeneration> make_generation(std::shared_ptr<const Runtime>
       }
     }
     gen->pickers.push_back(old ? std::make_unique<balancing::GroupPicker>(group, *old)
-                               : std::make_unique<balancing::GroupPicker>(group));
+                               : std::make_unique<balancing::GroupPicker>(
+                                     group, balancing::PickerMode::kIndexed, seed));
   }
   gen->runtime = std::move(runtime);
   return gen;
@@ -109,7 +112,7 @@ void Worker::open_listeners(const Runtime& runtime) {
 }
 
 void Worker::start(std::shared_ptr<const Runtime> runtime) {
-  current_ = make_generation(std::move(runtime), nullptr);
+  current_ = make_generation(std::move(runtime), nullptr, picker_seed());
   for (auto& l : listeners_) spawn_accept(l);
   tick();
   thread_ = std::thread([this] {
@@ -128,7 +131,7 @@ void Worker::reload(std::shared_ptr<const Runtime> runtime) {
     } catch (const std::exception& e) {
       log(LogLevel::kEmerg, e.what());
     }
-    current_ = make_generation(runtime, current_.get());
+    current_ = make_generation(runtime, current_.get(), picker_seed());
     for (auto& l : listeners_) {
       if (!l.accepting) spawn_accept(l);
     }
@@ -153,25 +156,31 @@ void Worker::spawn_accept(Listener& l) {
             }
             continue;
           }
-          auto gen = current_;
-          const auto& limits = gen->runtime->config->main;
-          if (sessions_.size() >= static_cast<size_t>(limits.worker_connections)) {
-            log(LogLevel::kAlert,
-                std::to_string(limits.worker_connections) + " worker_connections are not enough");
-            continue;  // socket closes here
-          }
-          boost::system::error_code lec;
-          auto local = acc->local_endpoint(lec);
-          const ListenGroup* group = nullptr;
-          for (const auto& g : gen->runtime->listeners) {
-            if (g.endpoint == local) group = &g;
-          }
-          if (!group) continue;
-          auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
-          ClientSession::start(std::move(session));
+          accepted(std::move(socket), acc);
         }
       },
       log_escape);
+}
+
+void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) {
+  // Not in the accept coroutine: its frame would pin this generation until
+  // the next connection arrives (and hold back the retired notice).
+  auto gen = current_;
+  const auto& limits = gen->runtime->config->main;
+  if (sessions_.size() >= static_cast<size_t>(limits.worker_connections)) {
+    log(LogLevel::kAlert,
+        std::to_string(limits.worker_connections) + " worker_connections are not enough");
+    return;  // socket closes here
+  }
+  boost::system::error_code lec;
+  auto local = acc->local_endpoint(lec);
+  const ListenGroup* group = nullptr;
+  for (const auto& g : gen->runtime->listeners) {
+    if (g.endpoint == local) group = &g;
+  }
+  if (!group) return;
+  auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
+  ClientSession::start(std::move(session));
 }
 
 void Worker::tick() {
@@ -190,6 +199,7 @@ void Worker::tick() {
     if (++ticks_ % 10 == 0) {
       access_log_.flush();
       pool_.sweep(now);
+      if (tunnels_ > 0) close_drained_tunnels(now);
     }
     if (quitting_ && sessions_.empty()) {
       pool_.clear();
@@ -197,6 +207,20 @@ void Worker::tick() {
     }
     tick();
   });
+}
+
+std::uint64_t Worker::picker_seed() const {
+  static const std::uint64_t start =
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  return start ^ (static_cast<std::uint64_t>(index_) * 0x9e3779b97f4a7c15ULL);
+}
+
+void Worker::close_drained_tunnels(std::chrono::steady_clock::time_point now) {
+  std::vector<ClientSession*> expired;
+  for (const auto& slot : sessions_) {
+    if (slot.session->tunnel_past_drain_deadline(now)) expired.push_back(slot.session);
+  }
+  for (auto* s : expired) s->close_tunnel_going_away();
 }
 
 void Worker::add_session(ClientSession* s) {

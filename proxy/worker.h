@@ -17,6 +17,7 @@
 
 #include "balancing/upstream.h"
 #include "proxy/access_log.h"
+#include "proxy/net.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream_pool.h"
 
@@ -69,6 +70,10 @@ class Worker {
   AccessLogWriter& access_log() { return access_log_; }
   bool quitting() const { return quitting_; }
   void add_session(ClientSession* s);
+  /// Upgraded connections open on this worker (the drain_timeout scan runs only
+  /// while there are some).
+  void tunnel_opened() { ++tunnels_; }
+  void tunnel_closed() { --tunnels_; }
   void remove_session(ClientSession* s);
   /// Sets the deadline of the session in table slot `slot` (max() = none).
   void set_deadline(size_t slot, std::chrono::steady_clock::time_point deadline) {
@@ -82,7 +87,13 @@ class Worker {
     bool accepting = false;
   };
   void spawn_accept(Listener& l);
+  /// A connection came in on `acc`: starts its session on the current generation.
+  void accepted(Socket socket, const std::shared_ptr<boost::asio::ip::tcp::acceptor>& acc);
   void tick();
+  /// Seed of this worker's random balancing picks: distinct per worker and per start.
+  std::uint64_t picker_seed() const;
+  /// drain_timeout: ends tunnels to draining servers once it has passed.
+  void close_drained_tunnels(std::chrono::steady_clock::time_point now);
   void begin_quit();
 
   int index_;
@@ -103,6 +114,7 @@ class Worker {
   };
   std::vector<SessionSlot> sessions_;
   int ticks_ = 0;
+  size_t tunnels_ = 0;
   std::function<void()> on_stopped_;
   bool quitting_ = false;
   bool stopped_ = false;

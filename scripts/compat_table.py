@@ -18,12 +18,14 @@ def rows():
     notes = dict(re.findall(r'constexpr std::string_view (k\w+) = "([^"]*)";', src))
     seen = {}
     for kind, name, rest in re.findall(r'\b(Spec|Noop)\("([a-z_0-9]+)",([^)]*)\)', src):
+        # A trailing note (a string_view constant or a literal): why a no-op has no
+        # effect, or that a supported directive is a tidegate extension. Arity
+        # constants are not string_views, so they give no note.
         note = ""
-        if kind == "Noop":
-            m = re.search(r',\s*(k\w+|"[^"]*")\s*$', rest.strip())
-            if m:
-                tok = m.group(1)
-                note = tok.strip('"') if tok.startswith('"') else notes.get(tok, "")
+        m = re.search(r',\s*(k\w+|"[^"]*")\s*$', rest.strip())
+        if m:
+            tok = m.group(1)
+            note = tok.strip('"') if tok.startswith('"') else notes.get(tok, "")
         status = "accepted, no effect" if kind == "Noop" else "supported"
         prev = seen.get(name)
         if prev and prev[0] == "supported":

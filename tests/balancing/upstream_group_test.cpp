@@ -47,6 +47,30 @@ TEST(UpstreamGroup, ChangedConfigGetsAFreshPeer) {
   EXPECT_EQ(second->find("a")->config().weight, 2);
 }
 
+TEST(UpstreamGroup, DrainingInAReloadKeepsThePeerAndDatesTheDrain) {
+  std::vector<ServerConfig> servers{server("a"), server("b")};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  GroupPicker picker(first);
+  Lease tunnel = hold(picker, "b", kStart);
+
+  servers[1].drain = true;
+  servers[1].drain_timeout = std::chrono::seconds(5);
+  const TimePoint reload_at = kStart + std::chrono::seconds(3);
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get(), reload_at);
+  ASSERT_EQ(second->find("b"), first->find("b"));  // the held lease drains on the same Peer
+  const Peer& b = *second->find("b");
+  EXPECT_TRUE(b.draining());
+  EXPECT_EQ(b.draining_since(), reload_at);
+  EXPECT_EQ(b.drain_timeout(), std::chrono::seconds(5));
+  EXPECT_EQ(b.active(), 1);
+
+  servers[1].drain = false;
+  auto third = make_group("backend", Algorithm::kRoundRobin, servers, 1, second.get(), reload_at);
+  EXPECT_EQ(third->find("b"), first->find("b"));
+  EXPECT_FALSE(third->find("b")->draining());
+  EXPECT_EQ(third->find("b")->draining_since(), std::nullopt);
+}
+
 TEST(UpstreamGroup, DuplicateServerLinesPairUpOneToOne) {
   std::vector<ServerConfig> servers{server("a"), server("a")};
   auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);

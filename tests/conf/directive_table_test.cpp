@@ -136,6 +136,43 @@ TEST(Validate, RejectsWrongArgumentCounts) {
             message("internal", 1));
 }
 
+TEST(Validate, ChecksBalancingDirectiveArgumentCounts) {
+  const auto message = [](const std::string& name) {
+    return "invalid number of arguments in \"" + name + "\" directive in v.conf:2";
+  };
+  const auto in_upstream = [](const std::string& directive) {
+    return validation_error("http { upstream u {\n" + directive + "\n} }");
+  };
+  EXPECT_EQ(in_upstream("ip_hash $remote_addr;"), message("ip_hash"));
+  EXPECT_EQ(in_upstream("hash;"), message("hash"));
+  EXPECT_EQ(in_upstream("hash $a consistent x;"), message("hash"));
+  EXPECT_EQ(in_upstream("random two least_conn x;"), message("random"));
+  EXPECT_EQ(in_upstream("least_time;"), message("least_time"));
+  EXPECT_EQ(in_upstream("least_time header inflight x;"), message("least_time"));
+  EXPECT_EQ(in_upstream("peak_ewma decay=1s x;"), message("peak_ewma"));
+  EXPECT_EQ(in_upstream("sticky;"), message("sticky"));
+  EXPECT_EQ(in_upstream("drain_timeout;"), message("drain_timeout"));
+  EXPECT_EQ(in_upstream("drain_timeout 1s 2s;"), message("drain_timeout"));
+  for (const char* ok :
+       {"ip_hash;", "hash $a;", "hash $a consistent;", "random;", "random two;",
+        "random two least_time=header;", "least_time header;", "least_time last_byte inflight;",
+        "peak_ewma;", "peak_ewma decay=1s;", "sticky cookie a expires=1h secure httponly;",
+        "sticky route $a $b;", "drain_timeout 30s;"}) {
+    EXPECT_EQ(in_upstream(ok), "") << ok;
+  }
+  EXPECT_EQ(validation_error("http { hash $a; }"),
+            "\"hash\" directive is not allowed here in v.conf:1");
+}
+
+TEST(DirectiveTable, TidegateExtensionsSaySo) {
+  for (std::string_view name : {"peak_ewma", "drain_timeout"}) {
+    const DirectiveSpec* spec = find_directive(name, kUpstream);
+    ASSERT_NE(spec, nullptr) << name;
+    EXPECT_FALSE(spec->noop) << name;
+    EXPECT_EQ(spec->note, "tidegate extension") << name;
+  }
+}
+
 TEST(Validate, FlagsMustBeOnOrOff) {
   EXPECT_EQ(
       validation_error("daemon yes;"),

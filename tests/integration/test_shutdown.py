@@ -1,0 +1,162 @@
+"""Graceful (SIGQUIT) and fast (SIGTERM) shutdown with requests in flight, idle
+keep-alive connections and open WebSocket tunnels."""
+
+import os
+import signal
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from tests.support.harness import IntegrationTest, can_connect, fill, free_port, http_get  # noqa: E402
+from tests.support.ws_backends import WsClient, WsEchoBackend  # noqa: E402
+
+CONF = """
+@MAIN@
+http {
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / {
+            proxy_pass http://@BE@;
+        }
+        location /ws {
+            proxy_pass http://@WS@;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+        }
+    }
+}
+"""
+
+
+class Background:
+    """Runs fn in a thread; .result is its return value or the exception it raised."""
+
+    def __init__(self, fn):
+        self.result = None
+        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._t.start()
+
+    def _run(self, fn):
+        try:
+            self.result = fn()
+        except BaseException as e:  # noqa: B902
+            self.result = e
+
+    def join(self, timeout):
+        self._t.join(timeout)
+        return not self._t.is_alive()
+
+
+class ShutdownTest(IntegrationTest):
+    def setUp(self):
+        self.be = self.backend("A")
+        self.ws_be = WsEchoBackend("W")
+        self.ws_be.start()
+        self.addCleanup(self.ws_be.stop)
+        self.port = free_port()
+
+    def start(self, main=""):
+        return self.proxy(fill(CONF, PORT=self.port, BE=self.be.addr, WS=self.ws_be.addr, MAIN=main))
+
+    def ws(self):
+        c = WsClient.connect(self.port, "/ws")
+        self.addCleanup(c.abort)
+        return c
+
+    def idle_keepalive(self):
+        c = self.client(self.port)
+        c.request("GET", "/ka")
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Connection"), "keep-alive")
+        return c
+
+    def slow_request(self, ms):
+        bg = Background(lambda: http_get(self.port, "/slow?ms=%d" % ms, timeout=15))
+        self.assertTrue(self.be.wait_in_flight(1, 5), "slow request did not reach the backend")
+        return bg
+
+    def wait_refused(self, timeout=1.0):
+        deadline = time.monotonic() + timeout
+        while can_connect(self.port):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def test_sigquit_finishes_in_flight_request(self):
+        px = self.start()
+        ka = self.idle_keepalive()
+        bg = self.slow_request(1500)
+        t0 = time.monotonic()
+        px.signal(signal.SIGQUIT)
+        # idle keep-alive connections are closed at once...
+        self.assertTrue(ka.closed_by_peer(timeout=1.0), "idle keep-alive connection not closed on SIGQUIT")
+        # ...new connections are refused...
+        self.assertTrue(self.wait_refused(1.0), "still accepting after SIGQUIT")
+        for _ in range(5):
+            self.assertFalse(can_connect(self.port))
+        # ...while the in-flight request runs to completion
+        self.assertTrue(px.is_running(), "exited before the in-flight request was done")
+        self.assertTrue(bg.join(10))
+        r = bg.result
+        self.assertNotIsInstance(r, BaseException, r)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["target"], "/slow?ms=1500")
+        self.assertGreaterEqual(time.monotonic() - t0, 1.0)
+        self.assertTrue(px.wait_exit(5), "did not exit after the in-flight request\n" + px.diagnostics())
+        self.assertEqual(px.returncode, 0)
+        self.assertFalse(os.path.exists(px.pid_path), "pid file must be removed at exit")
+
+    def test_sigquit_with_websocket_and_worker_shutdown_timeout(self):
+        px = self.start("worker_shutdown_timeout 1s;")
+        c = self.ws()
+        self.assertEqual(c.echo("before"), "before")
+        t0 = time.monotonic()
+        px.signal(signal.SIGQUIT)
+        self.assertTrue(self.wait_refused(1.0), "still accepting after SIGQUIT")
+        # the tunnel keeps working until worker_shutdown_timeout...
+        self.assertEqual(c.echo("during 1"), "during 1")
+        while time.monotonic() - t0 < 0.6:
+            time.sleep(0.05)
+        self.assertEqual(c.echo("during 2"), "during 2")
+        # ...then it is closed and the process exits
+        c.wait_close_frame(timeout=5)
+        closed_after = time.monotonic() - t0
+        self.assertGreaterEqual(closed_after, 0.8, "tunnel closed before worker_shutdown_timeout")
+        self.assertLess(closed_after, 2.5, "tunnel not closed about 1 s after SIGQUIT")
+        self.assertTrue(px.wait_exit(3), "did not exit after worker_shutdown_timeout\n" + px.diagnostics())
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.assertEqual(px.returncode, 0)
+        self.assertFalse(os.path.exists(px.pid_path))
+        self.assertTrue(self.ws_be.wait_for(lambda b: b.open_sessions == 0, 5), "backend side left open")
+
+    def test_sigterm_exits_promptly_closing_everything(self):
+        px = self.start()
+        ka = self.idle_keepalive()
+        c = self.ws()
+        self.assertEqual(c.echo("before"), "before")
+        bg = self.slow_request(5000)
+        t0 = time.monotonic()
+        px.signal(signal.SIGTERM)
+        self.assertTrue(px.wait_exit(3), "SIGTERM must stop without waiting\n" + px.diagnostics())
+        self.assertLess(time.monotonic() - t0, 1.5)
+        self.assertEqual(px.returncode, 0)
+        self.assertFalse(os.path.exists(px.pid_path))
+        self.assertFalse(can_connect(self.port))
+        # every client connection was closed
+        self.assertTrue(ka.closed_by_peer(timeout=1.0))
+        c.wait_close_frame(timeout=2)
+        self.assertTrue(bg.join(5))
+        self.assertIsInstance(bg.result, BaseException, "in-flight request must be cut: %r" % bg.result)
+        self.assertTrue(self.ws_be.wait_for(lambda b: b.open_sessions == 0, 5), "backend side left open")
+
+
+if __name__ == "__main__":
+    unittest.main()
