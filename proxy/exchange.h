@@ -11,6 +11,7 @@
 #include "proxy/http_parser.h"
 #include "proxy/request_context.h"
 #include "proxy/session.h"
+#include "proxy/websocket_frames.h"
 
 namespace tg::proxy {
 
@@ -90,8 +91,30 @@ struct ClientSession::Exchange {
   std::string upstream_head_copy;  ///< upstream response head kept for $upstream_http_*
   std::string leftover;            ///< bytes read after a body: the next pipelined request
   std::string out;                 ///< response head being assembled
+  size_t head_bytes = 0;           ///< size of the response head sent
+  std::string request_head_copy;   ///< the request head, kept while a tunnel is open
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
+};
+
+/// State of an open tunnel (owned by the session while it is one).
+struct ClientSession::Tunnel {
+  Tunnel(Socket up, balancing::Lease held, std::chrono::steady_clock::duration header)
+      : upstream(std::move(up)), lease(std::move(held)), header_time(header) {}
+
+  Socket upstream;
+  balancing::Lease lease;  ///< keeps the tunnel counted as an active connection
+  std::chrono::steady_clock::duration header_time;
+  std::chrono::steady_clock::time_point opened = std::chrono::steady_clock::now();
+  std::chrono::milliseconds idle_timeout{0};  ///< proxy_read_timeout
+  bool websocket = false;
+  bool stopping = false;    ///< ending: callbacks that complete now do nothing more
+  bool going_away = false;  ///< drain_timeout passed: close with 1001
+  bool cut = false;         ///< a write was cut short: frame boundaries are lost
+  int open = 2;             ///< directions still running
+  std::string initial[2];   ///< bytes that came with the heads, written first
+  PooledBuffer held[2];     ///< a read whose write is still in progress
+  FrameBoundary boundary[2];
 };
 
 }  // namespace tg::proxy

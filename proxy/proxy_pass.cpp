@@ -628,24 +628,22 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body, upgrading);
 
     if (upgrading) {
-      // The head, then whatever the upstream sent after it, then the tunnel.
-      const bool wrote = co_await write_client(out);
-      if (wrote) ctx.bytes_sent += out.size();
+      // The head, then the tunnel (it takes the socket, the lease and whatever
+      // the upstream sent after its head).
       upstream_socket_ = nullptr;
-      if (wrote) {
-        std::string first(upbuf_ptr + fed, held - fed);
-        upstream_buf.reset();  // an open tunnel holds no buffer
-        co_await tunnel(conn->socket, peer, first);
+      x.head_bytes = out.size();
+      if (!co_await write_client(out)) {
+        boost::system::error_code ignored;
+        conn->socket.close(ignored);
+        co_return;
       }
-      keep_alive_ = false;
-      lease->release(balancing::Outcome::kSuccess, Clock::now(),
-                     balancing::ResponseTimes{header_time, std::nullopt});
+      ctx.bytes_sent += out.size();
       peer.stats().record(
           worker_.slot(), status,
           static_cast<uint64_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(header_time).count()));
-      boost::system::error_code ignored;
-      conn->socket.close(ignored);
+      open_tunnel(std::move(conn->socket), std::move(*lease), header_time,
+                  std::string(upbuf_ptr + fed, held - fed));
       co_return;
     }
 
@@ -721,8 +719,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                                "header while reading upstream, upstream: \"" +
                                upstream_url() + "\"");
     }
-    const bool reusable = !extra_bytes && upstream_ok && client_ok && up.message_done() &&
-                          up.keep_alive() && ucfg.keepalive > 0 &&
+    // A 101 switched protocols even when no tunnel follows: never reused (nginx).
+    const bool reusable = status != 101 && !extra_bytes && upstream_ok && client_ok &&
+                          up.message_done() && up.keep_alive() && ucfg.keepalive > 0 &&
                           (!has_body || parser.message_done());
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                    Clock::now(), balancing::ResponseTimes{header_time, total});

@@ -225,6 +225,11 @@ Task<void> ClientSession::serve_requests() {
     if (!x_) x_ = take_exchange();
     if (!co_await read_head()) break;
     co_await handle_request();
+    if (tunnel_) {
+      // Upgraded: the tunnel runs on callbacks; this coroutine's frames go away.
+      run_tunnel();
+      co_return;
+    }
     idle_timeout_ = settings().keepalive_timeout;
     finish_request();
     if (!keep_alive_ || quit_ || worker_.quitting()) break;

@@ -74,8 +74,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                              bool& done, bool& failed);
   Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
   Task<bool> write_client(std::string_view data);
-  Task<void> tunnel(Socket& upstream, balancing::Peer& peer, std::string_view from_upstream);
-  Task<void> pump(Socket& from, Socket& to, bool to_client);
+  /// Turns the connection into a tunnel with `upstream` (after a 101 went out):
+  /// takes the socket, the lease and what the upstream sent past its head; the
+  /// request's coroutines then return and serve_requests starts it (tunnel.cpp).
+  void open_tunnel(Socket upstream, balancing::Lease lease,
+                   std::chrono::steady_clock::duration header_time, std::string from_upstream);
+  void keep_request_head();
+  void run_tunnel();
+  void tunnel_wait(int dir);
+  void tunnel_readable(int dir, const boost::system::error_code& ec);
+  void tunnel_direction_done(int dir, bool failed);
+  void close_tunnel();
   void begin_response_head(int status, std::string_view reason);
   /// `upgrade`: a 101 that turns the connection into a tunnel (Connection: upgrade).
   void finish_response_head(bool has_body_framing, bool upgrade = false);
@@ -97,8 +106,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   const ListenGroup* listen_;
   ConnectionInfo info_;
   std::unique_ptr<Exchange> x_;
-  Tunnel* tunnel_ = nullptr;  ///< set while the connection is a tunnel
-  ByteBuffer in_;             ///< request head bytes (and pipelined leftovers)
+  std::unique_ptr<Tunnel> tunnel_;  ///< set while the connection is a tunnel
+  ByteBuffer in_;                   ///< request head bytes (and pipelined leftovers)
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;

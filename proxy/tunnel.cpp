@@ -1,13 +1,18 @@
 // Upgraded connections (101 Switching Protocols, e.g. WebSocket): once the
-// upstream switches protocols the session copies bytes both ways until both
-// sides are done, as nginx's ngx_http_upstream_upgrade.
-#include <boost/asio/experimental/awaitable_operators.hpp>
+// upstream switches protocols the session copies bytes both ways until the
+// upstream closes, as nginx's ngx_http_upstream_upgrade.
+//
+// A tunnel is a small callback state machine, not a coroutine: proxy_pass hands it
+// the upstream socket and lease and the request's coroutines return, so an idle
+// tunnel holds only its two sockets, two readiness waits and this state (no
+// coroutine frames, no buffers). Each direction: wait until readable, read what is
+// there, write it without blocking; only a write the peer cannot take at once
+// goes asynchronous, holding its buffer until it completes.
 #include <boost/asio/write.hpp>
 
 #include "common/error_log.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
-#include "proxy/websocket_frames.h"
 
 namespace tg::proxy {
 
@@ -15,22 +20,221 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-/// State of an open tunnel, reachable from the worker (drain_timeout).
-struct ClientSession::Tunnel {
-  balancing::Peer* peer = nullptr;
-  Socket* upstream = nullptr;
-  std::chrono::milliseconds idle_timeout{0};  ///< proxy_read_timeout
-  bool websocket = false;
-  bool going_away = false;  ///< drain_timeout passed: close with 1001
-  bool failed = false;      ///< a read or write failed (not an orderly EOF)
-  bool cut = false;         ///< a write was cut short: frame boundaries are lost
-  FrameBoundary to_client;
-  FrameBoundary to_upstream;
-};
+namespace {
+constexpr int kToUpstream = 0;
+constexpr int kToClient = 1;
+}  // namespace
+
+void ClientSession::open_tunnel(Socket upstream, balancing::Lease lease,
+                                Clock::duration header_time, std::string from_upstream) {
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  tunnel_ = std::make_unique<Tunnel>(std::move(upstream), std::move(lease), header_time);
+  auto& t = *tunnel_;
+  t.idle_timeout = settings().proxy_read_timeout;
+  t.websocket = iequals(ctx.header("upgrade"), "websocket");
+  t.initial[kToClient] = std::move(from_upstream);
+  // What the client sent after its request head already belongs to the tunnel.
+  if (x.consumed < in_.end) {
+    t.initial[kToUpstream].assign(in_.data.get() + x.consumed, in_.end - x.consumed);
+  }
+  t.initial[kToUpstream] += x.leftover;
+  x.leftover.clear();
+  in_.end = x.consumed;
+  keep_request_head();  // the head buffer goes; the access log still needs the request
+  t.lease.peer().tunnel_opened();
+  worker_.tunnel_opened();
+}
+
+void ClientSession::keep_request_head() {
+  auto& x = *x_;
+  auto& ctx = x.ctx;
+  const char* old_base = in_.data.get();
+  const size_t size = x.consumed;
+  x.request_head_copy.assign(old_base, size);
+  const char* base = x.request_head_copy.data();
+  auto rebase = [&](std::string_view& view) {
+    if (view.data() >= old_base && view.data() < old_base + size) {
+      view = std::string_view(base + (view.data() - old_base), view.size());
+    }
+  };
+  rebase(ctx.method);
+  rebase(ctx.request_uri);
+  rebase(ctx.args);
+  rebase(ctx.protocol);
+  ctx.base = base;
+  in_.release();
+  // Spare capacity of the request state is not needed while the tunnel lasts.
+  x.upstream_head.clear();
+  x.upstream_head.shrink_to_fit();
+  x.out.clear();
+  x.out.shrink_to_fit();
+  x.bufs = {};
+  std::string().swap(x.chunk_lines);
+}
+
+void ClientSession::run_tunnel() {
+  auto& t = *tunnel_;
+  boost::system::error_code ignored;
+  client_.non_blocking(true, ignored);
+  t.upstream.non_blocking(true, ignored);
+  upstream_socket_ = &t.upstream;  // a timeout cancels both sides
+  arm(t.idle_timeout);
+  for (int dir : {kToUpstream, kToClient}) {
+    std::string& first = t.initial[dir];
+    if (first.empty()) {
+      tunnel_wait(dir);
+      continue;
+    }
+    if (t.websocket) {
+      t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(first.data()), first.size());
+    }
+    Socket& to = dir == kToClient ? client_ : t.upstream;
+    asio::async_write(
+        to, asio::buffer(first),
+        [self = shared_from_this(), dir](const boost::system::error_code& ec, size_t n) {
+          auto& t = *self->tunnel_;
+          if (dir == kToClient) self->x_->ctx.bytes_sent += n;
+          std::string().swap(t.initial[dir]);
+          if (ec || t.stopping) {
+            self->tunnel_direction_done(dir, !t.stopping);
+            return;
+          }
+          self->tunnel_wait(dir);
+        });
+  }
+}
+
+void ClientSession::tunnel_wait(int dir) {
+  Socket& from = dir == kToClient ? tunnel_->upstream : client_;
+  from.async_wait(tcp::socket::wait_read,
+                  [self = shared_from_this(), dir](const boost::system::error_code& ec) {
+                    self->tunnel_readable(dir, ec);
+                  });
+}
+
+void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wait_ec) {
+  auto& t = *tunnel_;
+  if (wait_ec || t.stopping || timed_out_) {
+    tunnel_direction_done(dir, !t.stopping);
+    return;
+  }
+  Socket& from = dir == kToClient ? t.upstream : client_;
+  Socket& to = dir == kToClient ? client_ : t.upstream;
+  PooledBuffer buf;
+  boost::system::error_code ec;
+  const size_t n = from.read_some(asio::buffer(buf.get(), kIoBuffer), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    tunnel_wait(dir);
+    return;
+  }
+  if (ec == asio::error::eof) {
+    // The client's EOF is a half-close: the upstream gets it and may still answer.
+    // The upstream's EOF ends the tunnel, as in nginx: nobody is left to take what
+    // the client would send.
+    boost::system::error_code ignored;
+    to.shutdown(tcp::socket::shutdown_send, ignored);
+    if (dir == kToClient) {
+      t.stopping = true;
+      client_.cancel(ignored);
+    }
+    tunnel_direction_done(dir, false);
+    return;
+  }
+  if (ec) {
+    tunnel_direction_done(dir, true);
+    return;
+  }
+  arm(t.idle_timeout);
+  if (t.websocket) t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
+  const size_t written = to.write_some(asio::buffer(buf.get(), n), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    t.cut = true;
+    tunnel_direction_done(dir, true);
+    return;
+  }
+  const size_t done = ec ? 0 : written;
+  if (done == n) {
+    if (dir == kToClient) x_->ctx.bytes_sent += n;
+    tunnel_wait(dir);
+    return;
+  }
+  // The peer is slow to take it: finish this piece asynchronously (the buffer waits
+  // in the tunnel), then read again. Backpressure: nothing more is read meanwhile.
+  char* data = buf.get();
+  t.held[dir] = std::move(buf);
+  asio::async_write(
+      to, asio::buffer(data + done, n - done),
+      [self = shared_from_this(), dir, done, n](const boost::system::error_code& ec, size_t more) {
+        auto& t = *self->tunnel_;
+        t.held[dir].reset();
+        if (dir == kToClient) self->x_->ctx.bytes_sent += done + more;
+        if (ec || t.stopping) {
+          if (done + more < n) t.cut = true;
+          self->tunnel_direction_done(dir, !t.stopping);
+          return;
+        }
+        self->tunnel_wait(dir);
+      });
+}
+
+void ClientSession::tunnel_direction_done(int /*dir*/, bool failed) {
+  auto& t = *tunnel_;
+  if (failed || timed_out_) t.stopping = true;
+  if (t.stopping) {
+    // End the other direction too (its pending wait or write completes aborted).
+    boost::system::error_code ignored;
+    client_.cancel(ignored);
+    t.upstream.cancel(ignored);
+  }
+  if (--t.open == 0) close_tunnel();
+}
+
+void ClientSession::close_tunnel() {
+  auto& t = *tunnel_;
+  auto& ctx = x_->ctx;
+  disarm();
+  upstream_socket_ = nullptr;
+  balancing::Peer& peer = t.lease.peer();
+  const std::string upstream_url = "http://" + peer.name() + x_->uri_out;
+  if (timed_out_) {
+    log_upstream_error(
+        "upstream timed out (110: Connection timed out) while proxying upgraded connection",
+        upstream_url);
+  }
+  if (t.going_away && t.websocket && !t.cut && t.boundary[kToClient].at_boundary() &&
+      t.boundary[kToUpstream].at_boundary()) {
+    // drain_timeout: close both sides the WebSocket way so the client reconnects
+    // elsewhere. Best effort without blocking: a close frame is 17 bytes, and a
+    // peer that cannot take even that is closed plainly.
+    boost::system::error_code ec;
+    const auto to_client = websocket_close_frame(1001, "server draining", false);
+    const auto to_upstream = websocket_close_frame(1001, "server draining", true);
+    ctx.bytes_sent += client_.write_some(asio::buffer(to_client), ec);
+    t.upstream.write_some(asio::buffer(to_upstream), ec);
+  }
+  // nginx: $body_bytes_sent of an upgraded request counts what followed the head,
+  // and $upstream_response_time covers the tunnel's life.
+  ctx.body_bytes_sent = ctx.bytes_sent - std::min<uint64_t>(ctx.bytes_sent, x_->head_bytes);
+  if (ctx.config->uses(conf::Var::kUpstreamResponseTime)) {
+    if (!ctx.upstream_response_time.empty()) ctx.upstream_response_time += ", ";
+    ctx.upstream_response_time += seconds_text(t.header_time + (Clock::now() - t.opened));
+  }
+  peer.tunnel_closed();
+  worker_.tunnel_closed();
+  t.lease.release(balancing::Outcome::kSuccess, Clock::now(),
+                  balancing::ResponseTimes{t.header_time, std::nullopt});
+  boost::system::error_code ignored;
+  t.upstream.close(ignored);
+  tunnel_.reset();
+  keep_alive_ = false;
+  finish_request();  // the access-log line, now that $bytes_sent is known
+  close();
+}
 
 bool ClientSession::tunnel_past_drain_deadline(Clock::time_point now) const {
-  if (!tunnel_ || tunnel_->going_away) return false;
-  const auto& peer = *tunnel_->peer;
+  if (!tunnel_ || tunnel_->stopping) return false;
+  const auto& peer = tunnel_->lease.peer();
   const auto timeout = peer.drain_timeout();
   if (timeout.count() <= 0 || !peer.draining()) return false;
   const auto since = peer.draining_since();
@@ -40,126 +244,10 @@ bool ClientSession::tunnel_past_drain_deadline(Clock::time_point now) const {
 void ClientSession::close_tunnel_going_away() {
   if (!tunnel_) return;
   tunnel_->going_away = true;
+  tunnel_->stopping = true;
   boost::system::error_code ignored;
   client_.cancel(ignored);
-  tunnel_->upstream->cancel(ignored);
-}
-
-Task<void> ClientSession::pump(Socket& from, Socket& to, bool to_client) {
-  auto& t = *tunnel_;
-  auto& boundary = to_client ? t.to_client : t.to_upstream;
-  for (;;) {
-    // Waiting holds no buffer: an idle tunnel costs its sockets and two waits.
-    auto [wait_ec] = co_await from.async_wait(tcp::socket::wait_read, kTuple);
-    if (wait_ec) break;
-    PooledBuffer buf;
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf.get(), kIoBuffer), kTuple);
-    if (ec == asio::error::eof) {
-      // The client's EOF is a half-close: the upstream gets it and may still answer
-      // (the other direction keeps flowing). The upstream's EOF ends the tunnel, as
-      // in nginx: nobody is left to take what the client would send.
-      boost::system::error_code ignored;
-      to.shutdown(tcp::socket::shutdown_send, ignored);
-      if (!to_client) co_return;
-      break;
-    }
-    if (ec) {
-      t.failed = !t.going_away && !timed_out_;
-      break;
-    }
-    arm(t.idle_timeout);
-    if (t.websocket) boundary.feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
-    auto [write_ec, written] = co_await asio::async_write(to, asio::buffer(buf.get(), n), kTuple);
-    if (write_ec) {
-      t.failed = !t.going_away && !timed_out_;
-      t.cut = written < n;
-      break;
-    }
-    if (to_client) x_->ctx.bytes_sent += n;
-  }
-  // This direction failed or was cancelled: end the other one too.
-  boost::system::error_code ignored;
-  from.cancel(ignored);
-  to.cancel(ignored);
-}
-
-Task<void> ClientSession::tunnel(Socket& upstream, balancing::Peer& peer,
-                                 std::string_view from_upstream) {
-  using namespace asio::experimental::awaitable_operators;
-  auto& x = *x_;
-  auto& ctx = x.ctx;
-  Tunnel t;
-  t.peer = &peer;
-  t.upstream = &upstream;
-  t.idle_timeout = settings().proxy_read_timeout;
-  t.websocket = iequals(ctx.header("upgrade"), "websocket");
-
-  // Bytes that came with the heads: the upstream's first frames go to the client;
-  // what the client sent after its request goes upstream.
-  if (!from_upstream.empty()) {
-    if (t.websocket) {
-      t.to_client.feed(reinterpret_cast<const unsigned char*>(from_upstream.data()),
-                       from_upstream.size());
-    }
-    if (!co_await write_client(from_upstream)) co_return;
-    ctx.bytes_sent += from_upstream.size();
-  }
-  std::string from_client;
-  if (x.consumed < in_.end) from_client.assign(in_.data.get() + x.consumed, in_.end - x.consumed);
-  from_client += x.leftover;
-  in_.end = x.consumed;
-  x.leftover.clear();
-  if (!from_client.empty()) {
-    if (t.websocket) {
-      t.to_upstream.feed(reinterpret_cast<const unsigned char*>(from_client.data()),
-                         from_client.size());
-    }
-    arm(settings().proxy_send_timeout);
-    auto [ec, n] = co_await asio::async_write(upstream, asio::buffer(from_client), kTuple);
-    disarm();
-    if (ec) co_return;
-  }
-  // An idle tunnel keeps no buffers: give back the head buffer and the request
-  // state's spare capacity (the access-log line still needs the request itself).
-  std::string().swap(from_client);
-  in_.release();
-  x.upstream_head.clear();
-  x.upstream_head.shrink_to_fit();
-  x.out.clear();
-  x.out.shrink_to_fit();
-  x.uri_out.shrink_to_fit();
-  x.bufs = {};
-  std::string().swap(x.chunk_lines);
-
-  tunnel_ = &t;
-  worker_.tunnel_opened();
-  peer.tunnel_opened();
-  upstream_socket_ = &upstream;
-  arm(t.idle_timeout);
-  co_await (pump(client_, upstream, false) && pump(upstream, client_, true));
-  disarm();
-  upstream_socket_ = nullptr;
-  peer.tunnel_closed();
-  worker_.tunnel_closed();
-  tunnel_ = nullptr;
-
-  if (timed_out_) {
-    log_upstream_error(
-        "upstream timed out (110: Connection timed out) while proxying upgraded connection",
-        "http://" + peer.name() + x.uri_out);
-  }
-  if (t.going_away && t.websocket && !t.cut && t.to_client.at_boundary() &&
-      t.to_upstream.at_boundary()) {
-    // drain_timeout: close both sides cleanly so the client reconnects elsewhere.
-    const auto to_client = websocket_close_frame(1001, "server draining", false);
-    const auto to_upstream = websocket_close_frame(1001, "server draining", true);
-    arm(settings().send_timeout);
-    auto [ec1, n1] = co_await asio::async_write(client_, asio::buffer(to_client), kTuple);
-    if (!ec1) ctx.bytes_sent += n1;
-    co_await asio::async_write(upstream, asio::buffer(to_upstream), kTuple);
-    disarm();
-  }
-  keep_alive_ = false;
+  tunnel_->upstream.cancel(ignored);
 }
 
 }  // namespace tg::proxy
