@@ -8,9 +8,11 @@
 // coroutine frames, no buffers). Each direction: wait until readable, read what is
 // there, write it without blocking; only a write the peer cannot take at once
 // goes asynchronous, holding its buffer until it completes.
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 
 #include "common/error_log.h"
+#include "proxy/exact_allocator.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
 
@@ -107,10 +109,13 @@ void ClientSession::run_tunnel() {
 
 void ClientSession::tunnel_wait(int dir) {
   Socket& from = dir == kToClient ? tunnel_->upstream : client_;
-  from.async_wait(tcp::socket::wait_read,
-                  [self = shared_from_this(), dir](const boost::system::error_code& ec) {
-                    self->tunnel_readable(dir, ec);
-                  });
+  // Allocated at its own size, not from asio's recycled blocks (see wait_for_request).
+  from.async_wait(
+      tcp::socket::wait_read,
+      asio::bind_allocator(ExactAllocator<void>(),
+                           [self = shared_from_this(), dir](const boost::system::error_code& ec) {
+                             self->tunnel_readable(dir, ec);
+                           }));
 }
 
 void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wait_ec) {
