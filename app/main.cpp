@@ -249,6 +249,8 @@ class Server {
         log(LogLevel::kWarn, "changing worker_processes needs a restart; keeping " +
                                  std::to_string(cfg_->main.worker_processes));
       }
+      // Before build_runtime, which hands live peers the new drain state.
+      proxy::check_new_listeners(proxy::group_listeners(*cfg), *runtime_);
       next = proxy::build_runtime(cfg, workers_.size(), runtime_.get(), runtime_->generation + 1);
       for (const auto& w : cfg->warnings) log(LogLevel::kWarn, w);
       cfg_ = cfg;

@@ -71,6 +71,37 @@ Worker::~Worker() {
   current_.reset();
 }
 
+void bind_listener(tcp::acceptor& acc, const ListenGroup& group) {
+  boost::system::error_code ec;
+  acc.open(group.endpoint.protocol(), ec);
+  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    // Every worker binds its own socket to the address (DESIGN.md).
+    int one = 1;
+    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    }
+  }
+  if (!ec && group.endpoint.address().is_v6()) acc.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acc.bind(group.endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("bind() to " + endpoint_text(group.endpoint) + " failed " +
+                             errno_text(ec.value()));
+  }
+}
+
+void check_new_listeners(const std::vector<ListenGroup>& next, const Runtime& current) {
+  asio::io_context probe_context;
+  for (const auto& group : next) {
+    const bool kept =
+        std::any_of(current.listeners.begin(), current.listeners.end(),
+                    [&](const ListenGroup& g) { return g.endpoint == group.endpoint; });
+    if (kept) continue;
+    tcp::acceptor probe(probe_context);
+    bind_listener(probe, group);  // closed again at the end of this iteration
+  }
+}
+
 void Worker::open_listeners(const Runtime& runtime) {
   std::vector<Listener> next;
   for (const auto& group : runtime.listeners) {
@@ -82,21 +113,8 @@ void Worker::open_listeners(const Runtime& runtime) {
       continue;
     }
     auto acc = std::make_shared<tcp::acceptor>(*ioc_);
+    bind_listener(*acc, group);
     boost::system::error_code ec;
-    acc->open(group.endpoint.protocol(), ec);
-    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) {
-      int one = 1;
-      if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-        ec.assign(errno, boost::system::system_category());
-      }
-    }
-    if (!ec && group.endpoint.address().is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acc->bind(group.endpoint, ec);
-    if (ec) {
-      throw std::runtime_error("bind() to " + endpoint_text(group.endpoint) + " failed " +
-                               errno_text(ec.value()));
-    }
     acc->listen(group.backlog, ec);
     if (ec) {
       throw std::runtime_error("listen() to " + endpoint_text(group.endpoint) + " failed " +

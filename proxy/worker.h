@@ -25,6 +25,18 @@ namespace tg::proxy {
 
 class ClientSession;
 
+/// Opens `acc` and binds it to the group's address with SO_REUSEPORT, as every
+/// worker's listener is. Throws std::runtime_error with nginx's text:
+/// `bind() to 127.0.0.1:8080 failed (98: Address already in use)`.
+void bind_listener(boost::asio::ip::tcp::acceptor& acc, const ListenGroup& group);
+
+/// Reload check on the control thread, before anything is published: binds (and
+/// closes again) every address in `next` that `current` does not, so a
+/// port that cannot be bound fails the reload as in nginx and the old conf keeps
+/// serving, instead of the new conf running without that listener. Throws as
+/// bind_listener.
+void check_new_listeners(const std::vector<ListenGroup>& next, const Runtime& current);
+
 /// The per-worker view of one generation: the runtime plus this worker's
 /// mutable picking state for its groups.
 struct WorkerGeneration {

@@ -7,6 +7,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import time
@@ -241,6 +242,28 @@ class ReloadTest(IntegrationTest):
         self.assertTrue(px.is_running())
 
     # -- bad conf ------------------------------------------------------------------------------
+
+    def test_reload_with_a_port_that_cannot_be_bound_keeps_the_old_conf(self):
+        # nginx: "[emerg] bind() to ... failed (98: Address already in use)" and the old
+        # conf keeps serving as a whole (not the new conf minus that listener).
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy_port = taken.getsockname()[1]
+        px = self.proxy(self.conf("A"))
+        self.assertEqual(self.fresh_conf(), "A")
+        px.write_conf(self.conf("B", extra_listen="listen 127.0.0.1:%d;" % busy_port))
+        px.signal(signal.SIGHUP)
+        pattern = re.compile(r"\[emerg\] \d+#\d+: bind\(\) to 127\.0\.0\.1:%d failed "
+                             r"\(98: Address already in use\)" % busy_port)
+        self.assertTrue(px.wait_log(pattern), px.error_log())
+        self.assertTrue(px.is_running())
+        self.assertEqual(self.fresh_conf(), "A")
+        # once the port is free, the same conf loads
+        taken.close()
+        self.reload(px, self.conf("B", extra_listen="listen 127.0.0.1:%d;" % busy_port), "B")
+        self.assertEqual(self.fresh_conf(busy_port), "B")
 
     def test_bad_conf_reload_logs_emerg_and_keeps_serving(self):
         px = self.proxy(self.conf("A"))
