@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "build_helpers.h"
 #include "conf/ast.h"
 #include "conf/config.h"
 
@@ -18,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using boost::asio::ip::make_address;
+using namespace tg::conf::testing;
 
-constexpr const char* kPrefix = "/pfx/";
 
 // Joins lines with '\n', so that lines[i] is line i + 1 of the text.
 std::string lines(std::initializer_list<const char*> ls) {
@@ -29,32 +30,6 @@ std::string lines(std::initializer_list<const char*> ls) {
     out += '\n';
   }
   return out;
-}
-
-LoadOptions options() {
-  LoadOptions o;
-  o.prefix = kPrefix;
-  o.conf_file = "/pfx/conf/tidegate.conf";
-  return o;
-}
-
-std::shared_ptr<const Config> build(const std::string& text) {
-  return build_config(parse_text(text, "t.conf", {}), options());
-}
-
-// The message of the ConfError building `text` throws ("" if none).
-std::string build_error(const std::string& text) {
-  try {
-    build(text);
-  } catch (const ConfError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// `body` placed on line 3 of `events {}\nhttp {\n<body>\n}`.
-std::string in_http(const std::string& body) {
-  return "events {}\nhttp {\n" + body + "\n}\n";
 }
 
 // `body` placed on line 4 inside a server block.

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "build_helpers.h"
 #include "conf/ast.h"
 #include "conf/config.h"
 
@@ -12,36 +13,11 @@ namespace tg::conf {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace tg::conf::testing;
 using balancing::Algorithm;
 using balancing::BalancerConfig;
 using balancing::StickyConfig;
 using balancing::TimeMetric;
-
-LoadOptions options() {
-  LoadOptions o;
-  o.prefix = "/pfx/";
-  o.conf_file = "/pfx/conf/tidegate.conf";
-  return o;
-}
-
-std::shared_ptr<const Config> build(const std::string& text) {
-  return build_config(parse_text(text, "t.conf", {}), options());
-}
-
-// The message of the ConfError building `text` throws ("" if none).
-std::string build_error(const std::string& text) {
-  try {
-    build(text);
-  } catch (const ConfError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// `body` placed on line 3 of `events {}\nhttp {\n<body>\n}`.
-std::string in_http(const std::string& body) {
-  return "events {}\nhttp {\n" + body + "\n}\n";
-}
 
 // `body` inside `upstream u {` (line 3), so that body's first line is line 4.
 std::string in_upstream(const std::string& body) {

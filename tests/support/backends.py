@@ -205,33 +205,28 @@ class _Body:
         self.req.body_sha256 = self.hash.hexdigest()
 
 
-class Backend:
-    """HTTP/1.1 test upstream in a background thread. Use as a context manager or
-    call start()/stop(). ``name`` is reported by the echo endpoints and in the
-    ``X-Backend`` response header."""
+class LoopThreadServer:
+    """An asyncio server on 127.0.0.1 (ephemeral port) in its own thread: the
+    lifecycle shared by the test backends. Subclasses implement ``_serve()`` (a
+    coroutine returning the started asyncio server) and ``_abort_connections()``
+    (called on the loop at stop, after the server stopped listening)."""
 
-    def __init__(self, name="backend"):
-        self.name = name
+    thread_prefix = "backend-"
+
+    def _init_loop_thread(self):
         self.port = None
-        self.requests: list[Request] = []  # completed requests, in order
-        self.connections = 0  # TCP connections accepted so far
-        self.in_flight = 0
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
         self._loop = None
         self._thread = None
         self._server = None
-        self._writers = set()
         self._started = threading.Event()
         self._error = None
 
-    # -- lifecycle -------------------------------------------------------------
-
     def start(self):
-        self._thread = threading.Thread(target=self._run, name="backend-" + self.name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_prefix + self.name,
+                                        daemon=True)
         self._thread.start()
         if not self._started.wait(10):
-            raise RuntimeError("backend %s did not start" % self.name)
+            raise RuntimeError("%s%s did not start" % (self.thread_prefix, self.name))
         if self._error:
             raise self._error
         return self
@@ -241,8 +236,7 @@ class Backend:
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._handle, "127.0.0.1", 0, limit=1 << 20, backlog=128))
+            self._server = loop.run_until_complete(self._serve())
             self.port = self._server.sockets[0].getsockname()[1]
         except Exception as e:  # pragma: no cover
             self._error = e
@@ -253,6 +247,8 @@ class Backend:
             loop.run_forever()
         finally:
             try:
+                # let aborted transports run their connection_lost callbacks
+                loop.run_until_complete(asyncio.sleep(0.01))
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for t in pending:
                     t.cancel()
@@ -268,11 +264,7 @@ class Backend:
         def shutdown():
             if self._server is not None:
                 self._server.close()
-            for w in list(self._writers):
-                try:
-                    w.transport.abort()
-                except Exception:
-                    pass
+            self._abort_connections()
             self._loop.stop()
 
         try:
@@ -289,12 +281,41 @@ class Backend:
         self.stop()
 
     @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    @property
     def addr(self):
         return "127.0.0.1:%d" % self.port
+
+
+class Backend(LoopThreadServer):
+    """HTTP/1.1 test upstream in a background thread. Use as a context manager or
+    call start()/stop(). ``name`` is reported by the echo endpoints and in the
+    ``X-Backend`` response header."""
+
+    def __init__(self, name="backend"):
+        self.name = name
+        self._init_loop_thread()
+        self.requests: list[Request] = []  # completed requests, in order
+        self.connections = 0  # TCP connections accepted so far
+        self.in_flight = 0
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._writers = set()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def _serve(self):
+        return await asyncio.start_server(self._handle, "127.0.0.1", 0, limit=1 << 20,
+                                          backlog=128)
+
+    def _abort_connections(self):
+        for w in list(self._writers):
+            try:
+                w.transport.abort()
+            except Exception:
+                pass
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
 
     # -- inspection --------------------------------------------------------------
 

@@ -47,6 +47,8 @@ import websockets
 import websockets.exceptions
 from websockets.datastructures import Headers
 
+from tests.support.backends import LoopThreadServer
+
 __all__ = [
     "WsEchoBackend",
     "RawUpgradeBackend",
@@ -169,12 +171,14 @@ def _is_upgrade(headers: Headers) -> bool:
     return "upgrade" in [t.strip() for t in conn.split(",")] and "websocket" in up
 
 
-class WsEchoBackend:
+class WsEchoBackend(LoopThreadServer):
     """WebSocket echo server in a background thread (see the module docstring)."""
+
+    thread_prefix = "ws-backend-"
 
     def __init__(self, name="ws"):
         self.name = name
-        self.port = None
+        self._init_loop_thread()
         self.handshakes = []     # [(path, [(name, value), ...])] of accepted handshakes
         self.http_requests = []  # [(path, [(name, value), ...])] of non-upgrade requests
         self.closes = []         # [(code, reason)] received by the backend, per finished session
@@ -183,82 +187,22 @@ class WsEchoBackend:
         self.max_open = 0
         self.messages = 0        # messages received
         self._cond = threading.Condition()
-        self._loop = None
-        self._thread = None
-        self._server = None
-        self._started = threading.Event()
-        self._error = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self):
-        self._thread = threading.Thread(target=self._run, name="ws-backend-" + self.name, daemon=True)
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("ws backend %s did not start" % self.name)
-        if self._error:
-            raise self._error
-        return self
+    async def _serve(self):
+        return await websockets.serve(
+            self._session, "127.0.0.1", 0, process_request=self._process_request,
+            compression=None, ping_interval=None, max_size=MAX_MESSAGE, max_queue=None,
+            close_timeout=2, backlog=1024, read_limit=1 << 20, write_limit=1 << 20)
 
-    def _run(self):
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(websockets.serve(
-                self._session, "127.0.0.1", 0, process_request=self._process_request,
-                compression=None, ping_interval=None, max_size=MAX_MESSAGE, max_queue=None,
-                close_timeout=2, backlog=1024, read_limit=1 << 20, write_limit=1 << 20))
-            self.port = self._server.sockets[0].getsockname()[1]
-        except Exception as e:  # pragma: no cover
-            self._error = e
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            loop.run_forever()
-        finally:
+    def _abort_connections(self):
+        # the server stopped listening; websockets closes sessions with 1001
+        for ws in list(getattr(self._server, "websockets", ())):
             try:
-                # let the aborted transports run their connection_lost callbacks
-                loop.run_until_complete(asyncio.sleep(0.01))
-                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-                for t in pending:
-                    t.cancel()
-                if pending:
-                    loop.run_until_complete(asyncio.wait(pending, timeout=2))
-            finally:
-                loop.close()
-
-    def stop(self):
-        if self._loop is None or self._thread is None:
-            return
-
-        def shutdown():
-            if self._server is not None:
-                self._server.close()  # stops listening; websockets closes sessions with 1001
-                for ws in list(getattr(self._server, "websockets", ())):
-                    try:
-                        ws.transport.abort()
-                    except Exception:
-                        pass
-            self._loop.stop()
-
-        try:
-            self._loop.call_soon_threadsafe(shutdown)
-        except RuntimeError:
-            pass
-        self._thread.join(10)
-        self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def addr(self):
-        return "127.0.0.1:%d" % self.port
+                ws.transport.abort()
+            except Exception:
+                pass
 
     # -- inspection -----------------------------------------------------------------------
 
