@@ -21,7 +21,6 @@ using namespace std::chrono_literals;
 using boost::asio::ip::make_address;
 using namespace tg::conf::testing;
 
-
 // Joins lines with '\n', so that lines[i] is line i + 1 of the text.
 std::string lines(std::initializer_list<const char*> ls) {
   std::string out;

@@ -5,13 +5,12 @@ import re
 import signal
 import socket
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tests.support.harness import (ERROR_LOG_LINE_RE, IntegrationTest, Proxy, can_connect,  # noqa: E402
+from tests.support.harness import (Background, ERROR_LOG_LINE_RE, IntegrationTest, Proxy, can_connect,  # noqa: E402
                                    fill, free_port, http_get, run_cli)
 
 SLOW_CONF = """
@@ -31,25 +30,6 @@ http {
     }
 }
 """
-
-
-class Background:
-    """Runs a request in a thread; .result is the Response or the exception."""
-
-    def __init__(self, fn):
-        self.result = None
-        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self._t.start()
-
-    def _run(self, fn):
-        try:
-            self.result = fn()
-        except BaseException as e:  # noqa: B902
-            self.result = e
-
-    def join(self, timeout):
-        self._t.join(timeout)
-        return not self._t.is_alive()
 
 
 class LifecycleTest(IntegrationTest):

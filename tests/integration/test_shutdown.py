@@ -4,13 +4,12 @@ keep-alive connections and open WebSocket tunnels."""
 import os
 import signal
 import sys
-import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tests.support.harness import IntegrationTest, can_connect, fill, free_port, http_get  # noqa: E402
+from tests.support.harness import Background, IntegrationTest, can_connect, fill, free_port, http_get  # noqa: E402
 from tests.support.ws_backends import WsClient, WsEchoBackend  # noqa: E402
 
 CONF = """
@@ -32,25 +31,6 @@ http {
     }
 }
 """
-
-
-class Background:
-    """Runs fn in a thread; .result is its return value or the exception it raised."""
-
-    def __init__(self, fn):
-        self.result = None
-        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self._t.start()
-
-    def _run(self, fn):
-        try:
-            self.result = fn()
-        except BaseException as e:  # noqa: B902
-            self.result = e
-
-    def join(self, timeout):
-        self._t.join(timeout)
-        return not self._t.is_alive()
 
 
 class ShutdownTest(IntegrationTest):

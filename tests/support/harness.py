@@ -26,6 +26,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -222,6 +223,25 @@ def _die_with_parent():
 def _kill_leftovers():
     for p in list(_LIVE):
         p.kill()
+
+
+class Background:
+    """Runs fn in a thread; .result is its return value or the exception it raised."""
+
+    def __init__(self, fn):
+        self.result = None
+        self._t = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self._t.start()
+
+    def _run(self, fn):
+        try:
+            self.result = fn()
+        except BaseException as e:  # noqa: B902
+            self.result = e
+
+    def join(self, timeout):
+        self._t.join(timeout)
+        return not self._t.is_alive()
 
 
 class ProxyStartError(AssertionError):
