@@ -310,7 +310,7 @@ int main(int argc, char** argv) {
     std::cerr << "tidegate version: tidegate/" TIDEGATE_VERSION "\n";
     if (cli.version_full) {
       std::cerr << "built by g++ " __VERSION__ "\n"
-                << "built with Boost.Asio, llhttp, PCRE2, OpenSSL\n"
+                << "built with Boost.Asio, PCRE2, OpenSSL\n"
                 << "configure arguments: --prefix=" << cli.prefix << "\n";
     }
     if (cli.help) std::cerr << app::usage_text();

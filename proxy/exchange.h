@@ -8,7 +8,6 @@
 
 #include <boost/asio/buffer.hpp>
 
-#include "proxy/http_parser.h"
 #include "proxy/request_context.h"
 #include "proxy/session.h"
 #include "proxy/websocket_frames.h"
@@ -75,7 +74,7 @@ class PooledBuffer {
 
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
-  HttpParser parser{HTTP_REQUEST};
+  HttpParser parser{http::MessageType::kRequest};
   RequestContext ctx;
   size_t consumed = 0;              ///< bytes of in_ the parser has taken
   std::unique_ptr<char[]> io;       ///< client body buffer
@@ -83,7 +82,7 @@ struct ClientSession::Exchange {
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
-  HttpParser upstream{HTTP_RESPONSE};
+  HttpParser upstream{http::MessageType::kResponse};
   std::string upstream_head;       ///< request head sent upstream
   std::string uri_out;             ///< URI sent upstream
   int forced_status = 0;           ///< error_page: status to answer with (0 = the upstream's)

@@ -210,9 +210,11 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   for (const auto& hs : parser.headers()) {
     std::string_view name = hs.name.in(base);
     if (hop_by_hop_request(name)) continue;
-    // nginx ignores header names with '_' unless underscores_in_headers is on.
-    if (!ctx.config->http.underscores_in_headers && ctx.config->http.ignore_invalid_headers &&
-        name.find('_') != std::string_view::npos) {
+    // ignore_invalid_headers (on by default): names that are not tokens, and
+    // names with '_' unless underscores_in_headers is on, are not passed.
+    if (ctx.config->http.ignore_invalid_headers &&
+        (!http::is_token(name) ||
+         (!ctx.config->http.underscores_in_headers && name.find('_') != std::string_view::npos))) {
       continue;
     }
     bool overridden = false;
@@ -441,7 +443,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
 
     // ---- response head ----
     HttpParser& up = x.upstream;
+    // The whole response head must fit in one buffer (nginx's proxy_buffer_size).
+    const http::HeadLimits head_limits{static_cast<uint32_t>(kUpstreamBuffer), 0, 0};
     up.reset();
+    up.set_limits(head_limits);
     up.set_no_body(ctx.method == "HEAD");
     size_t held = 0, fed = 0;
     if (failure == Failure::kNone) {
@@ -449,7 +454,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         if (held > fed) fed += up.feed(upbuf_ptr, fed, held);
         if (up.failed()) {
           failure = Failure::kInvalidHeader;
-          what = "upstream sent invalid header while reading response header from upstream";
+          what = up.error() == http::ParseError::kHeaderLineTooLong
+                     ? "upstream sent too big header while reading response header from upstream"
+                     : "upstream sent invalid header while reading response header from upstream";
           break;
         }
         if (up.headers_done()) {
@@ -460,8 +467,17 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
             held -= fed;
             fed = 0;
             up.reset();
+            up.set_limits(head_limits);
             up.set_no_body(ctx.method == "HEAD");
             continue;
+          }
+          if (code == 101 && ctx.header("upgrade").empty()) {
+            // Switching protocols the client did not ask for: both sides would
+            // go on reading HTTP from a connection that no longer carries it.
+            failure = Failure::kInvalidHeader;
+            what =
+                "upstream sent \"101 Switching Protocols\" to a request without \"Upgrade\" "
+                "while reading response header from upstream";
           }
           break;
         }

@@ -11,9 +11,17 @@
 #include <vector>
 
 #include "conf/config.h"
-#include "proxy/http_parser.h"
+#include "http/parser.h"
 
 namespace tg::proxy {
+
+// The HTTP/1 message model (http/) as the proxy names it.
+using http::has_token;
+using http::HeaderSpan;
+using http::HttpParser;
+using http::iequals;
+using http::Span;
+using http::trim;
 
 /// Facts about a client connection, computed once when it is accepted.
 struct ConnectionInfo {

@@ -269,9 +269,9 @@ Task<void> ClientSession::serve_requests() {
     }
   }
   disarm();
-  if (!keep_alive_ &&
-      (in_.end > 0 || (x_ && x_->parser.headers_done() && !x_->parser.message_done()))) {
-    // Lingering close: let the client see our response before the socket resets.
+  if (!keep_alive_ && (in_.end > 0 || unread_input_)) {
+    // Lingering close (nginx's lingering_close): closing with unread bytes would
+    // send a reset that can destroy our response before the client reads it.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     // The bytes are thrown away, so one buffer per thread serves every connection.
@@ -289,9 +289,14 @@ Task<bool> ClientSession::read_head() {
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& server = *listen_->default_server;
+  // The parser applies nginx's per-line rule; the buffer holds the whole head.
   const size_t max_head =
+      server.client_header_buffer_size +
       static_cast<size_t>(server.large_header_buffers) * server.large_header_buffer_size;
   x.parser.reset();
+  x.parser.set_limits(http::HeadLimits{static_cast<uint32_t>(server.client_header_buffer_size),
+                                       static_cast<uint32_t>(server.large_header_buffer_size),
+                                       static_cast<uint32_t>(server.large_header_buffers)});
   ctx.reset();
   ctx.config = gen_->runtime->config.get();
   ctx.conn = &info_;
@@ -308,31 +313,23 @@ Task<bool> ClientSession::read_head() {
     if (in_.end > x.consumed) {
       x.consumed += x.parser.feed(in_.data.get(), x.consumed, in_.end);
     }
-    if (x.parser.failed()) {
+    if (x.parser.failed() || (!x.parser.headers_done() && in_.end >= max_head)) {
+      // nginx's answer for each refusal: 400, 414, 494 (sent as 400), 501, 505.
+      const auto error =
+          x.parser.failed() ? x.parser.error() : http::ParseError::kHeaderLineTooLong;
       keep_alive_ = false;
       ctx.start = Clock::now();
       ctx.start_wall = std::chrono::system_clock::now();
-      log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " client sent invalid request (" +
-                               x.parser.error_reason() + "), client: " + info_.remote_addr);
-      co_await respond_error(400);
+      log(LogLevel::kInfo,
+          "*" + std::to_string(info_.id) + " client sent " + std::string(http::describe(error)) +
+              (x.parser.request_line_done() ? " while reading client request headers"
+                                            : " while reading client request line") +
+              ", client: " + info_.remote_addr);
+      co_await respond_error(http::status_for(error));
       finish_request();
       co_return false;
     }
     if (x.parser.headers_done()) break;
-    if (in_.end >= max_head) {
-      keep_alive_ = false;
-      ctx.start = Clock::now();
-      std::string_view held(in_.data.get(), in_.end);
-      bool line_done = held.find('\n') != std::string_view::npos &&
-                       held.find('\n') < server.large_header_buffer_size;
-      log(LogLevel::kInfo,
-          "*" + std::to_string(info_.id) +
-              (line_done ? " client sent too long header line" : " client sent too long URI") +
-              ", client: " + info_.remote_addr);
-      co_await respond_error(line_done ? 494 : 414);
-      finish_request();
-      co_return false;
-    }
     if (in_.end == in_.capacity) {
       size_t next = in_.capacity ? in_.capacity * 2 : server.client_header_buffer_size;
       in_.reserve(std::min(std::max(next, size_t{1024}), max_head));
@@ -358,22 +355,25 @@ Task<bool> ClientSession::read_head() {
   ctx.head = &x.parser;
   ctx.start = Clock::now();
   ctx.start_wall = std::chrono::system_clock::now();
-  ctx.method = llhttp_method_name(static_cast<llhttp_method_t>(x.parser.method()));
+  ctx.method = http::method_name(x.parser.method());
+  if (ctx.method.empty()) ctx.method = x.parser.method_text().in(base);
   ctx.protocol = x.parser.http_minor() == 0 && x.parser.http_major() == 1 ? "HTTP/1.0" : "HTTP/1.1";
   ctx.request_uri = x.parser.url().in(base);
-  ctx.request_length = static_cast<int64_t>(x.consumed);
+  ctx.request_length = static_cast<int64_t>(x.parser.head_bytes());
   ++info_.requests;
   x.body_base = base;
   std::string_view target = ctx.request_uri;
   std::string_view uri_host;
-  if (target.starts_with("http://") || target.starts_with("https://")) {
+  if (!target.starts_with("/")) {
+    // Absolute form (the parser checked `scheme://authority`): the host is the URI's.
     target.remove_prefix(target.find("//") + 2);
-    size_t slash = target.find('/');
-    uri_host = target.substr(0, slash);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    size_t end = target.find_first_of("/?");
+    uri_host = target.substr(0, end);
+    target = end == std::string_view::npos ? std::string_view() : target.substr(end);
   }
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
+  if (path.empty()) path = "/";  // `http://host` and `http://host?a=1`
   if (q != std::string_view::npos) ctx.args = target.substr(q + 1);
   bool bad = !normalize_uri(path, ctx.uri);
   std::string_view host_header;
@@ -386,7 +386,8 @@ Task<bool> ClientSession::read_head() {
   }
   if (host_count > 1 || (host_count == 1 && host_header.empty())) bad = true;
   if (!bad && !normalize_host(uri_host.empty() ? host_header : uri_host, ctx.host)) bad = true;
-  if (!bad && host_count == 0 && x.parser.http_minor() >= 1 && uri_host.empty()) {
+  // RFC 9112 §3.2 (and nginx): an HTTP/1.1 request needs Host, absolute form or not.
+  if (!bad && host_count == 0 && x.parser.http_minor() >= 1) {
     log(LogLevel::kInfo,
         "*" + std::to_string(info_.id) +
             " client sent HTTP/1.1 request without \"Host\" header, client: " + info_.remote_addr);
@@ -400,23 +401,17 @@ Task<bool> ClientSession::read_head() {
     finish_request();
     co_return false;
   }
-  if (x.parser.http_major() != 1) {
+  if (x.parser.method() == http::Method::kConnect || x.parser.method() == http::Method::kTrace) {
+    // Not a forward proxy (CONNECT); TRACE would echo credentials. nginx: 405.
     keep_alive_ = false;
-    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                             " client sent unsupported HTTP version, client: " + info_.remote_addr);
-    co_await respond_error(505);
-    finish_request();
-    co_return false;
-  }
-  if (x.parser.method() == HTTP_CONNECT) {
-    // Not a forward proxy; and llhttp leaves CONNECT bodies unparsed (smuggling).
-    keep_alive_ = false;
+    log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " client sent " +
+                             std::string(ctx.method) + " method, client: " + info_.remote_addr);
     co_await respond_error(405);
     finish_request();
     co_return false;
   }
   // An upgrade request we do not tunnel ends the connection after the answer:
-  // llhttp stops parsing at the upgrade, so its framing cannot be trusted further.
+  // the client may already be sending the new protocol.
   keep_alive_ = x.parser.keep_alive() && !x.parser.upgrade();
   co_return true;
 }
@@ -426,6 +421,7 @@ void ClientSession::finish_request() {
   auto& x = *x_;
   auto& ctx = x.ctx;
   if (ctx.status == 0) return;  // nothing was answered (connection dropped before a request)
+  ctx.request_length += x.body_bytes;
   const auto& s = settings();
   for (const auto& a : s.access_log) {
     auto it = gen_->runtime->access_logs.find(a.path);
@@ -448,7 +444,12 @@ void ClientSession::finish_request() {
     x.leftover.clear();
   }
   x.consumed = 0;
-  if (!x.parser.message_done()) keep_alive_ = false;  // unread body: cannot find the next request
+  if (!x.parser.message_done()) {
+    // An unread body or a refused head: the next request cannot be found, and
+    // the client may still be sending (lingering close, see serve_requests).
+    keep_alive_ = false;
+    unread_input_ = true;
+  }
   ctx.status = 0;
 }
 

@@ -12,7 +12,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "proxy/http_parser.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
 #include "proxy/worker.h"
@@ -113,7 +112,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool keep_alive_ = true;
   bool idle_ = true;
   bool quit_ = false;
-  size_t slot_ = 0;  ///< index in the worker's session table
+  bool unread_input_ = false;  ///< answered before the request was fully read
+  size_t slot_ = 0;            ///< index in the worker's session table
   friend class Worker;
 };
 

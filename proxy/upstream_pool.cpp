@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 namespace tg::proxy {
 
 std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
@@ -14,11 +16,11 @@ std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
     if (e->conn.peer != peer) continue;
     Entry entry = std::move(*e);
     list.erase(std::next(e).base());
-    // No liveness probe here (it would cost a syscall per request, and nginx has
-    // none either): a cached connection the upstream closed fails on first use
-    // and the request is retried once on a fresh connection.
+    boost::system::error_code ec;
+    // Ends the readiness wait (no syscall). A close the wait has not reported
+    // yet fails on first use, and the request is retried once on a fresh connection.
+    entry.conn.socket.cancel(ec);
     if (now - entry.conn.idle_since > entry.timeout) {
-      boost::system::error_code ec;
       entry.conn.socket.close(ec);
       return std::nullopt;
     }
@@ -37,11 +39,26 @@ void UpstreamPool::put(const std::string& group, const Limits& limits, UpstreamC
   }
   auto& list = idle_[group];
   conn.idle_since = now;
-  list.push_back(Entry{std::move(conn), limits.timeout});
+  const uint64_t id = ++next_id_;
+  list.push_back(Entry{std::move(conn), limits.timeout, id});
+  watch(list, list.back().conn.socket, id);
   if (list.size() > static_cast<size_t>(limits.keepalive)) {
     list.front().conn.socket.close(ec);  // least recently used goes first
     list.erase(list.begin());
   }
+}
+
+void UpstreamPool::watch(std::vector<Entry>& list, Socket& socket, uint64_t id) {
+  // The socket is registered with epoll already (edge-triggered), so this wait
+  // costs no syscall; take() cancels it.
+  socket.async_wait(Socket::wait_read, [&list, id](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled by take(), or closed by sweep/put/clear
+    auto it = std::find_if(list.begin(), list.end(), [id](const Entry& e) { return e.id == id; });
+    if (it == list.end()) return;
+    boost::system::error_code ignored;
+    it->conn.socket.close(ignored);
+    list.erase(it);
+  });
 }
 
 void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) {
@@ -62,8 +79,8 @@ void UpstreamPool::clear() {
   boost::system::error_code ec;
   for (auto& [group, list] : idle_) {
     for (auto& e : list) e.conn.socket.close(ec);
+    list.clear();
   }
-  idle_.clear();
 }
 
 }  // namespace tg::proxy

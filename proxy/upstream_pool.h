@@ -1,7 +1,10 @@
 // Per-worker cache of idle upstream connections (nginx's `keepalive N` in an
 // upstream block): at most N idle connections per group per worker, most
 // recently used first, closed after keepalive_timeout idle, keepalive_time of
-// life or keepalive_requests requests.
+// life or keepalive_requests requests. An idle connection that becomes readable
+// (unsolicited bytes, or the upstream closed it) is closed at once, as nginx's
+// keepalive close handler does: bytes that arrive late after a response must
+// never be read as the answer to the next request on that connection.
 #pragma once
 
 #include <chrono>
@@ -49,9 +52,14 @@ class UpstreamPool {
   struct Entry {
     UpstreamConnection conn;
     std::chrono::milliseconds timeout;
+    uint64_t id;  ///< names the entry for its readiness wait (entries move)
   };
-  /// Per group, most recently used last (a stack: push/pop at the back).
+  /// Waits for the idle connection `id` in `list` to become readable, then drops it.
+  void watch(std::vector<Entry>& list, Socket& socket, uint64_t id);
+  /// Per group, most recently used last (a stack: push/pop at the back). Lists
+  /// are emptied but never erased: pending waits refer to them.
   std::map<std::string, std::vector<Entry>> idle_;
+  uint64_t next_id_ = 0;
 };
 
 }  // namespace tg::proxy

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -185,7 +187,8 @@ void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) 
   // the next connection arrives (and hold back the retired notice).
   auto gen = current_;
   const auto& limits = gen->runtime->config->main;
-  if (sessions_.size() >= static_cast<size_t>(limits.worker_connections)) {
+  if (sessions_.size() >= static_cast<size_t>(limits.worker_connections) &&
+      reclaim_idle_connections() == 0) {
     log(LogLevel::kAlert,
         std::to_string(limits.worker_connections) + " worker_connections are not enough");
     return;  // socket closes here
@@ -199,6 +202,27 @@ void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) 
   if (!group) return;
   auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
   ClientSession::start(std::move(session));
+}
+
+size_t Worker::reclaim_idle_connections() {
+  // nginx's ngx_drain_connections: idle connections (waiting for a first or a
+  // keep-alive request) make room for new ones, up to 32 at a time, the ones
+  // nearest their idle timeout first, so that idle sockets cannot lock out
+  // clients that have requests to make.
+  constexpr size_t kMaxReclaim = 32;
+  std::vector<SessionSlot> idle;
+  for (const auto& slot : sessions_) {
+    if (slot.session->idle_ && !slot.session->quit_) idle.push_back(slot);
+  }
+  const size_t n = std::min(idle.size(), kMaxReclaim);
+  if (n == 0) return 0;
+  std::partial_sort(
+      idle.begin(), idle.begin() + static_cast<std::ptrdiff_t>(n), idle.end(),
+      [](const SessionSlot& a, const SessionSlot& b) { return a.deadline < b.deadline; });
+  for (size_t i = 0; i < n; ++i) idle[i].session->on_quit();  // closes it now: it is idle
+  log(LogLevel::kWarn, std::to_string(current_->runtime->config->main.worker_connections) +
+                           " worker_connections are not enough, reusing connections");
+  return n;
 }
 
 void Worker::tick() {

@@ -102,6 +102,8 @@ class Worker {
   /// A connection came in on `acc`: starts its session on the current generation.
   void accepted(Socket socket, const std::shared_ptr<boost::asio::ip::tcp::acceptor>& acc);
   void tick();
+  /// Closes idle client connections to make room for a new one; returns how many.
+  size_t reclaim_idle_connections();
   /// Seed of this worker's random balancing picks: distinct per worker and per start.
   std::uint64_t picker_seed() const;
   /// drain_timeout: ends tunnels to draining servers once it has passed.

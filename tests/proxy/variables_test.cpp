@@ -70,7 +70,7 @@ class Variables : public ::testing::Test {
     ctx_.conn = &conn_;
     ctx_.base = request_.data();
     ctx_.head = &parser_;
-    ctx_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method()));
+    ctx_.method = parser_.method_text().in(request_.data());
     ctx_.protocol = parser_.http_minor() == 0 ? "HTTP/1.0" : "HTTP/1.1";
     ctx_.request_uri = parser_.url().in(request_.data());
     size_t q = ctx_.request_uri.find('?');
@@ -91,7 +91,7 @@ class Variables : public ::testing::Test {
   conf::VariableScope scope_;
   ConnectionInfo conn_;
   std::string request_;
-  HttpParser parser_{HTTP_REQUEST};
+  HttpParser parser_{http::MessageType::kRequest};
   RequestContext ctx_;
 };
 
@@ -205,7 +205,7 @@ TEST_F(Variables, SentHttpVariableReadsResponseHeaders) {
 
 TEST_F(Variables, UpstreamHttpVariableReadsUpstreamHeaders) {
   const std::string response = "HTTP/1.1 200 OK\r\nX-Backend: b1\r\nContent-Length: 0\r\n\r\n";
-  HttpParser up(HTTP_RESPONSE);
+  HttpParser up(http::MessageType::kResponse);
   up.feed(response.data(), 0, response.size());
   ctx_.upstream_base = response.data();
   ctx_.upstream_headers = &up.headers();
