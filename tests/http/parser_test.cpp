@@ -11,6 +11,8 @@
 namespace tg::http {
 namespace {
 
+using namespace std::string_view_literals;
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 Headers headers_of(const HttpParser& p, const std::string& buffer) {
@@ -299,7 +301,7 @@ INSTANTIATE_TEST_SUITE_P(
                  ParseError::kInvalidRequest},
         Rejected{"DelInTarget", "GET /x\x7fy HTTP/1.1\r\nHost: localhost\r\n\r\n",
                  ParseError::kInvalidRequest},
-        Rejected{"NulInTarget", std::string("GET /x\0y HTTP/1.1\r\nHost: x\r\n\r\n", 32),
+        Rejected{"NulInTarget", std::string("GET /x\0y HTTP/1.1\r\nHost: x\r\n\r\n"sv),
                  ParseError::kInvalidRequest},
         Rejected{"BareCrInRequestLine", "GET / HTTP/1.1\r\r\nHost: x\r\n\r\n",
                  ParseError::kInvalidRequest},
@@ -375,8 +377,7 @@ INSTANTIATE_TEST_SUITE_P(
                  ParseError::kInvalidHeader},
         Rejected{"CrInHeaderValue", "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
                  ParseError::kInvalidHeader},
-        Rejected{"NulInHeaderValue",
-                 std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 34),
+        Rejected{"NulInHeaderValue", std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n"sv),
                  ParseError::kInvalidHeader},
         Rejected{"ControlCharInHeaderValue", "GET / HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n",
                  ParseError::kInvalidHeader}),
