@@ -825,6 +825,11 @@ std::shared_ptr<const Config> load_config(const LoadOptions& options) {
   auto cfg = std::make_shared<Config>();
   Builder builder(options, *cfg);
   builder.build(tree);
+  // nginx (ngx_event_init_conf): a conf without `events` is refused, so an
+  // empty or truncated file written by an editor never replaces a working one.
+  if (std::none_of(tree.begin(), tree.end(), [](const Directive& d) { return d.name == "events"; })) {
+    throw ConfError("no \"events\" section in configuration");
+  }
   cfg->used_variables = builder.used_variables();
   cfg->tree = std::move(tree);
   cfg->files = std::move(file.files);

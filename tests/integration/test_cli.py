@@ -141,6 +141,16 @@ class CliTest(unittest.TestCase):
                 self.assertIn("configuration file %s test failed" % conf, err)
                 self.assertNotIn("syntax is ok", err)
 
+    def test_t_empty_conf_fails(self):
+        # nginx: an empty (or events-less) file is not a configuration.
+        for text in ("", "http {\n}\n"):
+            with self.subTest(text=text):
+                conf, _ = self.write("empty.conf", text, prepare=False)
+                rc, out, err = self.cli(conf, "-t")
+                self.assertEqual(rc, 1, err)
+                self.assertIn('[emerg] no "events" section in configuration', err)
+                self.assertIn("configuration file %s test failed" % conf, err)
+
     def test_t_error_in_included_file_names_that_file(self):
         os.makedirs(os.path.join(self.prefix, "conf.d"), exist_ok=True)
         inc, _ = self.write("conf.d/site.conf",

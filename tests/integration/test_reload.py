@@ -392,8 +392,51 @@ class ReloadTest(IntegrationTest):
                                     timeout=3), px.error_log())
         self.assertEqual([int(g) for g in retired.findall(px.error_log())], [first[0], first[0] + 1])
 
+    def test_empty_or_eventless_conf_is_refused_and_the_old_one_keeps_serving(self):
+        # Editors and config-management tools write empty or partial files: nginx
+        # refuses them ("no events section") and keeps every listener.
+        px = self.proxy(self.conf("A"))
+        for n, text in enumerate(("", "http {\n}\n"), 1):
+            with open(px.conf_path, "w") as f:
+                f.write(text)
+            px.signal(signal.SIGHUP)
+            self.assertTrue(px.wait_log(re.compile(
+                r'(\[emerg\] \d+#\d+: no "events" section in configuration\n.*){%d}' % n, re.S)),
+                px.error_log())
+            self.assertTrue(px.is_running())
+            self.assertEqual(self.fresh_conf(), "A")
+        self.reload(px, self.conf("B"), "B")
+
     def test_upstream_live_state_carries_over(self):
-        self.skipTest("not observable without the admin API")
+        # A server marked failed (max_fails=1) stays failed across a reload for its
+        # fail_timeout: no request tries it again, so no new connect() error.
+        if is_nginx():
+            self.skipTest("nginx's workers start with fresh upstream state after a reload")
+        dead = self.refusing()
+        conf = fill('''
+worker_processes 1;
+http {
+    access_log off;
+    upstream pair {
+        server @DEAD@ max_fails=1 fail_timeout=60s;
+        server @LIVE@;
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { add_header X-Conf @WHICH@; proxy_pass http://pair; }
+    }
+}
+''', DEAD=dead.addr, LIVE=self.be.addr, PORT=self.port, WHICH="@WHICH@")
+        px = self.proxy(conf.replace("@WHICH@", "A"))
+        refused = "connect() failed (111: Connection refused)"
+        for i in range(4):
+            self.assertEqual(http_get(self.port, "/before-%d" % i).status, 200)
+        self.assertEqual(px.error_log().count(refused), 1, px.error_log())
+        self.reload(px, conf.replace("@WHICH@", "B"), "B")
+        for i in range(6):
+            self.assertEqual(http_get(self.port, "/after-%d" % i).status, 200)
+        self.assertEqual(px.error_log().count(refused), 1,
+                         "the failed server was tried again after the reload\n" + px.error_log())
 
 
 if __name__ == "__main__":
