@@ -16,10 +16,13 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "app/cli.h"
+#include "app/conf_loading.h"
+#include "app/privileged_helper.h"
 #include "common/error_log.h"
 #include "conf/config.h"
 #include "proxy/runtime.h"
@@ -87,18 +90,45 @@ bool write_pid_file(const std::string& path) {
   return ok;
 }
 
-void drop_privileges(const std::string& user) {
-  if (::geteuid() != 0 || user.empty()) return;
+/// The account to serve as: `user`'s, or nginx's default `nobody nogroup` when
+/// started as root without one. None when not started as root, or when it is root.
+struct Account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+std::optional<Account> account_to_drop_to(std::string user) {
+  if (::geteuid() != 0) {
+    if (!user.empty()) {
+      log(LogLevel::kWarn,
+          "the \"user\" directive makes sense only if the master process runs with "
+          "super-user privileges, ignored");
+    }
+    return std::nullopt;
+  }
+  if (user.empty()) user = "nobody nogroup";  // nginx's default (Debian's build)
   std::string name = user.substr(0, user.find(' '));
+  std::string group = user.find(' ') == std::string::npos ? "" : user.substr(user.find(' ') + 1);
   struct passwd* pw = ::getpwnam(name.c_str());
   if (!pw) {
     log(LogLevel::kWarn, "getpwnam(\"" + name + "\") failed: running as root");
-    return;
+    return std::nullopt;
   }
-  if (::setgid(pw->pw_gid) != 0 || ::initgroups(name.c_str(), pw->pw_gid) != 0 ||
-      ::setuid(pw->pw_uid) != 0) {
-    log(LogLevel::kEmerg, "setuid(" + std::to_string(pw->pw_uid) + ") failed " + errno_text(errno));
+  Account a{name, pw->pw_uid, pw->pw_gid};
+  if (!group.empty()) {
+    if (struct group* gr = ::getgrnam(group.c_str())) a.gid = gr->gr_gid;
   }
+  if (a.uid == 0) return std::nullopt;
+  return a;
+}
+
+bool drop_privileges(const Account& a) {
+  if (::setgid(a.gid) != 0 || ::initgroups(a.name.c_str(), a.gid) != 0 || ::setuid(a.uid) != 0) {
+    log(LogLevel::kEmerg, "setuid(" + std::to_string(a.uid) + ") failed " + errno_text(errno));
+    return false;
+  }
+  return true;
 }
 
 bool daemonize() {
@@ -139,9 +169,12 @@ class Server {
     std::shared_ptr<const proxy::Runtime> runtime;
     try {
       runtime = proxy::build_runtime(cfg_, static_cast<size_t>(m.worker_processes), nullptr, 1);
+      std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+      for (const auto& g : runtime->listeners) endpoints.push_back(g.endpoint);
+      auto sockets = proxy::bind_listeners(endpoints, static_cast<size_t>(m.worker_processes));
       for (int i = 0; i < m.worker_processes; ++i) {
         workers_.push_back(std::make_unique<proxy::Worker>(i + 1));
-        workers_.back()->open_listeners(*runtime);
+        workers_.back()->open_listeners(*runtime, sockets);
       }
     } catch (const std::exception& e) {
       log(LogLevel::kEmerg, e.what());
@@ -156,7 +189,15 @@ class Server {
     // Every listener is bound: now the pid file may say we serve. Written
     // before privileges are dropped, as nginx's master does.
     if (!write_pid_file(m.pid_path)) return 1;
-    drop_privileges(m.user);
+    if (auto account = account_to_drop_to(m.user)) {
+      // The helper keeps root for reloads and log reopens (privileged_helper.h);
+      // forked now, while this process has no other thread.
+      std::vector<std::string> logs = proxy::access_log_paths(*cfg_);
+      if (const std::string e = ErrorLog::instance().path(); e != "stderr") logs.push_back(e);
+      helper_ = app::PrivilegedHelper::start(load_options(), workers_.size(), std::move(logs),
+                                             m.pid_path);
+      if (!drop_privileges(*account)) return 1;
+    }
     pid_path_ = m.pid_path;
     runtime_ = runtime;
     for (auto& w : workers_) {
@@ -175,8 +216,12 @@ class Server {
     control_.run();
     for (auto& w : workers_) w->join();
     stop_signal_thread();
-    if (!pid_path_.empty()) ::unlink(pid_path_.c_str());
     log(LogLevel::kNotice, "exit");
+    if (helper_) {
+      helper_.reset();  // it removes the pid file, which this process may no longer do
+    } else if (!pid_path_.empty()) {
+      ::unlink(pid_path_.c_str());
+    }
     return 0;
   }
 
@@ -233,25 +278,44 @@ class Server {
     }
   }
 
+  conf::LoadOptions load_options() const {
+    return conf::LoadOptions{cli_.prefix, cli_.conf_file, cli_.directives};
+  }
+
   void reopen() {
-    if (auto err = ErrorLog::instance().reopen(); !err.empty()) log(LogLevel::kAlert, err);
-    for (auto& [path, file] : runtime_->access_logs) {
-      if (auto err = file->reopen(); !err.empty()) log(LogLevel::kAlert, err);
+    std::vector<std::string> paths;
+    const std::string error_log = ErrorLog::instance().path();
+    if (error_log != "stderr") paths.push_back(error_log);
+    for (const auto& [path, file] : runtime_->access_logs) paths.push_back(path);
+    std::vector<std::string> errors;
+    auto opened = helper_ ? helper_->reopen(paths, errors) : app::open_logs(paths, errors);
+    for (auto& [path, fd] : opened) {
+      if (path == error_log) ErrorLog::instance().replace(std::move(fd));
+      auto it = runtime_->access_logs.find(path);
+      if (it != runtime_->access_logs.end() && fd) it->second->replace(std::move(fd));
     }
+    for (const auto& e : errors) log(LogLevel::kAlert, e);
   }
 
   void reload() {
     std::shared_ptr<const proxy::Runtime> next;
+    std::shared_ptr<proxy::NewListeners> sockets;
     try {
-      conf::LoadOptions opts{cli_.prefix, cli_.conf_file, cli_.directives};
-      auto cfg = conf::load_config(opts);
+      // Everything the new conf needs is read, bound and opened before anything
+      // is committed: a failure leaves the running configuration untouched.
+      app::KeptResources kept;
+      for (const auto& g : runtime_->listeners) kept.endpoints.push_back(g.endpoint);
+      for (const auto& [path, file] : runtime_->access_logs) kept.logs.push_back(path);
+      app::LoadedConf loaded = helper_ ? helper_->load(load_options(), kept)
+                                       : app::load_and_open(load_options(), kept, workers_.size());
+      const auto& cfg = loaded.config;
       if (cfg->main.worker_processes != cfg_->main.worker_processes) {
         log(LogLevel::kWarn, "changing worker_processes needs a restart; keeping " +
                                  std::to_string(cfg_->main.worker_processes));
       }
-      // Before build_runtime, which hands live peers the new drain state.
-      proxy::check_new_listeners(proxy::group_listeners(*cfg), *runtime_);
-      next = proxy::build_runtime(cfg, workers_.size(), runtime_.get(), runtime_->generation + 1);
+      next = proxy::build_runtime(cfg, workers_.size(), runtime_.get(), runtime_->generation + 1,
+                                  &loaded.logs);
+      sockets = std::make_shared<proxy::NewListeners>(std::move(loaded.listeners));
       for (const auto& w : cfg->warnings) log(LogLevel::kWarn, w);
       cfg_ = cfg;
     } catch (const std::exception& e) {
@@ -260,7 +324,7 @@ class Server {
     }
     runtime_->superseded = true;
     runtime_ = next;
-    for (auto& w : workers_) w->reload(next);
+    for (auto& w : workers_) w->reload(next, sockets);
   }
 
   void graceful_stop() {
@@ -283,6 +347,7 @@ class Server {
   }
 
   app::CommandLine cli_;
+  std::unique_ptr<app::PrivilegedHelper> helper_;  ///< when privileges were dropped
   std::shared_ptr<const conf::Config> cfg_;
   std::shared_ptr<const proxy::Runtime> runtime_;
   std::vector<std::unique_ptr<proxy::Worker>> workers_;

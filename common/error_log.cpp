@@ -39,13 +39,38 @@ void ErrorLog::set_thread_id(int id) {
   t_thread_id = id;
 }
 
+UniqueFd open_log_file(const std::string& path, std::string& error) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) error = "open() \"" + path + "\" failed " + errno_text(errno);
+  return fd;
+}
+
 std::string ErrorLog::open(const std::string& path, LogLevel level) {
-  std::lock_guard lock(g_open_mutex);
   int fd = 2;
   if (path != "stderr") {
-    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return "open() \"" + path + "\" failed " + errno_text(errno);
+    std::string error;
+    UniqueFd file = open_log_file(path, error);
+    if (!file) return error;
+    fd = file.release();
   }
+  std::lock_guard lock(g_open_mutex);
+  install(fd);
+  path_ = path;
+  set_level(level);
+  return {};
+}
+
+void ErrorLog::replace(UniqueFd fd) {
+  std::lock_guard lock(g_open_mutex);
+  if (path_ != "stderr") install(fd.release());
+}
+
+std::string ErrorLog::path() const {
+  std::lock_guard lock(g_open_mutex);
+  return path_;
+}
+
+void ErrorLog::install(int fd) {
   int old = fd_.load();
   if (old > 2 && fd > 2) {
     // Keep the fd number: another thread may be writing through it right now,
@@ -55,19 +80,6 @@ std::string ErrorLog::open(const std::string& path, LogLevel level) {
   } else {
     fd_.store(fd);
   }
-  path_ = path;
-  set_level(level);
-  return {};
-}
-
-std::string ErrorLog::reopen() {
-  std::string path;
-  {
-    std::lock_guard lock(g_open_mutex);
-    path = path_;
-  }
-  if (path == "stderr") return {};
-  return open(path, level_.load());
 }
 
 void ErrorLog::write(LogLevel level, std::string_view message) {

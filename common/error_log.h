@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/unique_fd.h"
+
 namespace tg {
 
 /// nginx's levels, most verbose first.
@@ -24,8 +26,13 @@ class ErrorLog {
   /// Opens `path` for appending ("stderr" means standard error). Returns an
   /// errno-style message on failure and keeps the previous target.
   std::string open(const std::string& path, LogLevel level);
-  /// Re-opens the current file (SIGUSR1 / -s reopen).
-  std::string reopen();
+  /// Writes to `fd` from now on, for the same path (SIGUSR1: the file was
+  /// re-opened, possibly by the privileged helper). Ignored while on stderr.
+  void replace(UniqueFd fd);
+  /// The file written ("stderr" for standard error).
+  std::string path() const;
+  /// The descriptor written to.
+  int fd() const { return fd_.load(); }
   void set_level(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
   bool enabled(LogLevel level) const { return level >= level_.load(std::memory_order_relaxed); }
   /// Small numeric id of the calling thread for the `#tid` field (0 = main).
@@ -35,6 +42,8 @@ class ErrorLog {
 
  private:
   ErrorLog() = default;
+  /// Makes `fd` the target, keeping the old descriptor number when there is one.
+  void install(int fd);
   std::atomic<int> fd_{2};
   std::atomic<LogLevel> level_{LogLevel::kNotice};
   std::string path_ = "stderr";

@@ -9,6 +9,8 @@
 
 namespace tg::conf {
 
+class FileSource;
+
 /// The file name of text given with -g; nginx reports its errors as
 /// "in command line", without a line number.
 inline constexpr std::string_view kCommandLine = "command line";
@@ -61,6 +63,8 @@ struct ParseOptions {
   /// it is read, so that errors come in nginx's order: `a b c {` followed by an
   /// unclosed block reports the directive, not the end of file.
   bool check_directives = false;
+  /// Where files are read from (nullptr: the disk).
+  FileSource* files = nullptr;
 };
 
 /// A parsed file with the list of files it read.

@@ -20,6 +20,8 @@
 
 namespace tg::conf {
 
+class FileSource;
+
 using Millis = std::chrono::milliseconds;
 
 /// Paths and switches given on the command line that shape loading.
@@ -27,6 +29,8 @@ struct LoadOptions {
   std::string prefix;      ///< -p, ends with '/'
   std::string conf_file;   ///< -c, absolute
   std::string directives;  ///< -g
+  /// Where conf files are read from (nullptr: the disk).
+  FileSource* files = nullptr;
 };
 
 /// `listen address[:port] [default_server] [reuseport] [backlog=N]`.

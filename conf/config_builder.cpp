@@ -147,7 +147,8 @@ class Builder {
       m.daemon = flag_arg(d);
     } else if (d.name == "user") {
       once();
-      m.user = d.args[0];
+      // `user name [group]`, kept as "name group" (app/main.cpp splits it).
+      m.user = d.args[0] + (d.args.size() > 1 ? " " + d.args[1] : std::string());
     } else if (d.name == "error_log") {
       error_log(d);
     } else if (d.name == "events") {
@@ -811,6 +812,7 @@ std::shared_ptr<const Config> build_config(std::vector<Directive> tree,
 std::shared_ptr<const Config> load_config(const LoadOptions& options) {
   ParseOptions po;
   po.check_directives = true;
+  po.files = options.files;
   auto slash = options.conf_file.rfind('/');
   po.conf_prefix =
       slash == std::string::npos ? options.prefix : options.conf_file.substr(0, slash + 1);
@@ -827,7 +829,8 @@ std::shared_ptr<const Config> load_config(const LoadOptions& options) {
   builder.build(tree);
   // nginx (ngx_event_init_conf): a conf without `events` is refused, so an
   // empty or truncated file written by an editor never replaces a working one.
-  if (std::none_of(tree.begin(), tree.end(), [](const Directive& d) { return d.name == "events"; })) {
+  if (std::none_of(tree.begin(), tree.end(),
+                   [](const Directive& d) { return d.name == "events"; })) {
     throw ConfError("no \"events\" section in configuration");
   }
   cfg->used_variables = builder.used_variables();

@@ -1,9 +1,5 @@
 // Builds the directive tree from lexer statements and expands `include` in
 // place, following nginx's ngx_conf_parse and ngx_conf_include.
-#include <fcntl.h>
-#include <glob.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <string>
@@ -12,6 +8,7 @@
 
 #include "conf/ast.h"
 #include "conf/directive_table.h"
+#include "conf/file_source.h"
 #include "conf/lexer.h"
 
 namespace tg::conf {
@@ -21,64 +18,9 @@ namespace {
 // self-including file should fail fast with a clear message instead.
 constexpr int kMaxIncludeDepth = 64;
 
-// nginx's "(2: No such file or directory)" suffix.
-std::string errno_text(int err) {
-  return " (" + std::to_string(err) + ": " + std::generic_category().message(err) + ")";
-}
-
 [[noreturn]] void fail_at(const std::string& message, const SourceLocation* where) {
   if (where != nullptr) throw ConfError(message, *where);
   throw ConfError(message);
-}
-
-// Closes a descriptor on every exit path.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// Frees glob(3) results on every exit path.
-class GlobResult {
- public:
-  GlobResult() = default;
-  GlobResult(const GlobResult&) = delete;
-  GlobResult& operator=(const GlobResult&) = delete;
-  ~GlobResult() { ::globfree(&result_); }
-  glob_t* get() { return &result_; }
-  std::size_t size() const { return result_.gl_pathc; }
-  const char* operator[](std::size_t i) const { return result_.gl_pathv[i]; }
-
- private:
-  glob_t result_{};
-};
-
-// Reads a whole file; errors name the directive that asked for it (nginx
-// reports them "in" the including file, or bare for the main file).
-std::string read_file(const std::string& path, const SourceLocation* included_from) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    fail_at("open() \"" + path + "\" failed" + errno_text(errno), included_from);
-  }
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    const ssize_t n = ::pread(fd.get(), buffer, sizeof buffer, static_cast<off_t>(text.size()));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail_at("pread() \"" + path + "\" failed" + errno_text(errno), included_from);
-    }
-    if (n == 0) return text;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
 }
 
 class Parser {
@@ -89,7 +31,8 @@ class Parser {
   // or 0 for no checks (ParseOptions::check_directives).
   std::vector<Directive> parse_file(const std::string& path, const SourceLocation* included_from,
                                     int depth, unsigned ctx) {
-    const std::string text = read_file(path, included_from);
+    std::string text, error;
+    if (!files().read(path, text, error)) fail_at(error, included_from);
     // nginx -T dumps each file once, in the order first read, even if included twice.
     if (std::find(files_.begin(), files_.end(), path) == files_.end()) files_.push_back(path);
     return parse_text(text, path, depth, ctx);
@@ -176,15 +119,10 @@ class Parser {
       append(path);
       return;
     }
-    GlobResult matches;
-    errno = 0;
-    const int rc = ::glob(path.c_str(), 0, nullptr, matches.get());
-    if (rc == GLOB_NOMATCH) return;
-    if (rc != 0) {
-      const int err = errno != 0 ? errno : (rc == GLOB_NOSPACE ? ENOMEM : EIO);
-      throw ConfError("glob() \"" + path + "\" failed" + errno_text(err), d.where);
-    }
-    for (std::size_t i = 0; i < matches.size(); ++i) append(matches[i]);
+    std::vector<std::string> matches;
+    std::string error;
+    if (!files().glob(path, matches, error)) throw ConfError(error, d.where);
+    for (const auto& match : matches) append(match);
   }
 
   std::string full_name(const std::string& name) const {
@@ -192,6 +130,8 @@ class Parser {
     if (name.starts_with('/') || prefix.empty()) return name;
     return prefix.ends_with('/') ? prefix + name : prefix + "/" + name;
   }
+
+  FileSource& files() const { return options_.files ? *options_.files : disk_files(); }
 
   const ParseOptions& options_;
   std::vector<std::string> files_;

@@ -10,14 +10,15 @@
 namespace tg::proxy {
 
 std::shared_ptr<AccessLogFile> AccessLogFile::open(const std::string& path, std::string& error) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error = "open() \"" + path + "\" failed " + errno_text(errno);
-    return nullptr;
-  }
+  UniqueFd fd = open_log_file(path, error);
+  if (!fd) return nullptr;
+  return adopt(path, std::move(fd));
+}
+
+std::shared_ptr<AccessLogFile> AccessLogFile::adopt(const std::string& path, UniqueFd fd) {
   auto f = std::make_shared<AccessLogFile>();
   f->path_ = path;
-  f->fd_ = fd;
+  f->fd_ = fd.release();
   return f;
 }
 
@@ -25,9 +26,8 @@ AccessLogFile::~AccessLogFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string AccessLogFile::reopen() {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return "open() \"" + path_ + "\" failed " + errno_text(errno);
+void AccessLogFile::replace(UniqueFd file) {
+  const int fd = file.release();
   int old = fd_.load();
   if (old >= 0) {
     ::dup2(fd, old);  // same fd number: writers in other threads stay valid
@@ -35,7 +35,6 @@ std::string AccessLogFile::reopen() {
   } else {
     fd_.store(fd);
   }
-  return {};
 }
 
 void AccessLogFile::write(const std::string& data) const {

@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 
+#include "common/unique_fd.h"
+
 namespace tg::proxy {
 
 /// An open access log file shared by all workers (O_APPEND, so whole-buffer
@@ -15,9 +17,12 @@ class AccessLogFile {
  public:
   /// Opens `path`; returns nullptr and fills `error` on failure.
   static std::shared_ptr<AccessLogFile> open(const std::string& path, std::string& error);
+  /// Wraps a descriptor opened elsewhere (by the privileged helper).
+  static std::shared_ptr<AccessLogFile> adopt(const std::string& path, UniqueFd fd);
   ~AccessLogFile();
-  /// Re-opens the path (SIGUSR1); the old descriptor is closed.
-  std::string reopen();
+  /// Writes to `fd` from now on (SIGUSR1: the path was re-opened); the old
+  /// descriptor number stays valid for writers in other threads.
+  void replace(UniqueFd fd);
   void write(const std::string& data) const;
   const std::string& path() const { return path_; }
 

@@ -1,5 +1,7 @@
 #include "proxy/runtime.h"
 
+#include <algorithm>
+
 #include "common/error_log.h"
 
 namespace tg::proxy {
@@ -20,9 +22,21 @@ void collect_log_paths(const std::vector<std::unique_ptr<conf::Location>>& locat
 
 }  // namespace
 
+std::vector<std::string> access_log_paths(const conf::Config& config) {
+  std::vector<std::string> paths;
+  for (const auto& s : config.http.servers) {
+    collect_log_paths(s.settings, paths);
+    collect_log_paths(s.locations, paths);
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
 std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config> config,
                                              size_t worker_slots, const Runtime* previous,
-                                             uint64_t generation) {
+                                             uint64_t generation,
+                                             std::map<std::string, UniqueFd>* opened) {
   std::shared_ptr<Runtime> rt(new Runtime, [](Runtime* r) {
     if (r->superseded.load()) {
       log(LogLevel::kNotice, "configuration generation " + std::to_string(r->generation) +
@@ -32,6 +46,28 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
   });
   rt->generation = generation;
   rt->listeners = group_listeners(*config);
+  for (const auto& path : access_log_paths(*config)) {
+    if (previous) {
+      auto it = previous->access_logs.find(path);
+      if (it != previous->access_logs.end()) {
+        rt->access_logs.emplace(path, it->second);
+        continue;
+      }
+    }
+    if (opened) {
+      auto it = opened->find(path);
+      if (it != opened->end()) {
+        rt->access_logs.emplace(path, AccessLogFile::adopt(path, std::move(it->second)));
+        continue;
+      }
+    }
+    std::string error;
+    auto file = AccessLogFile::open(path, error);
+    if (!file) throw conf::ConfError(error);
+    rt->access_logs.emplace(path, file);
+  }
+  // Last: groups hand live peers their new settings (drain, weights), so
+  // nothing after this may fail.
   for (const auto& u : config->http.upstreams) {
     const balancing::UpstreamGroup* old = nullptr;
     if (previous) {
@@ -41,25 +77,6 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     }
     rt->groups.push_back(balancing::make_group(u.name, u.balancer, u.servers, worker_slots, old,
                                                balancing::Clock::now()));
-  }
-  std::vector<std::string> paths;
-  for (const auto& s : config->http.servers) {
-    collect_log_paths(s.settings, paths);
-    collect_log_paths(s.locations, paths);
-  }
-  for (const auto& path : paths) {
-    if (rt->access_logs.count(path)) continue;
-    if (previous) {
-      auto it = previous->access_logs.find(path);
-      if (it != previous->access_logs.end()) {
-        rt->access_logs.emplace(path, it->second);
-        continue;
-      }
-    }
-    std::string error;
-    auto file = AccessLogFile::open(path, error);
-    if (!file) throw conf::ConfError(error);
-    rt->access_logs.emplace(path, file);
   }
   rt->config = std::move(config);
   return rt;

@@ -30,12 +30,19 @@ struct Runtime {
   mutable std::atomic<bool> superseded{false};
 };
 
+/// Every access log path the configuration writes to, each once.
+std::vector<std::string> access_log_paths(const conf::Config& config);
+
 /// Builds a runtime from a loaded configuration. Servers that exist in
-/// `previous` (same group name and address) keep their live state.
+/// `previous` (same group name and address) keep their live state, and so do
+/// its access log files. A log file that `previous` does not have is taken
+/// from `opened` (descriptors opened with privileges: app/privileged_helper.h)
+/// or else opened here.
 /// Throws conf::ConfError for problems found at this stage (duplicate
 /// default_server, access log that cannot be opened).
 std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config> config,
                                              size_t worker_slots, const Runtime* previous,
-                                             uint64_t generation);
+                                             uint64_t generation,
+                                             std::map<std::string, UniqueFd>* opened = nullptr);
 
 }  // namespace tg::proxy

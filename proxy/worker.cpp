@@ -73,38 +73,7 @@ Worker::~Worker() {
   current_.reset();
 }
 
-void bind_listener(tcp::acceptor& acc, const ListenGroup& group) {
-  boost::system::error_code ec;
-  acc.open(group.endpoint.protocol(), ec);
-  if (!ec) acc.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    // Every worker binds its own socket to the address (DESIGN.md).
-    int one = 1;
-    if (::setsockopt(acc.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-      ec.assign(errno, boost::system::system_category());
-    }
-  }
-  if (!ec && group.endpoint.address().is_v6()) acc.set_option(asio::ip::v6_only(true), ec);
-  if (!ec) acc.bind(group.endpoint, ec);
-  if (ec) {
-    throw std::runtime_error("bind() to " + endpoint_text(group.endpoint) + " failed " +
-                             errno_text(ec.value()));
-  }
-}
-
-void check_new_listeners(const std::vector<ListenGroup>& next, const Runtime& current) {
-  asio::io_context probe_context;
-  for (const auto& group : next) {
-    const bool kept =
-        std::any_of(current.listeners.begin(), current.listeners.end(),
-                    [&](const ListenGroup& g) { return g.endpoint == group.endpoint; });
-    if (kept) continue;
-    tcp::acceptor probe(probe_context);
-    bind_listener(probe, group);  // closed again at the end of this iteration
-  }
-}
-
-void Worker::open_listeners(const Runtime& runtime) {
+void Worker::open_listeners(const Runtime& runtime, NewListeners& fresh) {
   std::vector<Listener> next;
   for (const auto& group : runtime.listeners) {
     auto existing = std::find_if(listeners_.begin(), listeners_.end(), [&](const Listener& l) {
@@ -114,10 +83,16 @@ void Worker::open_listeners(const Runtime& runtime) {
       next.push_back(std::move(*existing));
       continue;
     }
+    UniqueFd fd = fresh.take(group.endpoint, slot());
+    if (!fd) {
+      throw std::runtime_error("no socket was bound for " + group.endpoint.address().to_string() +
+                               ":" + std::to_string(group.endpoint.port()));
+    }
     auto acc = std::make_shared<tcp::acceptor>(*ioc_);
-    bind_listener(*acc, group);
     boost::system::error_code ec;
-    acc->listen(group.backlog, ec);
+    acc->assign(group.endpoint.protocol(), fd.get(), ec);
+    if (!ec) fd.release();
+    if (!ec) acc->listen(group.backlog, ec);
     if (ec) {
       throw std::runtime_error("listen() to " + endpoint_text(group.endpoint) + " failed " +
                                errno_text(ec.value()));
@@ -143,11 +118,11 @@ void Worker::start(std::shared_ptr<const Runtime> runtime) {
   });
 }
 
-void Worker::reload(std::shared_ptr<const Runtime> runtime) {
-  asio::post(*ioc_, [this, runtime] {
+void Worker::reload(std::shared_ptr<const Runtime> runtime, std::shared_ptr<NewListeners> fresh) {
+  asio::post(*ioc_, [this, runtime, fresh] {
     if (quitting_) return;
     try {
-      open_listeners(*runtime);
+      open_listeners(*runtime, *fresh);
     } catch (const std::exception& e) {
       log(LogLevel::kEmerg, e.what());
     }

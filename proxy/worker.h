@@ -17,6 +17,7 @@
 
 #include "balancing/upstream.h"
 #include "proxy/access_log.h"
+#include "proxy/listen_sockets.h"
 #include "proxy/net.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream_pool.h"
@@ -24,18 +25,6 @@
 namespace tg::proxy {
 
 class ClientSession;
-
-/// Opens `acc` and binds it to the group's address with SO_REUSEPORT, as every
-/// worker's listener is. Throws std::runtime_error with nginx's text:
-/// `bind() to 127.0.0.1:8080 failed (98: Address already in use)`.
-void bind_listener(boost::asio::ip::tcp::acceptor& acc, const ListenGroup& group);
-
-/// Reload check on the control thread, before anything is published: binds (and
-/// closes again) every address in `next` that `current` does not, so a
-/// port that cannot be bound fails the reload as in nginx and the old conf keeps
-/// serving, instead of the new conf running without that listener. Throws as
-/// bind_listener.
-void check_new_listeners(const std::vector<ListenGroup>& next, const Runtime& current);
 
 /// The per-worker view of one generation: the runtime plus this worker's
 /// mutable picking state for its groups.
@@ -57,16 +46,16 @@ class Worker {
   size_t slot() const { return static_cast<size_t>(index_ - 1); }
   boost::asio::io_context& context() { return *ioc_; }
 
-  /// Opens (or keeps) the listening sockets `runtime` needs. Runs on the
-  /// control thread before the worker starts or while it is paused by a post.
-  /// Throws std::runtime_error with nginx's `bind() to ... failed (...)` text.
-  void open_listeners(const Runtime& runtime);
+  /// Keeps the listening sockets `runtime` still needs, starts listening on
+  /// this worker's socket of `fresh` for each new address, closes the rest.
+  /// Runs on the control thread before the worker starts, or on the worker.
+  void open_listeners(const Runtime& runtime, NewListeners& fresh);
   /// Starts the thread serving `runtime`.
   void start(std::shared_ptr<const Runtime> runtime);
   /// Switches to a new generation (reload): keeps listeners whose address
   /// stays, opens new ones, closes removed ones. Connections keep the
   /// generation they started under.
-  void reload(std::shared_ptr<const Runtime> runtime);
+  void reload(std::shared_ptr<const Runtime> runtime, std::shared_ptr<NewListeners> fresh);
   /// Graceful stop: close listeners, finish in-flight requests, close idle
   /// keep-alive connections; the thread ends when nothing is left.
   void quit();
