@@ -102,6 +102,8 @@ struct RewriteOp {
 /// Per-location settings after nginx's http -> server -> location merge.
 struct LocationSettings {
   Millis keepalive_timeout{75'000};
+  /// keepalive_timeout's second argument: `Keep-Alive: timeout=N` (0: none).
+  Millis keepalive_header{0};
   int keepalive_requests = 1000;
   Millis keepalive_time{3'600'000};
   Millis client_body_timeout{60'000};
@@ -114,7 +116,6 @@ struct LocationSettings {
   Millis proxy_connect_timeout{60'000};
   Millis proxy_read_timeout{60'000};
   Millis proxy_send_timeout{60'000};
-  bool proxy_buffering = true;
   bool proxy_request_buffering = true;
   unsigned proxy_next_upstream = kNuError | kNuTimeout;
   int proxy_next_upstream_tries = 0;
@@ -127,6 +128,18 @@ struct LocationSettings {
   std::vector<AccessLogConfig> access_log;  ///< empty = off
   std::string default_type = "text/plain";
   bool absolute_redirect = true;
+  bool port_in_redirect = true;
+  bool server_name_in_redirect = false;
+  /// server_tokens: "Server: tidegate/<version>" (on), "tidegate" (off).
+  bool server_tokens = true;
+  bool reset_timedout_connection = false;
+  /// proxy_buffer_size: the largest upstream response head (nginx: one page).
+  size_t proxy_buffer_size = 4096;
+  /// `charset` added to Content-Type of charset_types responses ("" = off).
+  std::string charset;
+  std::vector<std::string> charset_types = {
+      "text/html",          "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript",
+      "application/rss+xml"};
 };
 
 struct Location {

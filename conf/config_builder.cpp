@@ -288,6 +288,7 @@ class Builder {
     const auto& n = d.name;
     if (n == "keepalive_timeout") {
       s.keepalive_timeout = time_arg(d, 0);
+      s.keepalive_header = d.args.size() > 1 ? time_arg(d, 1) : Millis{0};
     } else if (n == "keepalive_requests") {
       s.keepalive_requests = int_arg(d, 0);
     } else if (n == "keepalive_time") {
@@ -318,8 +319,6 @@ class Builder {
       s.proxy_read_timeout = time_arg(d, 0);
     } else if (n == "proxy_send_timeout") {
       s.proxy_send_timeout = time_arg(d, 0);
-    } else if (n == "proxy_buffering") {
-      s.proxy_buffering = flag_arg(d);
     } else if (n == "proxy_request_buffering") {
       s.proxy_request_buffering = flag_arg(d);
     } else if (n == "proxy_next_upstream") {
@@ -355,6 +354,30 @@ class Builder {
       s.absolute_redirect = flag_arg(d);
     } else if (n == "default_type") {
       s.default_type = d.args[0];
+    } else if (n == "port_in_redirect") {
+      s.port_in_redirect = flag_arg(d);
+    } else if (n == "server_name_in_redirect") {
+      s.server_name_in_redirect = flag_arg(d);
+    } else if (n == "server_tokens") {
+      // on | off | build (build: the version, there is no build name)
+      if (d.args[0] != "on" && d.args[0] != "off" && d.args[0] != "build") {
+        fail(d, "invalid value \"" + d.args[0] +
+                    "\" in \"server_tokens\" directive, it must be "
+                    "\"on\", \"off\" or \"build\"");
+      }
+      s.server_tokens = d.args[0] != "off";
+    } else if (n == "reset_timedout_connection") {
+      s.reset_timedout_connection = flag_arg(d);
+    } else if (n == "proxy_buffer_size") {
+      s.proxy_buffer_size = static_cast<size_t>(size_arg(d, 0));
+    } else if (n == "charset") {
+      s.charset = d.args[0] == "off" ? std::string() : d.args[0];
+    } else if (n == "charset_types") {
+      s.charset_types.clear();
+      for (const auto& t : d.args) {
+        if (t == "*") s.charset_types.clear();
+        s.charset_types.push_back(lower(t));
+      }
     } else if (n == "error_log") {
       // Per-server/location error logs are not separate files yet: messages go to
       // the process log (README: partial).

@@ -1,6 +1,11 @@
 #include "proxy/http_status.h"
 
+#include "http/head_line.h"
+
 namespace tg::proxy {
+
+using http::iequals;
+using http::trim;
 
 std::string_view reason_phrase(int status) {
   switch (status) {
@@ -89,7 +94,29 @@ std::string_view reason_phrase(int status) {
   }
 }
 
-std::string error_page_body(int status) {
+std::string charset_suffix(std::string_view content_type, const std::string& charset,
+                           const std::vector<std::string>& charset_types) {
+  if (charset.empty()) return {};
+  std::string_view mime = trim(content_type.substr(0, content_type.find(';')));
+  if (content_type.find(';') != std::string_view::npos) {
+    // A charset parameter already there is kept (nginx recodes only with source_charset).
+    std::string_view params = content_type.substr(content_type.find(';'));
+    for (size_t i = 0; i + 8 <= params.size(); ++i) {
+      if (iequals(params.substr(i, 8), "charset=")) return {};
+    }
+  }
+  bool listed = charset_types.size() == 1 && charset_types[0] == "*";
+  for (const auto& t : charset_types) listed = listed || iequals(t, mime);
+  if (!listed) return {};
+  return "; charset=" + charset;
+}
+
+std::string_view server_token(bool with_version) {
+  return with_version ? std::string_view("tidegate/" TIDEGATE_VERSION)
+                      : std::string_view("tidegate");
+}
+
+std::string error_page_body(int status, bool server_tokens) {
   std::string title = std::to_string(status);
   std::string_view reason = reason_phrase(status);
   if (!reason.empty()) {
@@ -98,7 +125,9 @@ std::string error_page_body(int status) {
   }
   std::string body = "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n";
   body += "<center><h1>" + title + "</h1></center>\r\n";
-  body += "<hr><center>tidegate</center>\r\n</body>\r\n</html>\r\n";
+  body += "<hr><center>";
+  body += server_token(server_tokens);
+  body += "</center>\r\n</body>\r\n</html>\r\n";
   return body;
 }
 

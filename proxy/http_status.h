@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tg::proxy {
 
@@ -10,7 +11,16 @@ namespace tg::proxy {
 std::string_view reason_phrase(int status);
 
 /// nginx's HTML body for an error or redirect status.
-std::string error_page_body(int status);
+std::string error_page_body(int status, bool server_tokens);
+
+/// The `; charset=` nginx's `charset` adds to `content_type` (empty when it
+/// adds none: charset off, a MIME type outside charset_types, or a charset
+/// already given).
+std::string charset_suffix(std::string_view content_type, const std::string& charset,
+                           const std::vector<std::string>& charset_types);
+
+/// The product token of the Server header and error pages (server_tokens).
+std::string_view server_token(bool with_version);
 
 /// True for statuses that never carry a body (1xx, 204, 304).
 inline bool status_has_no_body(int status) {

@@ -341,8 +341,14 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     }
     pick_input.sticky = sticky_route;
   }
+  // The upstream's head must fit proxy_buffer_size (as nginx); bodies are read
+  // through the same buffer. A pooled 16 KB one, or its own when larger.
   PooledBuffer upstream_buf;  // back to the pool when this request is done with it
-  char* const upbuf_ptr = upstream_buf.get();
+  std::unique_ptr<char[]> large_upstream_buf;
+  const size_t upbuf_size = std::max(kUpstreamBuffer, s.proxy_buffer_size);
+  if (upbuf_size > kUpstreamBuffer)
+    large_upstream_buf = std::make_unique_for_overwrite<char[]>(upbuf_size);
+  char* const upbuf_ptr = large_upstream_buf ? large_upstream_buf.get() : upstream_buf.get();
   auto& bufs = x.bufs;  // reused: a warm worker allocates nothing per request here
   auto& chunk_lines = x.chunk_lines;
   bool retried_cached = false;
@@ -444,7 +450,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     // ---- response head ----
     HttpParser& up = x.upstream;
     // The whole response head must fit in one buffer (nginx's proxy_buffer_size).
-    const http::HeadLimits head_limits{static_cast<uint32_t>(kUpstreamBuffer), 0, 0};
+    const http::HeadLimits head_limits{static_cast<uint32_t>(s.proxy_buffer_size), 0, 0};
     up.reset();
     up.set_limits(head_limits);
     up.set_no_body(ctx.method == "HEAD");
@@ -481,14 +487,14 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           }
           break;
         }
-        if (held == kUpstreamBuffer) {
+        if (held == upbuf_size) {
           failure = Failure::kInvalidHeader;
           what = "upstream sent too big header while reading response header from upstream";
           break;
         }
         arm(s.proxy_read_timeout);
         auto [ec, n] = co_await conn->socket.async_read_some(
-            asio::buffer(upbuf_ptr + held, kUpstreamBuffer - held), kTuple);
+            asio::buffer(upbuf_ptr + held, upbuf_size - held), kTuple);
         disarm();
         if (ec) {
           if (timed_out_) {
@@ -624,15 +630,19 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       if (hidden) continue;
       if (iequals(name, "server") || iequals(name, "date")) {
         // passed explicitly with proxy_pass_header: replace ours
-        size_t at = out.find(iequals(name, "server") ? "Server: tidegate\r\n" : "Date: ");
+        size_t at = out.find(iequals(name, "server") ? "Server: " : "Date: ");
         if (at != std::string::npos) out.erase(at, out.find("\r\n", at) + 2 - at);
       }
       std::string_view value = trim(h.value.in(upbuf_ptr));
       out += name;
       out += ": ";
+      const size_t value_at = out.size();
       out += value;
+      if (!s.charset.empty() && iequals(name, "content-type")) {
+        out += charset_suffix(value, s.charset, s.charset_types);
+      }
+      if (record_sent) ctx.sent_headers.emplace_back(std::string(name), out.substr(value_at));
       out += "\r\n";
-      if (record_sent) ctx.sent_headers.emplace_back(std::string(name), std::string(value));
     }
     if (chunk_to_client) out += "Transfer-Encoding: chunked\r\n";
     if (balancer.sticky.mode == balancing::StickyConfig::Mode::kCookie && !lease->sticky_hit()) {
@@ -695,7 +705,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       if (finished) break;
       arm(s.proxy_read_timeout);
       auto [ec, n] =
-          co_await conn->socket.async_read_some(asio::buffer(upbuf_ptr, kUpstreamBuffer), kTuple);
+          co_await conn->socket.async_read_some(asio::buffer(upbuf_ptr, upbuf_size), kTuple);
       disarm();
       if (ec) {
         if (ec == asio::error::eof && up.body_until_close()) {

@@ -44,11 +44,12 @@ struct RequestContext {
   const char* base = nullptr;
   const HttpParser* head = nullptr;
   std::string_view method;
-  std::string_view request_uri;  ///< as received: path?args
-  std::string_view args;         ///< after '?', without it
-  std::string_view protocol;     ///< "HTTP/1.1"
-  std::string uri;               ///< normalised path ($uri)
-  std::string host;              ///< normalised Host, or the server name
+  std::string_view request_uri;    ///< as received: path?args
+  std::string_view args;           ///< after '?', without it
+  std::string_view protocol;       ///< "HTTP/1.1"
+  std::string uri;                 ///< normalised path ($uri)
+  std::string host;                ///< normalised Host, or the server name
+  bool host_from_request = false;  ///< `host` came from the request (Host or the URI)
   int64_t request_length = 0;
 
   const conf::ServerBlock* server = nullptr;

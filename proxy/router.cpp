@@ -74,12 +74,14 @@ namespace {
 
 struct Found {
   const Location* location = nullptr;
-  bool final = false;  // exact or regex match: stop searching
+  bool final = false;     // exact or regex match, or a redirect: stop searching
+  bool redirect = false;  // `location` is /x/ with proxy_pass and the URI is /x
 };
 
 Found find_in(const std::vector<std::unique_ptr<Location>>& locations, std::string_view uri,
               conf::Captures* captures) {
   const Location* best = nullptr;
+  const Location* redirect = nullptr;
   for (const auto& l : locations) {
     switch (l->match) {
       case Location::Match::kExact:
@@ -87,14 +89,20 @@ Found find_in(const std::vector<std::unique_ptr<Location>>& locations, std::stri
         break;
       case Location::Match::kPrefix:
       case Location::Match::kPrefixNoRegex:
-        if (uri.starts_with(l->pattern) && (!best || l->pattern.size() > best->pattern.size())) {
-          best = l.get();
+        if (uri.starts_with(l->pattern)) {
+          if (!best || l->pattern.size() > best->pattern.size()) best = l.get();
+        } else if (l->proxy && l->pattern.size() == uri.size() + 1 && l->pattern.back() == '/' &&
+                   l->pattern.starts_with(uri)) {
+          redirect = l.get();
         }
         break;
       default:
         break;
     }
   }
+  // nginx's auto_redirect: `location /x/` handled by proxy_pass answers /x with
+  // a 301 to /x/, unless a location matches /x itself; regexes are not tried.
+  if (redirect && (!best || best->pattern.size() < uri.size())) return {redirect, true, true};
   bool noregex = false;
   if (best) {
     noregex = best->match == Location::Match::kPrefixNoRegex;
@@ -117,8 +125,10 @@ Found find_in(const std::vector<std::unique_ptr<Location>>& locations, std::stri
 }  // namespace
 
 const Location* find_location(const ServerBlock& server, std::string_view uri,
-                              conf::Captures* captures) {
-  return find_in(server.locations, uri, captures).location;
+                              conf::Captures* captures, bool* redirect) {
+  Found found = find_in(server.locations, uri, captures);
+  if (redirect) *redirect = found.redirect;
+  return found.location;
 }
 
 const Location* find_named_location(const ServerBlock& server, std::string_view name) {

@@ -26,9 +26,11 @@ std::vector<ListenGroup> group_listeners(const conf::Config& config);
 const conf::ServerBlock* find_server(const ListenGroup& group, std::string_view host);
 
 /// Picks the location for a normalised URI; fills `captures` when a regex
-/// location matched. Returns nullptr when no location matches.
+/// location matched. Returns nullptr when no location matches. Sets
+/// `*redirect` when the URI is `/x` and the location found is a `/x/` handled
+/// by proxy_pass (nginx answers 301 to `/x/` then).
 const conf::Location* find_location(const conf::ServerBlock& server, std::string_view uri,
-                                    conf::Captures* captures);
+                                    conf::Captures* captures, bool* redirect = nullptr);
 
 /// Finds a named location (`@name`) of a server.
 const conf::Location* find_named_location(const conf::ServerBlock& server, std::string_view name);

@@ -3,6 +3,8 @@
 // connection whose expiry cancels the pending socket operation.
 #include "proxy/session.h"
 
+#include <sys/socket.h>
+
 #include <span>
 
 #include <boost/asio/as_tuple.hpp>
@@ -265,10 +267,19 @@ Task<void> ClientSession::serve_requests() {
         wait_for_request(idle_timeout_ - hot);
         co_return;
       }
-      break;  // closed by the client, idle timeout, or shutting down
+      timed_out_ = false;  // an idle keep-alive timeout is not a timed-out request
+      break;               // closed by the client, idle timeout, or shutting down
     }
   }
   disarm();
+  if (timed_out_ && x_ && settings().reset_timedout_connection) {
+    // nginx's reset_timedout_connection: a request that timed out ends with a
+    // reset (SO_LINGER 0), which frees the socket's buffers at once.
+    const linger reset{1, 0};
+    ::setsockopt(client_.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    close();
+    co_return;
+  }
   if (!keep_alive_ && (in_.end > 0 || unread_input_)) {
     // Lingering close (nginx's lingering_close): closing with unread bytes would
     // send a reset that can destroy our response before the client reads it.
@@ -394,6 +405,7 @@ Task<bool> ClientSession::read_head() {
     bad = true;
   }
   ctx.server = find_server(*listen_, ctx.host);
+  ctx.host_from_request = !ctx.host.empty();
   if (ctx.host.empty()) ctx.host = ctx.server->names.first;
   if (bad) {
     keep_alive_ = false;
@@ -472,7 +484,21 @@ Task<void> ClientSession::handle_request() {
     }
   }
   ctx.capture_subject = ctx.uri;
-  const conf::Location* loc = find_location(server, ctx.uri, &ctx.captures);
+  bool auto_redirect = false;
+  const conf::Location* loc = find_location(server, ctx.uri, &ctx.captures, &auto_redirect);
+  if (auto_redirect) {
+    // nginx: `location /x/ { proxy_pass ...; }` answers /x with a 301 to /x/.
+    ctx.location = loc;
+    std::string target;
+    escape_uri(ctx.uri, target);
+    target += '/';
+    if (!ctx.args.empty()) {
+      target += '?';
+      target += ctx.args;
+    }
+    co_await respond(301, {}, {}, target, 0);
+    co_return;
+  }
   if (loc && loc->internal) {
     ctx.location = loc;
     co_await respond_error(404);  // `internal`: reachable only through error_page
@@ -524,7 +550,9 @@ void ClientSession::begin_response_head(int status, std::string_view reason) {
   out += std::to_string(status);
   out += ' ';
   out += reason;
-  out += "\r\nServer: tidegate\r\nDate: ";
+  out += "\r\nServer: ";
+  out += server_token(settings().server_tokens);
+  out += "\r\nDate: ";
   out += http_date_text(std::chrono::system_clock::now());
   out += "\r\n";
   ctx.status = status;
@@ -549,6 +577,12 @@ void ClientSession::finish_response_head(bool has_body_framing, bool upgrade) {
     out += "Connection: upgrade\r\n";
   } else if (keep_alive_) {
     out += "Connection: keep-alive\r\n";
+    if (s.keepalive_header.count() > 0) {
+      // keepalive_timeout's second argument (nginx: "Keep-Alive: timeout=N").
+      out += "Keep-Alive: timeout=";
+      out += std::to_string(s.keepalive_header.count() / 1000);
+      out += "\r\n";
+    }
   } else {
     out += "Connection: close\r\n";
   }
@@ -629,9 +663,22 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   }
   std::string absolute;
   if (location_header.starts_with("/") && s.absolute_redirect) {
-    // absolute_redirect on: scheme://host[:port] as nginx builds it.
-    absolute = "http://" + ctx.host;
-    if (info_.server_port != 80) absolute += ":" + std::to_string(info_.server_port);
+    // absolute_redirect on: scheme://host[:port] as nginx's header filter builds
+    // it: the server's name with server_name_in_redirect, else the request's
+    // host, else the local address; the port unless 80 or port_in_redirect off.
+    absolute = "http://";
+    if (s.server_name_in_redirect && ctx.server) {
+      absolute += ctx.server->names.first;
+    } else if (ctx.host_from_request) {
+      absolute += ctx.host;
+    } else if (info_.server_addr.find(':') != std::string::npos) {
+      absolute += "[" + info_.server_addr + "]";
+    } else {
+      absolute += info_.server_addr;
+    }
+    if (s.port_in_redirect && info_.server_port != 80) {
+      absolute += ":" + std::to_string(info_.server_port);
+    }
     absolute += location_header;
     location_header = absolute;
   }
@@ -640,7 +687,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   if (body.empty() && status >= 300 &&
       (status >= 400 || !location_header.empty() || status <= 308)) {
     if (status >= 300 && status != 304) {
-      generated = error_page_body(status == 494 ? 400 : status);
+      generated = error_page_body(status == 494 ? 400 : status, s.server_tokens);
       body = generated;
       type = "text/html";
     }
@@ -654,18 +701,21 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     generated =
         "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n"
         "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or "
-        "Cookie Too Large</center>\r\n<hr><center>tidegate</center>\r\n</body>\r\n</html>\r\n";
+        "Cookie Too Large</center>\r\n<hr><center>" +
+        std::string(server_token(s.server_tokens)) + "</center>\r\n</body>\r\n</html>\r\n";
     body = generated;
   }
   bool no_body = status_has_no_body(wire_status);
   if (!no_body) {
     if (!type.empty()) {
       out += "Content-Type: ";
+      size_t value_at = out.size();
       out += type;
-      out += "\r\n";
+      out += charset_suffix(type, s.charset, s.charset_types);
       if (ctx.config->uses(conf::Var::kSentHttp)) {
-        ctx.sent_headers.emplace_back("Content-Type", std::string(type));
+        ctx.sent_headers.emplace_back("Content-Type", out.substr(value_at));
       }
+      out += "\r\n";
     }
     out += "Content-Length: ";
     out += std::to_string(body.size());

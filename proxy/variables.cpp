@@ -17,6 +17,7 @@ void RequestContext::reset() {
   method = request_uri = args = protocol = {};
   uri.clear();
   host.clear();
+  host_from_request = false;
   request_length = 0;
   server = nullptr;
   location = nullptr;

@@ -32,7 +32,7 @@ TEST(HttpStatus, UnknownStatusHasEmptyReason) {
 }
 
 TEST(HttpStatus, ErrorPageBodyHasNginxShape) {
-  EXPECT_EQ(error_page_body(502),
+  EXPECT_EQ(error_page_body(502, false),
             "<html>\r\n"
             "<head><title>502 Bad Gateway</title></head>\r\n"
             "<body>\r\n"
@@ -43,7 +43,7 @@ TEST(HttpStatus, ErrorPageBodyHasNginxShape) {
 }
 
 TEST(HttpStatus, ErrorPageBodyForUnknownStatusShowsTheCodeOnly) {
-  std::string body = error_page_body(599);
+  std::string body = error_page_body(599, false);
   EXPECT_NE(body.find("<title>599</title>"), std::string::npos) << body;
   EXPECT_NE(body.find("<h1>599</h1>"), std::string::npos) << body;
 }

@@ -1,0 +1,311 @@
+"""Directives whose nginx behaviour README claims, checked at their boundaries (and
+against nginx): large_client_header_buffers' per-line rule, the implicit 301 of a
+`location /x/` handled by proxy_pass, keepalive_timeout's header, port_in_redirect,
+server_name_in_redirect, charset, proxy_buffer_size, server_tokens and
+reset_timedout_connection."""
+
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+
+from tests.support.harness import (IntegrationTest, fill, free_port, http_get, http_request,  # noqa: E402
+                                   is_nginx)
+
+
+def header_line(name_len_total):
+    """A header line `X-Fill: vvv...` of exactly `name_len_total` bytes with its CRLF."""
+    return "X-Fill: " + "v" * (name_len_total - 10) + "\r\n"
+
+
+class RawUpstreamOnce:
+    """Answers every request on every connection with fixed bytes (then closes)."""
+
+    def __init__(self, response):
+        import threading
+        self.response = response
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.hits = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def _run(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        chunk = c.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    self.hits += 1
+                    c.sendall(self.response)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.done.set()
+        self.sock.close()
+        self.thread.join(5)
+
+
+class ConformanceTest(IntegrationTest):
+    def setUp(self):
+        self.port = free_port()
+        self.be = self.backend()
+
+    def start(self, conf, **values):
+        return self.proxy(fill(conf, PORT=self.port, BE=self.be.addr, **values))
+
+    # -- large_client_header_buffers: each line fits one buffer --------------------------
+
+    def test_large_client_header_buffers_apply_per_line_at_the_boundary(self):
+        self.start("""
+http {
+    access_log off;
+    client_header_buffer_size 1k;
+    large_client_header_buffers 2 1k;
+    server { listen 127.0.0.1:@PORT@; location / { proxy_pass http://@BE@; } }
+}
+""")
+        # "GET /aaa HTTP/1.1\r\n": 4 + path + 11 bytes with the CRLF.
+        def request_line(total):
+            return "GET /" + "a" * (total - 16) + " HTTP/1.1\r\n"
+        cases = [
+            ("request line of exactly one buffer", request_line(1024) + "Host: x\r\n\r\n", 200),
+            ("request line one byte longer", request_line(1025) + "Host: x\r\n\r\n", 414),
+            ("request line of 1.5 KB", request_line(1536) + "Host: x\r\n\r\n", 414),
+            ("header line of exactly one buffer",
+             "GET / HTTP/1.1\r\nHost: x\r\n" + header_line(1024) + "\r\n", 200),
+            ("header line one byte longer",
+             "GET / HTTP/1.1\r\nHost: x\r\n" + header_line(1025) + "\r\n", 400),
+            ("header line of 1.5 KB",
+             "GET / HTTP/1.1\r\nHost: x\r\n" + header_line(1536) + "\r\n", 400),
+            ("three 700-byte headers", "GET / HTTP/1.1\r\nHost: x\r\n" + header_line(700) * 3 + "\r\n",
+             200),
+            ("four 700-byte headers", "GET / HTTP/1.1\r\nHost: x\r\n" + header_line(700) * 4 + "\r\n",
+             400),
+        ]
+        before = len(self.be.requests)
+        passed = 0
+        for name, raw, status in cases:
+            with self.subTest(name):
+                c = self.client(self.port)
+                c.send(raw)
+                r = c.read_response()
+                self.assertEqual(r.status, status, r)
+                passed += status == 200
+        # Only the requests answered 200 reached the backend.
+        self.assertEqual(len(self.be.requests) - before, passed)
+
+    # -- the implicit redirect of `location /x/` -----------------------------------------
+
+    def test_prefix_location_with_slash_redirects_the_bare_path(self):
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { return 200 "root"; }
+        location /app/ { proxy_pass http://@BE@; }
+        location /exact/ { proxy_pass http://@BE@; }
+        location = /exact { return 200 "exact"; }
+        location /plain/ { return 200 "plain"; }
+        location ~ ^/app$ { return 200 "regex"; }
+    }
+}
+""")
+        r = http_get(self.port, "/app")
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.header("Location"), "http://localhost:%d/app/" % self.port)
+        r = http_get(self.port, "/app?a=1&b=2")
+        self.assertEqual(r.status, 301, r)
+        self.assertEqual(r.header("Location"), "http://localhost:%d/app/?a=1&b=2" % self.port)
+        # An exact location for the bare path wins; a location without proxy_pass
+        # does not redirect.
+        self.assertEqual(http_get(self.port, "/exact").text, "exact")
+        self.assertEqual(http_get(self.port, "/plain").text, "root")
+        self.assertEqual(http_get(self.port, "/app/x").status, 200)
+
+    # -- keepalive_timeout's second argument ------------------------------------------------
+
+    def test_keepalive_timeout_header(self):
+        self.start("""
+http {
+    access_log off;
+    keepalive_timeout 30s 25s;
+    server { listen 127.0.0.1:@PORT@; location / { return 200 "ok"; } }
+}
+""")
+        r = http_get(self.port, "/")
+        self.assertEqual(r.header("Keep-Alive"), "timeout=25", r)
+
+    # -- redirects: port_in_redirect, server_name_in_redirect ------------------------------
+
+    def test_port_and_server_name_in_redirect(self):
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name canonical.example alias.example;
+        location = /default { return 302 /target; }
+        location = /noport { port_in_redirect off; return 302 /target; }
+        location = /named { server_name_in_redirect on; return 302 /target; }
+    }
+}
+""")
+        hdr = {"Host": "alias.example"}
+        self.assertEqual(http_get(self.port, "/default", headers=hdr).header("Location"),
+                         "http://alias.example:%d/target" % self.port)
+        self.assertEqual(http_get(self.port, "/noport", headers=hdr).header("Location"),
+                         "http://alias.example/target")
+        self.assertEqual(http_get(self.port, "/named", headers=hdr).header("Location"),
+                         "http://canonical.example:%d/target" % self.port)
+        # No Host (HTTP/1.0): nginx names the local address.
+        r = http_request(self.port, "GET", "/default", version="HTTP/1.0")
+        self.assertEqual(r.header("Location"), "http://127.0.0.1:%d/target" % self.port)
+
+    # -- charset ---------------------------------------------------------------------------
+
+    def test_charset_is_added_to_listed_types_only(self):
+        koi8 = RawUpstreamOnce(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=koi8-r\r\n"
+                               b"Content-Length: 2\r\nConnection: close\r\n\r\nok").start()
+        self.addCleanup(koi8.stop)
+        self.start("""
+http {
+    access_log off;
+    charset utf-8;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location = /text { default_type text/plain; return 200 "t"; }
+        location = /json { default_type application/json; return 200 "{}"; }
+        location = /missing { return 404; }
+        location /be/ { proxy_pass http://@BE@/; }
+        location /koi8/ { proxy_pass http://@KOI8@; }
+    }
+}
+""", KOI8=koi8.addr)
+        self.assertEqual(http_get(self.port, "/text").header("Content-Type"), "text/plain; charset=utf-8")
+        self.assertEqual(http_get(self.port, "/json").header("Content-Type"), "application/json")
+        self.assertEqual(http_get(self.port, "/missing").header("Content-Type"),
+                         "text/html; charset=utf-8")
+        # Proxied: text/plain gets the charset, application/json (the echo) does not,
+        # and a charset the upstream gave is kept.
+        self.assertEqual(http_get(self.port, "/be/status/200").header("Content-Type"),
+                         "text/plain; charset=utf-8")
+        self.assertEqual(http_get(self.port, "/be/echo").header("Content-Type"), "application/json")
+        r = http_get(self.port, "/koi8/")
+        self.assertEqual(r.header("Content-Type"), "text/html; charset=koi8-r", r)
+
+    # -- proxy_buffer_size: the largest upstream response head -------------------------------
+
+    def test_proxy_buffer_size_limits_the_upstream_head(self):
+        big = RawUpstreamOnce(b"HTTP/1.1 200 OK\r\nX-Big: " + b"v" * 3000 +
+                              b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").start()
+        self.addCleanup(big.stop)
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /small/ { proxy_buffer_size 1k; proxy_pass http://@BIG@; }
+        location /default/ { proxy_pass http://@BIG@; }
+        location /large/ { proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_pass http://@BIG@; }
+    }
+}
+""", BIG=big.addr)
+        self.assertEqual(http_get(self.port, "/small/").status, 502)
+        self.assertEqual(http_get(self.port, "/default/").status, 200)  # 4k, one page
+        self.assertEqual(http_get(self.port, "/large/").status, 200)
+
+    def test_proxy_buffer_size_above_the_pooled_buffer(self):
+        big = RawUpstreamOnce(b"HTTP/1.1 200 OK\r\nX-Big: " + b"v" * 40000 +
+                              b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").start()
+        self.addCleanup(big.stop)
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /default/ { proxy_pass http://@BIG@; }
+        location /large/ { proxy_buffer_size 64k; proxy_buffers 4 64k; proxy_pass http://@BIG@; }
+    }
+}
+""", BIG=big.addr)
+        self.assertEqual(http_get(self.port, "/default/").status, 502)
+        r = http_get(self.port, "/large/")
+        self.assertEqual((r.status, r.body), (200, b"ok"), r)
+        self.assertEqual(len(r.header("X-Big")), 40000)
+
+    # -- server_tokens ------------------------------------------------------------------------
+
+    def test_server_tokens(self):
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location = /on { return 404; }
+        location = /off { server_tokens off; return 404; }
+    }
+}
+""")
+        on = http_get(self.port, "/on")
+        off = http_get(self.port, "/off")
+        self.assertRegex(on.header("Server"), r"^\w+/\d+\.\d+\.\d+$")
+        self.assertRegex(off.header("Server"), r"^\w+$")
+        self.assertIn(b"<hr><center>%s</center>" % on.header("Server").encode(), on.body)
+        self.assertIn(b"<hr><center>%s</center>" % off.header("Server").encode(), off.body)
+
+    # -- reset_timedout_connection ------------------------------------------------------------
+
+    def _timed_out_body(self, reset):
+        self.start("""
+http {
+    access_log off;
+    client_body_timeout 1s;
+    reset_timedout_connection @RESET@;
+    server { listen 127.0.0.1:@PORT@; location / { proxy_pass http://@BE@; } }
+}
+""", RESET="on" if reset else "off")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            got = b""
+            try:
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        return got, False
+                    got += data
+            except ConnectionResetError:
+                return got, True
+
+    def test_reset_timedout_connection_on_resets(self):
+        got, reset = self._timed_out_body(True)
+        self.assertTrue(reset, got)
+
+    def test_reset_timedout_connection_off_closes(self):
+        got, reset = self._timed_out_body(False)
+        self.assertFalse(reset, got)
+
+
+if __name__ == "__main__":
+    unittest.main()
