@@ -23,6 +23,19 @@ class Attempt {
   /// already used it).
   void mark_tried(const Peer& peer) { tried_.push_back(&peer); }
 
+  /// Takes back the pick of `peer`, which may then be picked again, and gives back its
+  /// try: for an attempt that failed through no fault of the server (a kept-alive
+  /// connection the server had closed), retried on a fresh connection.
+  void retry(const Peer& peer) noexcept {
+    for (auto it = tried_.begin(); it != tried_.end(); ++it) {
+      if (*it == &peer) {
+        tried_.erase(it);
+        if (tries_ > 0) --tries_;
+        return;
+      }
+    }
+  }
+
   /// True until a peer is picked or marked tried.
   bool empty() const noexcept { return tried_.empty(); }
 

@@ -26,8 +26,9 @@ enum class PassiveHealth : bool {
 };
 
 /// The peer's *standing*: the first two reasons of eligibility(), which change only
-/// together with Peer::standing_epoch() or at Peer::failed_until(), so a picker may cache
-/// a kEligible standing (PickerTier does) and check only request_eligibility() per pick.
+/// together with the group's standing epoch (Peer::standing_epoch()) or at Peer::failed_until(), so
+/// a picker may cache a kEligible standing (PickerTier does) and check only request_eligibility()
+/// per pick.
 inline Eligibility standing(const Peer& peer, TimePoint now,
                             PassiveHealth passive = PassiveHealth::kApplies,
                             Binding binding = Binding::kNone) noexcept {

@@ -57,6 +57,17 @@ std::optional<Lease> GroupPicker::pick(Attempt& attempt, TimePoint now, const Pi
   return Lease(*tier, *slot, now, sticky_hit);
 }
 
+bool GroupPicker::has_eligible(const Attempt& attempt, TimePoint now) const noexcept {
+  for (const PickerTier* tier : {&primaries_, &backups_}) {
+    for (const PickerSlot& slot : tier->slots()) {
+      if (eligibility(*slot.peer, attempt, now, tier->passive_health()) == Eligibility::kEligible) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::optional<WeightState> GroupPicker::weights_of(const Peer& peer) const noexcept {
   for (const PickerTier* tier : {&primaries_, &backups_}) {
     if (auto i = tier->find(peer); i >= 0) return tier->weights(static_cast<std::uint32_t>(i));

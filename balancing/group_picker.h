@@ -75,6 +75,10 @@ class GroupPicker {
   /// `input` carries what hash, ip_hash and sticky need (PickInput).
   std::optional<Lease> pick(Attempt& attempt, TimePoint now, const PickInput& input = {});
 
+  /// True when pick() would find a peer for `attempt` at `now`; takes no lease and
+  /// changes nothing (not even round-robin state): whether a retry has anyone to go to.
+  bool has_eligible(const Attempt& attempt, TimePoint now) const noexcept;
+
   const UpstreamGroup& group() const noexcept { return *group_; }
   const std::shared_ptr<const UpstreamGroup>& shared_group() const noexcept { return group_; }
 

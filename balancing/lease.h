@@ -57,6 +57,9 @@ class Lease {
   /// The picked server. Valid until the lease is moved from, also after release().
   Peer& peer() const noexcept { return *peer_; }
 
+  /// The picked server's sticky id (cookie value, route) in the group snapshot.
+  const std::string& sticky_id() const noexcept { return *tier_->slots()[slot_].sticky_id; }
+
   /// True when the request's sticky cookie/route chose this server (PickInput::sticky):
   /// the client is already bound to it, so the proxy need not set the cookie again.
   bool sticky_hit() const noexcept { return sticky_hit_; }

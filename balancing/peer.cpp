@@ -5,21 +5,48 @@
 #include <utility>
 
 #include "balancing/slow_start.h"
-#include "balancing/sticky.h"
 
 namespace tg::balancing {
 
-Peer::Peer(ServerConfig config, std::size_t worker_slots)
+namespace {
+std::atomic<std::uint64_t> g_next_id{1};
+}  // namespace
+
+Peer::Peer(const ServerConfig& config, std::size_t worker_slots, Epoch epoch)
     : flags_((config.down ? kDown : 0u) | (config.drain ? kDraining : 0u)),
       max_fails_(config.max_fails),
       max_conns_(config.max_conns),
+      weight_(config.weight < 1 ? 1 : config.weight),
       fail_timeout_(std::chrono::nanoseconds(config.fail_timeout).count()),
       slow_start_(std::chrono::nanoseconds(config.slow_start).count()),
       draining_since_(config.drain ? kPending : kNotRunning),
       drain_timeout_ms_(config.drain_timeout.count()),
-      config_(std::move(config)),
-      sticky_id_(sticky_id_for(config_)),
+      id_(g_next_id.fetch_add(1, std::memory_order_relaxed)),
+      name_(config.name),
+      endpoint_(config.endpoint),
+      backup_(config.backup),
+      epoch_(epoch ? std::move(epoch) : std::make_shared<std::atomic<std::uint64_t>>(0)),
       stats_(worker_slots) {}
+
+void Peer::apply(const ServerConfig& config, std::optional<TimePoint> now) noexcept {
+  weight_.store(config.weight < 1 ? 1 : config.weight, std::memory_order_relaxed);
+  max_fails_.store(config.max_fails, std::memory_order_relaxed);
+  max_conns_.store(config.max_conns, std::memory_order_relaxed);
+  fail_timeout_.store(std::chrono::nanoseconds(config.fail_timeout).count(),
+                      std::memory_order_relaxed);
+  slow_start_.store(std::chrono::nanoseconds(config.slow_start).count(), std::memory_order_relaxed);
+  set_drain_timeout(config.drain_timeout);
+  set_down(config.down);
+  if (draining() != config.drain) {
+    if (now) {
+      set_draining(config.drain, *now);
+    } else {
+      set_draining(config.drain);
+    }
+  }
+  // max_fails, fail_timeout and max_conns can change who is eligible.
+  bump_standing();
+}
 
 bool Peer::set(Flag f, bool on) noexcept {
   const std::uint32_t old =
@@ -56,7 +83,9 @@ std::optional<TimePoint> Peer::draining_since() const noexcept {
 }
 
 void Peer::begin_slow_start() noexcept {
-  if (slow_start_ > 0) started_.store(kPending, std::memory_order_relaxed);
+  if (slow_start_.load(std::memory_order_relaxed) > 0) {
+    started_.store(kPending, std::memory_order_relaxed);
+  }
 }
 
 void Peer::observe(TimePoint now) noexcept {
@@ -73,13 +102,14 @@ std::optional<TimePoint> Peer::slow_start_ends() const noexcept {
   const std::int64_t started = started_.load(std::memory_order_relaxed);
   if (started == kNotRunning) return std::nullopt;
   if (started == kPending) return TimePoint::max();
-  return from_ticks(started + slow_start_);
+  return from_ticks(started + slow_start_.load(std::memory_order_relaxed));
 }
 
 int Peer::slow_start_weight(int weight, TimePoint now) const noexcept {
   const std::int64_t started = started_.load(std::memory_order_relaxed);
   if (started == kNotRunning || started == kPending) return weight;
-  return balancing::slow_start_weight(weight, ticks(now) - started, slow_start_);
+  return balancing::slow_start_weight(weight, ticks(now) - started,
+                                      slow_start_.load(std::memory_order_relaxed));
 }
 
 std::chrono::nanoseconds Peer::inflight_age(TimePoint now) const noexcept {

@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
+
+#include <boost/asio/ip/tcp.hpp>
 
 #include "balancing/balancer_config.h"
 #include "balancing/pick_input.h"
@@ -39,8 +42,14 @@ struct PeakEwmaSample {
   TimePoint at;
 };
 
-/// A server of a group: its configuration, live state shared by all workers,
-/// and its metrics. Owned by shared_ptr so live state survives membership changes.
+/// A server of a group: its identity (id, name, address, backup), its settings and
+/// live state shared by all workers, and its metrics. Owned by shared_ptr so live state
+/// survives membership changes.
+///
+/// Identity never changes. The settings that NGINX Plus lets an operator change at run
+/// time (weight, max_conns, max_fails, fail_timeout, slow_start, down, drain,
+/// drain_timeout) are atomics changed in place by apply(), so counters, active counts
+/// and leases carry over; `route` (the sticky id) lives in the group snapshot.
 ///
 /// Passive health follows ngx_http_upstream_round_robin.c exactly:
 /// - a failed attempt does fails++, accessed = checked = now;
@@ -72,16 +81,39 @@ struct PeakEwmaSample {
 /// releasing at once may lose one sample, which a moving average does not mind.
 class Peer {
  public:
-  /// `worker_slots`: number of workers that will record into stats().
-  Peer(ServerConfig config, std::size_t worker_slots);
+  /// The standing epoch shared by the peers of one group (see standing_epoch()).
+  using Epoch = std::shared_ptr<std::atomic<std::uint64_t>>;
+
+  /// `worker_slots`: number of workers that will record into stats(). `epoch`: the
+  /// group's standing epoch (a fresh one when none is given).
+  Peer(const ServerConfig& config, std::size_t worker_slots, Epoch epoch = {});
   Peer(const Peer&) = delete;
   Peer& operator=(const Peer&) = delete;
 
-  const ServerConfig& config() const noexcept { return config_; }
-  const std::string& name() const noexcept { return config_.name; }
-  /// The server's sticky id (cookie value / route): `route=` if set, else the lowercase
-  /// hex MD5 of name() (nginx: "MD5 hash of the IP address and port").
-  const std::string& sticky_id() const noexcept { return sticky_id_; }
+  /// Stable id, unique among every Peer of the process and never reused (NGINX Plus's
+  /// server id).
+  std::uint64_t id() const noexcept { return id_; }
+  const std::string& name() const noexcept { return name_; }
+  const boost::asio::ip::tcp::endpoint& endpoint() const noexcept { return endpoint_; }
+  bool backup() const noexcept { return backup_; }
+
+  /// Current settings (apply() changes them).
+  int weight() const noexcept { return weight_.load(std::memory_order_relaxed); }
+  int max_fails() const noexcept { return max_fails_.load(std::memory_order_relaxed); }
+  int max_conns() const noexcept { return max_conns_.load(std::memory_order_relaxed); }
+  std::chrono::milliseconds fail_timeout() const noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(fail_timeout_.load(std::memory_order_relaxed)));
+  }
+  std::chrono::milliseconds slow_start() const noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(slow_start_.load(std::memory_order_relaxed)));
+  }
+
+  /// Takes the changeable settings of `config` (its name, address and backup flag must be
+  /// this peer's): weight, max_conns, max_fails, fail_timeout, slow_start, down, drain
+  /// (dated `now` when given) and drain_timeout. Counters and leases carry over.
+  void apply(const ServerConfig& config, std::optional<TimePoint> now) noexcept;
 
   /// Requests currently holding a lease on this server (nginx: conns).
   std::int64_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
@@ -105,26 +137,30 @@ class Peer {
     return (flags_.load(std::memory_order_relaxed) & mask) == 0;
   }
   /// True while max_conns > 0 and active() >= max_conns.
-  bool at_max_conns() const noexcept { return max_conns_ > 0 && active() >= max_conns_; }
+  bool at_max_conns() const noexcept {
+    const int cap = max_conns();
+    return cap > 0 && active() >= cap;
+  }
   /// True while passive health keeps the server out (see class comment); pickers ignore
   /// it for the only primary of a group (nginx's `single`).
   bool failed(TimePoint now) const noexcept {
-    return max_fails_ > 0 && fails_.load(std::memory_order_relaxed) >= max_fails_ &&
-           ticks(now) - checked_.load(std::memory_order_relaxed) <= fail_timeout_;
+    return counts_as_failed(fails_.load(std::memory_order_relaxed)) &&
+           ticks(now) - checked_.load(std::memory_order_relaxed) <=
+               fail_timeout_.load(std::memory_order_relaxed);
   }
   /// First instant at which a failed() server is let through again: checked + fail_timeout
   /// + 1 ns.
   TimePoint failed_until() const noexcept {
-    return from_ticks(checked_.load(std::memory_order_relaxed) + fail_timeout_ + 1);
+    return from_ticks(checked_.load(std::memory_order_relaxed) +
+                      fail_timeout_.load(std::memory_order_relaxed) + 1);
   }
 
-  /// Process-wide counter bumped after any change that can flip a peer's standing
+  /// The group's counter, bumped after any change that can flip a peer's standing
   /// (available(), failed()) or restart its slow start; time-based recovery is not a
   /// change (see failed_until()). Pickers cache their eligible set and rescan only when
-  /// this moves.
-  static std::uint64_t standing_epoch() noexcept {
-    return standing_epoch_.load(std::memory_order_acquire);
-  }
+  /// it moves. One per group: a flip in one group does not make other groups rescan.
+  std::uint64_t standing_epoch() const noexcept { return epoch_->load(std::memory_order_acquire); }
+  const Epoch& epoch() const noexcept { return epoch_; }
 
   /// `down`: starts as ServerConfig::down; the admin API may flip it.
   bool down() const noexcept { return has(kDown); }
@@ -217,9 +253,10 @@ class Peer {
   bool has(Flag f) const noexcept { return (flags_.load(std::memory_order_relaxed) & f) != 0; }
   /// Sets or clears `f`; true if it changed. Clearing restarts slow start.
   bool set(Flag f, bool on) noexcept;
-  static void bump_standing() noexcept { standing_epoch_.fetch_add(1, std::memory_order_release); }
+  void bump_standing() noexcept { epoch_->fetch_add(1, std::memory_order_release); }
   bool counts_as_failed(std::int32_t fails) const noexcept {
-    return max_fails_ > 0 && fails >= max_fails_;
+    const std::int32_t max = max_fails_.load(std::memory_order_relaxed);
+    return max > 0 && fails >= max;
   }
   std::atomic<double>& ewma(TimeMetric m) noexcept {
     return m == TimeMetric::kHeader ? header_ewma_ : last_byte_ewma_;
@@ -240,7 +277,8 @@ class Peer {
     }
     active_.fetch_add(1, std::memory_order_relaxed);
     requests_.fetch_add(1, std::memory_order_relaxed);
-    if (now_ticks - checked_.load(std::memory_order_relaxed) > fail_timeout_) {
+    if (now_ticks - checked_.load(std::memory_order_relaxed) >
+        fail_timeout_.load(std::memory_order_relaxed)) {
       checked_.store(now_ticks, std::memory_order_relaxed);
       // A failed server just let its one probe through and is out again.
       if (counts_as_failed(fails_.load(std::memory_order_relaxed))) bump_standing();
@@ -252,15 +290,14 @@ class Peer {
   void on_released(Outcome outcome, TimePoint now,
                    std::optional<std::int64_t> inflight_start) noexcept;
 
-  alignas(64) static inline std::atomic<std::uint64_t> standing_epoch_{0};
-
   // Read on every scan; written rarely (failures, operator actions).
   alignas(64) std::atomic<std::uint32_t> flags_;
   std::atomic<std::int32_t> fails_{0};
-  const std::int32_t max_fails_;
-  const std::int32_t max_conns_;
-  const std::int64_t fail_timeout_;  ///< nanoseconds
-  const std::int64_t slow_start_;    ///< nanoseconds, 0 = off
+  std::atomic<std::int32_t> max_fails_;
+  std::atomic<std::int32_t> max_conns_;
+  std::atomic<std::int32_t> weight_;
+  std::atomic<std::int64_t> fail_timeout_;  ///< nanoseconds
+  std::atomic<std::int64_t> slow_start_;    ///< nanoseconds, 0 = off
   std::atomic<std::int64_t> checked_{0};
   std::atomic<std::int64_t> accessed_{0};
   std::atomic<std::int64_t> started_{kNotRunning};  ///< slow-start ramp start
@@ -278,8 +315,11 @@ class Peer {
   std::atomic<double> peak_ewma_{0};                 ///< ns, 0 = unmeasured
   std::atomic<std::int64_t> peak_at_{0};             ///< time of the last peak sample
 
-  alignas(64) const ServerConfig config_;
-  const std::string sticky_id_;
+  alignas(64) const std::uint64_t id_;
+  const std::string name_;
+  const boost::asio::ip::tcp::endpoint endpoint_;
+  const bool backup_;
+  const Epoch epoch_;
   ServerStats stats_;
 };
 

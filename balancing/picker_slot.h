@@ -1,6 +1,8 @@
 // One worker's smooth weighted round-robin state for one peer.
 #pragma once
 
+#include <string>
+
 #include "balancing/peer.h"
 
 namespace tg::balancing {
@@ -10,7 +12,8 @@ namespace tg::balancing {
 /// sequence is still nginx's smooth sequence; across N workers each runs its own.
 struct PickerSlot {
   Peer* peer = nullptr;
-  int weight = 1;     ///< configured weight (>= 1)
+  const std::string* sticky_id = nullptr;  ///< in the group snapshot
+  int weight = 1;                          ///< configured weight (>= 1)
   int max_fails = 1;  ///< configured max_fails, for the effective_weight penalty
   int current_weight = 0;
   int effective_weight = 1;  ///< starts at weight; lowered by failures, +1 per scan
@@ -18,10 +21,11 @@ struct PickerSlot {
   /// tier is ramping. Caps effective_weight in rounds and replaces weight in comparisons.
   int ramped_weight = 1;
 
-  explicit PickerSlot(Peer& p)
+  PickerSlot(Peer& p, const std::string& id)
       : peer(&p),
-        weight(p.config().weight < 1 ? 1 : p.config().weight),
-        max_fails(p.config().max_fails),
+        sticky_id(&id),
+        weight(p.weight()),
+        max_fails(p.max_fails()),
         effective_weight(weight),
         ramped_weight(weight) {}
 

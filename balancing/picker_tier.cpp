@@ -59,13 +59,17 @@ PickerTier::PickerTier(const UpstreamGroup& group, Kind kind, PickerMode mode)
       passive_(kind == Kind::kPrimaries && group.single() ? PassiveHealth::kIgnored
                                                           : PassiveHealth::kApplies),
       feed_(timing_feed_for(group.balancer())),
+      epoch_(group.epoch().get()),
       uses_slow_start_(passive_ == PassiveHealth::kApplies &&
                        (balancer_.algorithm == Algorithm::kRoundRobin ||
                         balancer_.algorithm == Algorithm::kLeastConn ||
                         balancer_.algorithm == Algorithm::kLeastTime)) {
-  const auto& peers = kind == Kind::kPrimaries ? group.primaries() : group.backups();
+  const bool backup = kind == Kind::kBackups;
+  const auto& peers = backup ? group.backups() : group.primaries();
   slots_.reserve(peers.size());
-  for (const auto& peer : peers) slots_.emplace_back(*peer);
+  for (std::uint32_t i = 0; i < peers.size(); ++i) {
+    slots_.emplace_back(*peers[i], group.sticky_id(backup, i));
+  }
   ties_.reserve(slots_.size());
   members_.reserve(slots_.size());
   member_peers_.reserve(slots_.size());
@@ -181,7 +185,7 @@ void PickerTier::set_weights(std::uint32_t slot, WeightState w) noexcept {
 
 void PickerTier::refresh(TimePoint now) {
   if (slots_.empty()) return;  // e.g. no backups
-  const std::uint64_t epoch = Peer::standing_epoch();
+  const std::uint64_t epoch = epoch_->load(std::memory_order_acquire);
   const std::int64_t t = ticks(now);
   if (standing_valid_ && epoch == standing_epoch_ && t < standing_valid_until_) return;
 
@@ -209,7 +213,7 @@ void PickerTier::refresh(TimePoint now) {
       case Eligibility::kEligible:  // max_conns and tried are checked per pick
         members_.push_back(i);
         member_peers_.push_back(&peer);
-        if (peer.config().max_conns > 0) capped_members_.push_back(i);
+        if (peer.max_conns() > 0) capped_members_.push_back(i);
         member_inv_weights_.push_back(1.0 / slots_[i].ramped_weight);
         if (weighted_draws) draw_weights_.push_back(slots_[i].weight);
         break;

@@ -49,7 +49,7 @@ struct PickContext {
 /// connection, every member would be offered and tie, so the pick is one
 /// SmoothWeightedIndex round: O(distinct weights + log n) instead of O(n). Otherwise
 /// pick_general runs nginx's scan over the slots, after storing the index's weights
-/// back. The cache is rebuilt when Peer::standing_epoch() moves or when the earliest
+/// back. The cache is rebuilt when the group's standing epoch moves or when the earliest
 /// failed member's fail_timeout runs out; each rebuild also observe()s every peer, which
 /// begins pending slow-start ramps and dates pending drains.
 ///
@@ -141,6 +141,7 @@ class PickerTier {
   PickerMode mode_;
   PassiveHealth passive_;
   TimingFeed feed_;
+  const std::atomic<std::uint64_t>* epoch_;  ///< the group's standing epoch
   bool uses_slow_start_;  ///< the algorithm weighs by weight (rr, least_conn, least_time)
   std::size_t outstanding_ = 0;
   std::vector<PickerSlot> slots_;

@@ -38,7 +38,12 @@ class UpstreamGroup {
  public:
   using Peers = std::vector<std::shared_ptr<Peer>>;
 
-  UpstreamGroup(std::string name, BalancerConfig balancer, Peers primaries, Peers backups);
+  /// `primary_ids` / `backup_ids`: each server's sticky id (sticky_id_for its current
+  /// config), in tier order; empty vectors: computed from the peers' names. `epoch`: the
+  /// peers' shared standing epoch (the first peer's when not given).
+  UpstreamGroup(std::string name, BalancerConfig balancer, Peers primaries, Peers backups,
+                std::vector<std::string> primary_ids = {}, std::vector<std::string> backup_ids = {},
+                Peer::Epoch epoch = {});
 
   const std::string& name() const noexcept { return name_; }
   const BalancerConfig& balancer() const noexcept { return balancer_; }
@@ -56,28 +61,43 @@ class UpstreamGroup {
   std::optional<StickyTarget> find_sticky(std::string_view id) const noexcept {
     return sticky_.find(id);
   }
+  /// The sticky id (cookie value, route) of server `index` of a tier.
+  const std::string& sticky_id(bool backup, std::uint32_t index) const noexcept {
+    return backup ? backup_ids_[index] : primary_ids_[index];
+  }
+  /// The sticky id of `peer` (a member of this snapshot), or empty.
+  std::string_view sticky_id_of(const Peer& peer) const noexcept;
 
   /// First server (primary, then backup) named `server_name`, or nullptr.
   std::shared_ptr<Peer> find(std::string_view server_name) const;
+  /// The server with id `id`, or nullptr.
+  std::shared_ptr<Peer> find_id(std::uint64_t id) const;
+
+  /// The standing epoch of this group's peers (Peer::standing_epoch()).
+  std::uint64_t standing_epoch() const noexcept { return epoch_->load(std::memory_order_acquire); }
+  const Peer::Epoch& epoch() const noexcept { return epoch_; }
 
  private:
   std::string name_;
   BalancerConfig balancer_;
   Peers primaries_;
   Peers backups_;
+  std::vector<std::string> primary_ids_;
+  std::vector<std::string> backup_ids_;
+  Peer::Epoch epoch_;
   TierTables primary_tables_;
   TierTables backup_tables_;
   StickyIndex sticky_;
 };
 
 /// Builds a snapshot from resolved server lines, in order, splitting out `backup`
-/// servers. A server whose name and whole config equal one in `previous` (matched in
-/// order, so duplicate lines pair up one to one) reuses that Peer and its live state; a
-/// changed config gets a fresh Peer. `worker_slots` sizes each new Peer's ServerStats.
+/// servers. A server whose name and backup flag equal one in `previous` (matched in
+/// order, so duplicate lines pair up one to one) is the same server: it reuses that Peer
+/// (its id, live state and counters) and takes the line's settings (Peer::apply; a
+/// drain is dated `now` when given, else by its next pick). Other lines get fresh Peers
+/// sharing the group's standing epoch. `worker_slots` sizes each new Peer's ServerStats.
 /// With a `previous` snapshot, fresh Peers are joining servers: their slow_start ramp
 /// begins at the first pick (in the first snapshot every server is up from the start).
-/// `drain` and `drain_timeout` do not count as a change: a kept Peer starts or stops
-/// draining (dated `now` when given, else by its next pick) and takes the new timeout.
 std::shared_ptr<const UpstreamGroup> make_group(std::string name, BalancerConfig balancer,
                                                 std::span<const ServerConfig> servers,
                                                 std::size_t worker_slots,

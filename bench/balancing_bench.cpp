@@ -121,7 +121,7 @@ struct Inputs {
       PickInput in;
       in.hash_key = keys.back();
       in.client_addr = addresses.back();
-      in.sticky = peers[i % peers.size()]->sticky_id();
+      in.sticky = group.sticky_id(false, static_cast<std::uint32_t>(i % peers.size()));
       inputs.push_back(in);
       // 0.5 .. 20 ms, varying by server and request.
       const auto header = std::chrono::microseconds(500 + (i * 2654435761u) % 19'500);

@@ -138,7 +138,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   ctx.proxy = &target;
   ctx.location = &loc;
   const auto& ucfg = ctx.config->http.upstreams[target.upstream];
-  auto& picker = *gen_->pickers[target.upstream];
+  // Held for the whole request (and by a tunnel): its leases point into it, and the
+  // worker may replace it meanwhile when the group's membership changes.
+  std::shared_ptr<balancing::GroupPicker> picker_owner = worker_.picker(*gen_, target.upstream);
+  auto& picker = *picker_owner;
   const bool has_body = !x.error_page_get && (parser.chunked() || parser.content_length() > 0);
   // An error_page fetch is a GET (HEAD stays HEAD) without the original body.
   const std::string_view method =
@@ -374,17 +377,17 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     std::optional<UpstreamConnection> conn;
     bool cached = false;
     if (ucfg.keepalive > 0 && !retried_cached) {
-      conn = worker_.pool().take(ucfg.name, &peer, attempt_start);
+      conn = worker_.pool().take(ucfg.name, peer.id(), attempt_start);
       cached = conn.has_value();
     }
     Failure failure = Failure::kNone;
     std::string what;
     if (!conn) {
-      conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), &peer,
+      conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), peer.id(),
                                       attempt_start, attempt_start, 0});
       upstream_socket_ = &conn->socket;
       arm(s.proxy_connect_timeout);
-      auto [ec] = co_await conn->socket.async_connect(peer.config().endpoint, kTuple);
+      auto [ec] = co_await conn->socket.async_connect(peer.endpoint(), kTuple);
       disarm();
       if (ec) {
         failure = timed_out_ ? Failure::kTimeout : Failure::kError;
@@ -531,14 +534,16 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           (idempotent(method) || (s.proxy_next_upstream & conf::kNuNonIdempotent))) {
         retried_cached = true;
         lease->release(balancing::Outcome::kSuccess, Clock::now());
-        attempt = balancing::Attempt();  // the same peer may be picked again
+        // This try is given back and the peer may be picked again; the servers
+        // tried before stay tried and proxy_next_upstream_tries still counts.
+        attempt.retry(peer);
         append_list(ctx.upstream_status, "502");
         continue;
       }
       retried_cached = false;
       log_upstream_error(what, upstream_url());
-      lease->release(balancing::Outcome::kFailure, Clock::now());
       peer.stats().record_failed_attempt(worker_.slot());
+      lease->release(balancing::Outcome::kFailure, Clock::now());
       int status = failure == Failure::kTimeout ? 504 : 502;
       append_list(ctx.upstream_status, std::to_string(status));
       if (keep_times) append_list(ctx.upstream_response_time, seconds_text(elapsed));
@@ -556,11 +561,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     if (keep_times) append_list(ctx.upstream_header_time, seconds_text(elapsed));
     const unsigned status_bit = status_condition(status);
     if (status_bit && may_try_next(status_bit, /*request_sent=*/true)) {
-      // Is there anyone left to try? Only then drop this response.
-      balancing::Attempt probe = attempt;
-      auto next = picker.pick(probe, Clock::now(), pick_input);
-      if (next) {
-        next->release(balancing::Outcome::kSuccess, Clock::now());
+      // Is there anyone left to try? Only then drop this response. (A look, not a
+      // pick: a probe lease would count as a request and end a failed server's
+      // fail_timeout.)
+      if (picker.has_eligible(attempt, Clock::now())) {
         boost::system::error_code ignored;
         conn->socket.close(ignored);
         upstream_socket_ = nullptr;
@@ -648,7 +652,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     if (balancer.sticky.mode == balancing::StickyConfig::Mode::kCookie && !lease->sticky_hit()) {
       // Binds the client to the server that answered (nginx's sticky cookie).
       out += "Set-Cookie: ";
-      append_sticky_cookie(balancer.sticky, ucfg.sticky_samesite, peer.sticky_id(), ctx, out);
+      append_sticky_cookie(balancer.sticky, ucfg.sticky_samesite, lease->sticky_id(), ctx, out);
       out += "\r\n";
     }
     finish_response_head(!(until_close || up.chunked()) || chunk_to_client || no_body, upgrading);
@@ -668,7 +672,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           worker_.slot(), status,
           static_cast<uint64_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(header_time).count()));
-      open_tunnel(std::move(conn->socket), std::move(*lease), header_time,
+      open_tunnel(std::move(conn->socket), std::move(picker_owner), std::move(*lease), header_time,
                   std::string(upbuf_ptr + fed, held - fed));
       co_return;
     }
@@ -749,11 +753,13 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     const bool reusable = status != 101 && !extra_bytes && upstream_ok && client_ok &&
                           up.message_done() && up.keep_alive() && ucfg.keepalive > 0 &&
                           (!has_body || parser.message_done());
-    lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
-                   Clock::now(), balancing::ResponseTimes{header_time, total});
+    // Recorded before the release: a removed server's counters are folded into its
+    // group's once it has no lease left.
     peer.stats().record(worker_slot, status,
                         static_cast<uint64_t>(
                             std::chrono::duration_cast<std::chrono::microseconds>(total).count()));
+    lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
+                   Clock::now(), balancing::ResponseTimes{header_time, total});
     if (reusable) {
       conn->requests++;
       worker_.pool().put(ucfg.name,

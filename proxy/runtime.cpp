@@ -22,6 +22,13 @@ void collect_log_paths(const std::vector<std::unique_ptr<conf::Location>>& locat
 
 }  // namespace
 
+balancing::GroupMembership* Runtime::find_group(std::string_view name) const {
+  for (const auto& g : groups) {
+    if (g->name() == name) return g.get();
+  }
+  return nullptr;
+}
+
 std::vector<std::string> access_log_paths(const conf::Config& config) {
   std::vector<std::string> paths;
   for (const auto& s : config.http.servers) {
@@ -68,15 +75,21 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
   }
   // Last: groups hand live peers their new settings (drain, weights), so
   // nothing after this may fail.
+  const auto now = balancing::Clock::now();
   for (const auto& u : config->http.upstreams) {
-    const balancing::UpstreamGroup* old = nullptr;
+    std::shared_ptr<balancing::GroupMembership> group;
     if (previous) {
       for (const auto& g : previous->groups) {
-        if (g->name() == u.name) old = g.get();
+        if (g->name() == u.name) group = g;
       }
     }
-    rt->groups.push_back(balancing::make_group(u.name, u.balancer, u.servers, worker_slots, old,
-                                               balancing::Clock::now()));
+    const bool first = !group;
+    if (first) group = std::make_shared<balancing::GroupMembership>(u.name, worker_slots);
+    // In the first generation every server is up from the start (no slow_start ramp,
+    // drains dated by their first pick).
+    group->load(u.servers, u.balancer, !u.zone.empty(),
+                first ? std::nullopt : std::optional<balancing::TimePoint>(now));
+    rt->groups.push_back(std::move(group));
   }
   rt->config = std::move(config);
   return rt;

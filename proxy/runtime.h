@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "balancing/membership.h"
 #include "balancing/upstream.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
@@ -19,8 +20,11 @@ struct Runtime {
   uint64_t generation = 0;
   std::shared_ptr<const conf::Config> config;
   std::vector<ListenGroup> listeners;
-  /// One group per conf::UpstreamConfig (same index).
-  std::vector<std::shared_ptr<const balancing::UpstreamGroup>> groups;
+  /// One group per conf::UpstreamConfig (same index). Membership is run-time state:
+  /// a group that stays across a reload is the same object in both generations.
+  std::vector<std::shared_ptr<balancing::GroupMembership>> groups;
+  /// The group named `name`, or nullptr.
+  balancing::GroupMembership* find_group(std::string_view name) const;
   /// Open access log files by path.
   std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
   /// Set when a reload replaced this generation: once its last connection closes

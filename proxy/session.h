@@ -76,8 +76,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// Turns the connection into a tunnel with `upstream` (after a 101 went out):
   /// takes the socket, the lease and what the upstream sent past its head; the
   /// request's coroutines then return and serve_requests starts it (tunnel.cpp).
-  void open_tunnel(Socket upstream, balancing::Lease lease,
-                   std::chrono::steady_clock::duration header_time, std::string from_upstream);
+  void open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
+                   balancing::Lease lease, std::chrono::steady_clock::duration header_time,
+                   std::string from_upstream);
   void keep_request_head();
   void run_tunnel();
   void tunnel_wait(int dir);

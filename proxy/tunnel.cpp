@@ -27,11 +27,13 @@ constexpr int kToUpstream = 0;
 constexpr int kToClient = 1;
 }  // namespace
 
-void ClientSession::open_tunnel(Socket upstream, balancing::Lease lease,
-                                Clock::duration header_time, std::string from_upstream) {
+void ClientSession::open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
+                                balancing::Lease lease, Clock::duration header_time,
+                                std::string from_upstream) {
   auto& x = *x_;
   auto& ctx = x.ctx;
-  tunnel_ = std::make_unique<Tunnel>(std::move(upstream), std::move(lease), header_time);
+  tunnel_ = std::make_unique<Tunnel>(std::move(upstream), std::move(picker), std::move(lease),
+                                     header_time);
   auto& t = *tunnel_;
   t.idle_timeout = settings().proxy_read_timeout;
   t.websocket = iequals(ctx.header("upgrade"), "websocket");

@@ -7,13 +7,13 @@
 namespace tg::proxy {
 
 std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
-                                                     const balancing::Peer* peer,
+                                                     std::uint64_t peer_id,
                                                      std::chrono::steady_clock::time_point now) {
   auto it = idle_.find(group);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second;
   for (auto e = list.rbegin(); e != list.rend(); ++e) {
-    if (e->conn.peer != peer) continue;
+    if (e->conn.peer_id != peer_id) continue;
     Entry entry = std::move(*e);
     list.erase(std::next(e).base());
     boost::system::error_code ec;
@@ -72,6 +72,17 @@ void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) {
         ++e;
       }
     }
+  }
+}
+
+void UpstreamPool::close_peer(std::uint64_t peer_id) {
+  boost::system::error_code ec;
+  for (auto& [group, list] : idle_) {
+    std::erase_if(list, [&](Entry& e) {
+      if (e.conn.peer_id != peer_id) return false;
+      e.conn.socket.close(ec);
+      return true;
+    });
   }
 }
 

@@ -22,7 +22,7 @@ namespace tg::proxy {
 
 struct UpstreamConnection {
   Socket socket;
-  const balancing::Peer* peer = nullptr;
+  std::uint64_t peer_id = 0;  ///< Peer::id(): never reused, unlike an address
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point idle_since;
   int requests = 0;
@@ -37,14 +37,16 @@ class UpstreamPool {
     std::chrono::milliseconds time{3'600'000};
   };
 
-  /// Takes an idle connection to `peer` of group `group`, if one is alive.
-  std::optional<UpstreamConnection> take(const std::string& group, const balancing::Peer* peer,
+  /// Takes an idle connection to server `peer_id` of group `group`, if one is alive.
+  std::optional<UpstreamConnection> take(const std::string& group, std::uint64_t peer_id,
                                          std::chrono::steady_clock::time_point now);
   /// Returns a connection after a complete exchange; closes it when over limits.
   void put(const std::string& group, const Limits& limits, UpstreamConnection conn,
            std::chrono::steady_clock::time_point now);
   /// Closes connections idle past their timeout (called once a second).
   void sweep(std::chrono::steady_clock::time_point now);
+  /// Closes every idle connection to server `peer_id` (it left its group).
+  void close_peer(std::uint64_t peer_id);
   /// Closes everything (shutdown).
   void clear();
 

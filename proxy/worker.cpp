@@ -43,15 +43,20 @@ std::shared_ptr<WorkerGeneration> make_generation(std::shared_ptr<const Runtime>
                                                   std::uint64_t seed) {
   auto gen = std::make_shared<WorkerGeneration>();
   for (const auto& group : runtime->groups) {
-    const balancing::GroupPicker* old = nullptr;
+    std::shared_ptr<WorkerPicker> kept;
     if (previous) {
       for (const auto& p : previous->pickers) {
-        if (p->group().name() == group->name()) old = p.get();
+        if (p->membership == group) kept = p;
       }
     }
-    gen->pickers.push_back(old ? std::make_unique<balancing::GroupPicker>(group, *old)
-                               : std::make_unique<balancing::GroupPicker>(
-                                     group, balancing::PickerMode::kIndexed, seed));
+    if (!kept) {
+      kept = std::make_shared<WorkerPicker>();
+      kept->membership = group;
+      kept->version = group->version();
+      kept->picker = std::make_shared<balancing::GroupPicker>(
+          group->snapshot(), balancing::PickerMode::kIndexed, seed);
+    }
+    gen->pickers.push_back(std::move(kept));
   }
   gen->runtime = std::move(runtime);
   return gen;
@@ -177,6 +182,19 @@ void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) 
   if (!group) return;
   auto session = std::make_shared<ClientSession>(*this, std::move(socket), gen, group);
   ClientSession::start(std::move(session));
+}
+
+void Worker::refresh(WorkerPicker& wp) {
+  const std::uint64_t version = wp.membership->version();
+  auto snapshot = wp.membership->snapshot();
+  const auto& old = wp.picker->group();
+  for (const auto* tier : {&old.primaries(), &old.backups()}) {
+    for (const auto& peer : *tier) {
+      if (!snapshot->find_id(peer->id())) pool_.close_peer(peer->id());
+    }
+  }
+  wp.picker = std::make_shared<balancing::GroupPicker>(std::move(snapshot), *wp.picker);
+  wp.version = version;
 }
 
 size_t Worker::reclaim_idle_connections() {

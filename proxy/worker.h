@@ -26,12 +26,22 @@ namespace tg::proxy {
 
 class ClientSession;
 
+/// This worker's picker for one group: rebuilt from the group's snapshot when its
+/// version moves (one load per pick), keeping round-robin state. Shared by every
+/// generation that has the group. Requests (and tunnels) hold the picker they took
+/// leases from, so a replaced picker lives until its last lease is released.
+struct WorkerPicker {
+  std::shared_ptr<balancing::GroupMembership> membership;
+  std::uint64_t version = 0;
+  std::shared_ptr<balancing::GroupPicker> picker;
+};
+
 /// The per-worker view of one generation: the runtime plus this worker's
 /// mutable picking state for its groups.
 struct WorkerGeneration {
   std::shared_ptr<const Runtime> runtime;
-  std::vector<std::unique_ptr<balancing::GroupPicker>> pickers;  ///< by upstream index
-  size_t connections = 0;  ///< connections pinned to this generation
+  std::vector<std::shared_ptr<WorkerPicker>> pickers;  ///< by upstream index
+  size_t connections = 0;                              ///< connections pinned to this generation
 };
 
 class Worker {
@@ -67,6 +77,12 @@ class Worker {
 
   // ---- worker-thread side ----
   std::shared_ptr<WorkerGeneration> generation() const { return current_; }
+  /// The picker of upstream `index` of `gen`, up to date with the group's membership.
+  const std::shared_ptr<balancing::GroupPicker>& picker(WorkerGeneration& gen, size_t index) {
+    WorkerPicker& wp = *gen.pickers[index];
+    if (wp.membership->version() != wp.version) refresh(wp);
+    return wp.picker;
+  }
   UpstreamPool& pool() { return pool_; }
   AccessLogWriter& access_log() { return access_log_; }
   bool quitting() const { return quitting_; }
@@ -91,6 +107,9 @@ class Worker {
   /// A connection came in on `acc`: starts its session on the current generation.
   void accepted(Socket socket, const std::shared_ptr<boost::asio::ip::tcp::acceptor>& acc);
   void tick();
+  /// Rebuilds `wp`'s picker on the group's current snapshot; closes this worker's
+  /// cached connections to servers that left it.
+  void refresh(WorkerPicker& wp);
   /// Closes idle client connections to make room for a new one; returns how many.
   size_t reclaim_idle_connections();
   /// Seed of this worker's random balancing picks: distinct per worker and per start.

@@ -92,7 +92,7 @@ TEST(Lease, IsNotAStickyHitWithoutABinding) {
   auto lease = picker.pick(attempt, kStart);
   ASSERT_TRUE(lease);
   EXPECT_FALSE(lease->sticky_hit());
-  const std::string id = lease->peer().sticky_id();
+  const std::string id = lease->sticky_id();
   lease->release(Outcome::kSuccess, kStart);
   Attempt bound;
   PickInput input;

@@ -105,12 +105,34 @@ TEST(Peer, ActiveAndRequestsCountLeases) {
   EXPECT_EQ(peer(picker, "a").requests(), 2u);
 }
 
-TEST(Peer, StickyIdIsRouteOrMd5OfTheName) {
-  Peer plain(server("127.0.0.1:8080"), 1);
-  EXPECT_EQ(plain.sticky_id(), "5958c386bf5e9109ac10d2a628645aea");
-  auto config = server("127.0.0.1:8080");
-  config.route = "blue";
-  EXPECT_EQ(Peer(config, 1).sticky_id(), "blue");
+TEST(Peer, IdsAreUniqueAndNeverReused) {
+  std::uint64_t first = 0;
+  {
+    Peer a(server("a"), 1);
+    first = a.id();
+  }
+  Peer b(server("a"), 1);
+  Peer c(server("a"), 1);
+  EXPECT_GT(b.id(), first);
+  EXPECT_GT(c.id(), b.id());
+}
+
+TEST(Peer, ApplyChangesSettingsInPlace) {
+  Peer p(server("a"), 1);
+  const auto epoch = p.standing_epoch();
+  auto next = server("a");
+  next.weight = 5;
+  next.max_conns = 3;
+  next.max_fails = 0;
+  next.fail_timeout = std::chrono::seconds(2);
+  next.down = true;
+  p.apply(next, kStart);
+  EXPECT_EQ(p.weight(), 5);
+  EXPECT_EQ(p.max_conns(), 3);
+  EXPECT_EQ(p.max_fails(), 0);
+  EXPECT_EQ(p.fail_timeout(), std::chrono::seconds(2));
+  EXPECT_TRUE(p.down());
+  EXPECT_GT(p.standing_epoch(), epoch);
 }
 
 TEST(Peer, CountsTunnels) {

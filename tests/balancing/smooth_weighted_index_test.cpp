@@ -12,6 +12,8 @@ namespace {
 
 using namespace testing;
 
+const std::string kNoStickyId;
+
 struct Fixture {
   std::vector<std::unique_ptr<Peer>> peers;
   std::vector<PickerSlot> slots;
@@ -21,7 +23,7 @@ struct Fixture {
       peers.push_back(std::make_unique<Peer>(server(std::to_string(i), weights[i]), 1));
     }
     for (std::size_t i = 0; i < weights.size(); ++i) {
-      slots.emplace_back(*peers[i]);
+      slots.emplace_back(*peers[i], kNoStickyId);
       if (!start.empty()) slots.back().current_weight = start[i];
     }
   }

@@ -38,13 +38,27 @@ TEST(UpstreamGroup, ServersThatStayKeepTheirPeerAndLiveState) {
   EXPECT_NE(second->find("c"), nullptr);
 }
 
-TEST(UpstreamGroup, ChangedConfigGetsAFreshPeer) {
+TEST(UpstreamGroup, ChangedSettingsKeepThePeer) {
   std::vector<ServerConfig> servers{server("a", 1)};
   auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
   servers[0].weight = 2;
+  servers[0].route = "r";
   auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get());
-  EXPECT_NE(second->find("a"), first->find("a"));
-  EXPECT_EQ(second->find("a")->config().weight, 2);
+  EXPECT_EQ(second->find("a"), first->find("a"));
+  EXPECT_EQ(second->find("a")->weight(), 2);
+  EXPECT_EQ(second->sticky_id_of(*second->find("a")), "r");
+  EXPECT_EQ(second->standing_epoch(), first->standing_epoch());
+}
+
+TEST(UpstreamGroup, ServerMovedToBackupGetsAFreshPeer) {
+  std::vector<ServerConfig> servers{server("a", 1), server("b", 1)};
+  auto first = make_group("backend", Algorithm::kRoundRobin, servers, 1);
+  servers[1].backup = true;
+  auto second = make_group("backend", Algorithm::kRoundRobin, servers, 1, first.get());
+  EXPECT_EQ(second->find("a"), first->find("a"));
+  EXPECT_NE(second->find("b"), first->find("b"));
+  EXPECT_NE(second->find("b")->id(), first->find("b")->id());
+  EXPECT_EQ(second->find_id(first->find("a")->id()), first->find("a"));
 }
 
 TEST(UpstreamGroup, DrainingInAReloadKeepsThePeerAndDatesTheDrain) {
@@ -120,7 +134,7 @@ TEST(UpstreamGroup, FindsServersByStickyIdOnlyWithSticky) {
   ASSERT_TRUE(g->find_sticky("r2"));
   EXPECT_FALSE(g->find_sticky("r2")->backup);
   EXPECT_EQ(g->find_sticky("r2")->index, 1u);
-  const auto x = g->find_sticky(g->find("x")->sticky_id());
+  const auto x = g->find_sticky(g->sticky_id_of(*g->find("x")));
   ASSERT_TRUE(x);
   EXPECT_TRUE(x->backup);
   EXPECT_FALSE(g->find_sticky("nope"));
