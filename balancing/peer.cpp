@@ -172,7 +172,12 @@ void Peer::on_released(Outcome outcome, TimePoint now,
     const std::int32_t fails = fails_.fetch_add(1, std::memory_order_relaxed) + 1;
     accessed_.store(t, std::memory_order_relaxed);
     checked_.store(t, std::memory_order_relaxed);
-    if (counts_as_failed(fails)) bump_standing();
+    if (counts_as_failed(fails)) {
+      if (fails == max_fails_.load(std::memory_order_relaxed)) {
+        unavail_.fetch_add(1, std::memory_order_relaxed);
+      }
+      bump_standing();
+    }
   } else if (fails_.load(std::memory_order_relaxed) != 0 &&
              accessed_.load(std::memory_order_relaxed) < checked_.load(std::memory_order_relaxed)) {
     // "mark peer live if check passed"; a server coming back from failed slow-starts.

@@ -119,6 +119,14 @@ class Peer {
   std::int64_t active() const noexcept { return active_.load(std::memory_order_relaxed); }
   /// Leases ever taken on this server (nginx: requests).
   std::uint64_t requests() const noexcept { return requests_.load(std::memory_order_relaxed); }
+  /// Times max_fails was reached, making the server unavailable (NGINX Plus: unavail).
+  std::uint64_t unavail() const noexcept { return unavail_.load(std::memory_order_relaxed); }
+  /// When a lease was last taken on it (NGINX Plus: selected); nullopt before the first.
+  std::optional<TimePoint> selected() const noexcept {
+    const std::int64_t t = selected_.load(std::memory_order_relaxed);
+    if (t == 0) return std::nullopt;
+    return from_ticks(t);
+  }
   /// Failures counted towards max_fails (see class comment).
   int fails() const noexcept { return fails_.load(std::memory_order_relaxed); }
   /// Start of the current fail_timeout window (nginx: checked).
@@ -277,6 +285,7 @@ class Peer {
     }
     active_.fetch_add(1, std::memory_order_relaxed);
     requests_.fetch_add(1, std::memory_order_relaxed);
+    selected_.store(now_ticks, std::memory_order_relaxed);
     if (now_ticks - checked_.load(std::memory_order_relaxed) >
         fail_timeout_.load(std::memory_order_relaxed)) {
       checked_.store(now_ticks, std::memory_order_relaxed);
@@ -304,10 +313,12 @@ class Peer {
   std::atomic<std::int64_t> draining_since_;
   std::atomic<std::int64_t> tunnels_{0};
   std::atomic<std::int64_t> drain_timeout_ms_;
+  std::atomic<std::uint64_t> unavail_{0};
 
   // Written on every pick and release (one line, so least_time reads one line per peer).
   alignas(64) std::atomic<std::int64_t> active_{0};
   std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::int64_t> selected_{0};
   std::atomic<std::int64_t> inflight_start_sum_{0};  ///< sum of tracked leases' pick times
   std::atomic<std::int64_t> inflight_count_{0};      ///< tracked leases
   std::atomic<double> header_ewma_{0};               ///< ns, 0 = unmeasured

@@ -8,7 +8,11 @@ ServerStatsSnapshot& ServerStatsSnapshot::operator+=(const ServerStatsSnapshot& 
   requests += other.requests;
   for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
   failed_attempts += other.failed_attempts;
+  connects += other.connects;
+  sent += other.sent;
+  received += other.received;
   latency += other.latency;
+  header_latency += other.header_latency;
   return *this;
 }
 
@@ -25,7 +29,11 @@ ServerStatsSnapshot ServerStats::snapshot() const {
       out.responses[c] += s.responses[c].load(std::memory_order_relaxed);
     }
     out.failed_attempts += s.failed_attempts.load(std::memory_order_relaxed);
+    out.connects += s.connects.load(std::memory_order_relaxed);
+    out.sent += s.sent.load(std::memory_order_relaxed);
+    out.received += s.received.load(std::memory_order_relaxed);
     s.latency.merge_into(out.latency);
+    s.header_latency.merge_into(out.header_latency);
   }
   return out;
 }

@@ -16,7 +16,11 @@ struct ServerStatsSnapshot {
   std::uint64_t requests = 0;                ///< responses recorded (any status)
   std::array<std::uint64_t, 5> responses{};  ///< by status class: [0] = 1xx ... [4] = 5xx
   std::uint64_t failed_attempts = 0;         ///< attempts that failed before a response
-  HistogramSnapshot latency;                 ///< response latency, microseconds
+  std::uint64_t connects = 0;                ///< new connections opened to the server
+  std::uint64_t sent = 0;                    ///< bytes sent to the server
+  std::uint64_t received = 0;                ///< bytes received from the server
+  HistogramSnapshot latency;                 ///< response time (to the last byte), microseconds
+  HistogramSnapshot header_latency;          ///< time to the response head, microseconds
 
   ServerStatsSnapshot& operator+=(const ServerStatsSnapshot& other) noexcept;
 };
@@ -24,8 +28,8 @@ struct ServerStatsSnapshot {
 /// Per-worker single-writer counters for one server.
 ///
 /// Slot i is written only by worker i (one cache line-aligned slot each, so workers never
-/// share a written line); any thread may read through snapshot(). Each slot is ~3 KiB,
-/// mostly the latency histogram.
+/// share a written line); any thread may read through snapshot(). Each slot is ~6 KiB,
+/// mostly the two latency histograms.
 class ServerStats {
  public:
   /// `worker_slots`: number of worker threads that will record (at least 1).
@@ -33,14 +37,35 @@ class ServerStats {
 
   std::size_t slots() const noexcept { return slot_count_; }
 
-  /// Records one response from this server: status (100..599; others only count as a
-  /// request) and latency in microseconds. Caller must own `worker_slot`.
-  void record(std::size_t worker_slot, int status, std::uint64_t latency_us) noexcept {
+  /// What one response from this server cost.
+  struct Response {
+    int status = 0;  ///< 100..599; others only count as a request
+    std::uint64_t latency_us = 0;
+    std::uint64_t header_us = 0;
+    std::uint64_t sent = 0;      ///< request bytes sent to the server
+    std::uint64_t received = 0;  ///< response bytes received from it
+  };
+
+  /// Records one response. Caller must own `worker_slot`.
+  void record(std::size_t worker_slot, const Response& r) noexcept {
     Slot& s = slots_[worker_slot];
     detail::add_single_writer(s.requests);
-    const unsigned status_class = static_cast<unsigned>(status) / 100u - 1u;
+    const unsigned status_class = static_cast<unsigned>(r.status) / 100u - 1u;
     if (status_class < s.responses.size()) detail::add_single_writer(s.responses[status_class]);
-    s.latency.record(latency_us);
+    detail::add_single_writer(s.sent, r.sent);
+    detail::add_single_writer(s.received, r.received);
+    s.latency.record(r.latency_us);
+    s.header_latency.record(r.header_us);
+  }
+
+  /// Records one response with only its status and latency (header time = latency).
+  void record(std::size_t worker_slot, int status, std::uint64_t latency_us) noexcept {
+    record(worker_slot, Response{status, latency_us, latency_us, 0, 0});
+  }
+
+  /// Records a new connection opened to the server (not one from the keep-alive cache).
+  void record_connect(std::size_t worker_slot) noexcept {
+    detail::add_single_writer(slots_[worker_slot].connects);
   }
 
   /// Records one attempt that failed before a response (connect error, timeout, reset).
@@ -56,7 +81,11 @@ class ServerStats {
     std::atomic<std::uint64_t> requests{0};
     std::array<std::atomic<std::uint64_t>, 5> responses{};
     std::atomic<std::uint64_t> failed_attempts{0};
+    std::atomic<std::uint64_t> connects{0};
+    std::atomic<std::uint64_t> sent{0};
+    std::atomic<std::uint64_t> received{0};
     LatencyHistogram latency;
+    LatencyHistogram header_latency;
   };
 
   std::size_t slot_count_;

@@ -398,6 +398,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       } else {
         boost::system::error_code ignored;
         conn->socket.set_option(tcp::no_delay(true), ignored);
+        peer.stats().record_connect(worker_.slot());
       }
     }
     upstream_socket_ = &conn->socket;
@@ -406,6 +407,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
 
     // ---- send head and body ----
     bool request_sent = false;
+    uint64_t bytes_to_upstream = 0, bytes_from_upstream = 0;  // the peer's sent / received
     if (failure == Failure::kNone) {
       bufs.clear();
       bufs.push_back(asio::buffer(head));
@@ -421,6 +423,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
             conn->socket, std::span<const asio::const_buffer>(bufs), kTuple);
         disarm();
         request_sent = true;
+        bytes_to_upstream += n;
         if (ec) {
           failure = timed_out_ ? Failure::kTimeout : Failure::kError;
           what = timed_out_ ? "upstream timed out (110: Connection timed out) while sending "
@@ -516,6 +519,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           break;
         }
         held += n;
+        bytes_from_upstream += n;
       }
     }
 
@@ -668,10 +672,11 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         co_return;
       }
       ctx.bytes_sent += out.size();
-      peer.stats().record(
-          worker_.slot(), status,
-          static_cast<uint64_t>(
-              std::chrono::duration_cast<std::chrono::microseconds>(header_time).count()));
+      const auto header_us = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(header_time).count());
+      peer.stats().record(worker_.slot(),
+                          balancing::ServerStats::Response{status, header_us, header_us,
+                                                           bytes_to_upstream, bytes_from_upstream});
       open_tunnel(std::move(conn->socket), std::move(picker_owner), std::move(*lease), header_time,
                   std::string(upbuf_ptr + fed, held - fed));
       co_return;
@@ -711,6 +716,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       auto [ec, n] =
           co_await conn->socket.async_read_some(asio::buffer(upbuf_ptr, upbuf_size), kTuple);
       disarm();
+      bytes_from_upstream += n;
       if (ec) {
         if (ec == asio::error::eof && up.body_until_close()) {
           up.finish();
@@ -755,9 +761,13 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
                           (!has_body || parser.message_done());
     // Recorded before the release: a removed server's counters are folded into its
     // group's once it has no lease left.
-    peer.stats().record(worker_slot, status,
-                        static_cast<uint64_t>(
-                            std::chrono::duration_cast<std::chrono::microseconds>(total).count()));
+    auto micros = [](Clock::duration d) {
+      return static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+    };
+    peer.stats().record(worker_slot,
+                        balancing::ServerStats::Response{status, micros(total), micros(header_time),
+                                                         bytes_to_upstream, bytes_from_upstream});
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                    Clock::now(), balancing::ResponseTimes{header_time, total});
     if (reusable) {

@@ -1,0 +1,132 @@
+#include "balancing/stats_window.h"
+
+#include <algorithm>
+
+namespace tg::balancing {
+namespace {
+
+constexpr std::size_t kSeconds = 10;
+constexpr std::size_t kTens = 30;
+
+bool went_back(const ServerStatsSnapshot& now, const ServerStatsSnapshot& before) {
+  return now.requests < before.requests || now.failed_attempts < before.failed_attempts ||
+         now.connects < before.connects;
+}
+
+}  // namespace
+
+void StatsWindows::Sparse::add_to(HistogramSnapshot& dense) const {
+  for (const auto& [bucket, count] : buckets) dense.buckets[bucket] += count;
+}
+
+StatsWindows::Sparse StatsWindows::sparse_diff(const HistogramSnapshot& now,
+                                               const HistogramSnapshot& before) {
+  Sparse out;
+  for (std::size_t i = 0; i < now.buckets.size(); ++i) {
+    if (now.buckets[i] > before.buckets[i]) {
+      out.buckets.emplace_back(static_cast<std::uint16_t>(i),
+                               static_cast<std::uint32_t>(now.buckets[i] - before.buckets[i]));
+    }
+  }
+  return out;
+}
+
+void StatsWindows::Delta::add(const Delta& other) {
+  seconds += other.seconds;
+  requests += other.requests;
+  for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
+  failed_attempts += other.failed_attempts;
+  connects += other.connects;
+  auto merge = [](Sparse& into, const Sparse& from) {
+    for (const auto& [bucket, count] : from.buckets) {
+      auto it = std::lower_bound(into.buckets.begin(), into.buckets.end(), bucket,
+                                 [](const std::pair<std::uint16_t, std::uint32_t>& e,
+                                    std::uint16_t b) { return e.first < b; });
+      if (it != into.buckets.end() && it->first == bucket) {
+        it->second += count;
+      } else {
+        into.buckets.insert(it, {bucket, count});
+      }
+    }
+  };
+  merge(latency, other.latency);
+  merge(header_latency, other.header_latency);
+  active_sum += other.active_sum;
+  active_max = std::max(active_max, other.active_max);
+  tunnels_sum += other.tunnels_sum;
+  tunnels_max = std::max(tunnels_max, other.tunnels_max);
+}
+
+void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gauges) {
+  ++pushes_;
+  Delta d;
+  d.seconds = 1;
+  d.active_sum = d.active_max = gauges.active;
+  d.tunnels_sum = d.tunnels_max = gauges.tunnels;
+  if (have_last_ && !went_back(cumulative, last_)) {
+    d.requests = cumulative.requests - last_.requests;
+    for (std::size_t i = 0; i < d.responses.size(); ++i) {
+      d.responses[i] = cumulative.responses[i] - last_.responses[i];
+    }
+    d.failed_attempts = cumulative.failed_attempts - last_.failed_attempts;
+    d.connects = cumulative.connects - last_.connects;
+    d.latency = sparse_diff(cumulative.latency, last_.latency);
+    d.header_latency = sparse_diff(cumulative.header_latency, last_.header_latency);
+  }
+  last_ = cumulative;
+  have_last_ = true;
+
+  current_ten_.add(d);
+  seconds_.push_back(std::move(d));
+  if (seconds_.size() > kSeconds) seconds_.pop_front();
+  if (current_ten_.seconds == 10) {
+    tens_.push_back(std::move(current_ten_));
+    current_ten_ = Delta{};
+    if (tens_.size() > kTens) tens_.pop_front();
+  }
+}
+
+WindowStats StatsWindows::window(std::chrono::seconds span) const {
+  Delta sum;
+  if (span <= std::chrono::seconds(30)) {
+    for (const auto& d : seconds_) sum.add(d);
+  } else {
+    const std::size_t tens = span <= std::chrono::seconds(150) ? 6 : kTens;
+    // The partial ten counts as one of them.
+    sum.add(current_ten_);
+    const std::size_t whole = current_ten_.seconds > 0 ? tens - 1 : tens;
+    const std::size_t take = std::min(whole, tens_.size());
+    for (std::size_t i = tens_.size() - take; i < tens_.size(); ++i) sum.add(tens_[i]);
+  }
+  WindowStats w;
+  w.seconds = sum.seconds;
+  w.requests = sum.requests;
+  w.responses = sum.responses;
+  w.failed_attempts = sum.failed_attempts;
+  w.connects = sum.connects;
+  if (sum.seconds > 0) {
+    w.rps = static_cast<double>(sum.requests) / sum.seconds;
+    w.connects_per_s = static_cast<double>(sum.connects) / sum.seconds;
+    w.active_avg = static_cast<double>(sum.active_sum) / sum.seconds;
+    w.tunnels_avg = static_cast<double>(sum.tunnels_sum) / sum.seconds;
+  }
+  w.active_max = sum.active_max;
+  w.tunnels_max = sum.tunnels_max;
+  const std::uint64_t attempts = sum.requests + sum.failed_attempts;
+  if (attempts > 0) {
+    w.error_rate =
+        static_cast<double>(sum.responses[4] + sum.failed_attempts) / static_cast<double>(attempts);
+  }
+  HistogramSnapshot latency, header;
+  sum.latency.add_to(latency);
+  sum.header_latency.add_to(header);
+  w.p50_us = latency.percentile(0.50);
+  w.p95_us = latency.percentile(0.95);
+  w.p99_us = latency.percentile(0.99);
+  w.header_p50_us = header.percentile(0.50);
+  w.header_p95_us = header.percentile(0.95);
+  w.header_p99_us = header.percentile(0.99);
+  return w;
+}
+
+}  // namespace tg::balancing

@@ -1,0 +1,95 @@
+// Rolling windows over a server's (or a group's) counters: what happened in the last
+// 10 seconds, minute and five minutes. Fed once a second by the control thread; read by
+// the admin API, Prometheus and the autoscaler's policies. The clock is the caller's.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <utility>
+#include <vector>
+
+#include "balancing/server_config.h"
+#include "balancing/server_stats.h"
+
+namespace tg::balancing {
+
+/// What one window says.
+struct WindowStats {
+  double seconds = 0;  ///< time actually covered (less than asked right after a start)
+  std::uint64_t requests = 0;
+  std::array<std::uint64_t, 5> responses{};  ///< 1xx .. 5xx
+  std::uint64_t failed_attempts = 0;
+  std::uint64_t connects = 0;
+  double rps = 0;             ///< responses per second
+  double connects_per_s = 0;  ///< new upstream connections per second
+  /// (5xx responses + failed attempts) / (responses + failed attempts); 0 with no traffic.
+  double error_rate = 0;
+  /// Response time and header time quantiles in microseconds (0 without responses).
+  std::uint64_t p50_us = 0, p95_us = 0, p99_us = 0;
+  std::uint64_t header_p50_us = 0, header_p95_us = 0, header_p99_us = 0;
+  /// Active requests and open tunnels, sampled once a second.
+  double active_avg = 0;
+  std::int64_t active_max = 0;
+  double tunnels_avg = 0;
+  std::int64_t tunnels_max = 0;
+};
+
+/// The gauges sampled with each second's counters.
+struct Gauges {
+  std::int64_t active = 0;
+  std::int64_t tunnels = 0;
+};
+
+/// Windows of 10 s (at 1-second resolution), 1 min and 5 min (at 10-second resolution:
+/// the current partial ten seconds plus whole tens, so they step every 10 s).
+///
+/// Memory is bounded whatever the traffic: ten 1-second and thirty 10-second deltas,
+/// with histograms kept sparse (only non-empty buckets).
+class StatsWindows {
+ public:
+  static constexpr std::chrono::seconds k10s{10};
+  static constexpr std::chrono::seconds k1m{60};
+  static constexpr std::chrono::seconds k5m{300};
+
+  /// Adds one second: `cumulative` counters since the server started (their growth
+  /// since the previous push is this second's traffic; counters that went back, after
+  /// a reset, start a new baseline) and the gauges now.
+  void push(const ServerStatsSnapshot& cumulative, const Gauges& gauges);
+
+  /// The last `span` (10 s, 1 min or 5 min; others round to the nearest of these).
+  WindowStats window(std::chrono::seconds span) const;
+
+  /// Seconds pushed so far.
+  std::uint64_t pushes() const noexcept { return pushes_; }
+
+ private:
+  struct Sparse {
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> buckets;
+    void add_to(HistogramSnapshot& dense) const;
+  };
+  /// The traffic of one second, or of ten.
+  struct Delta {
+    std::uint32_t seconds = 0;
+    std::uint64_t requests = 0;
+    std::array<std::uint64_t, 5> responses{};
+    std::uint64_t failed_attempts = 0;
+    std::uint64_t connects = 0;
+    Sparse latency;
+    Sparse header_latency;
+    std::int64_t active_sum = 0, active_max = 0;
+    std::int64_t tunnels_sum = 0, tunnels_max = 0;
+    void add(const Delta& other);
+  };
+  static Sparse sparse_diff(const HistogramSnapshot& now, const HistogramSnapshot& before);
+
+  std::uint64_t pushes_ = 0;
+  bool have_last_ = false;
+  ServerStatsSnapshot last_;
+  std::deque<Delta> seconds_;  ///< the last 10 seconds
+  Delta current_ten_;          ///< seconds since the last whole ten
+  std::deque<Delta> tens_;     ///< the last 30 whole tens
+};
+
+}  // namespace tg::balancing
