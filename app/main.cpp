@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "admin/admin_service.h"
 #include "app/cli.h"
 #include "app/conf_loading.h"
 #include "app/privileged_helper.h"
@@ -200,7 +201,13 @@ class Server {
     }
     pid_path_ = m.pid_path;
     runtime_ = runtime;
+    std::vector<const proxy::WorkerCounters*> counters;
+    for (auto& w : workers_) counters.push_back(&w->counters());
+    admin_.set_workers(std::move(counters));
+    admin_.set_runtime(runtime, runtime->generation);
+    admin_.start();
     for (auto& w : workers_) {
+      w->set_control(&admin_);
       // The last worker to finish ends the control loop; only this thread joins.
       w->set_on_stopped([this] {
         asio::post(control_, [this] {
@@ -324,6 +331,7 @@ class Server {
     }
     runtime_->superseded = true;
     runtime_ = next;
+    admin_.set_runtime(next, next->generation);
     for (auto& w : workers_) w->reload(next, sockets);
   }
 
@@ -341,6 +349,7 @@ class Server {
   }
 
   void fast_stop() {
+    admin_.stop();
     for (auto& w : workers_) w->stop();
     shutdown_timer_.cancel();
     control_.stop();
@@ -354,6 +363,7 @@ class Server {
   asio::io_context control_{1};
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{control_.get_executor()};
   asio::steady_timer shutdown_timer_{control_};
+  admin::AdminService admin_{control_};
   size_t stopped_workers_ = 0;
   std::thread signal_thread_;
   std::atomic<bool> signal_thread_done_{false};

@@ -17,6 +17,8 @@ using TimePoint = Clock::time_point;
 /// (a host name with several addresses yields one ServerConfig per address, as nginx).
 struct ServerConfig {
   std::string name;  ///< "127.0.0.1:8081" (address:port, as $upstream_addr prints it)
+  /// The address as written (`server backend1:8080`, the API's "server"); empty: `name`.
+  std::string address;
   boost::asio::ip::tcp::endpoint endpoint;
   int weight = 1;                                  ///< weight=N, default 1 (values < 1 act as 1)
   int max_fails = 1;                               ///< max_fails=N, default 1; 0 disables

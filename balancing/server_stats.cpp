@@ -7,6 +7,7 @@ namespace tg::balancing {
 ServerStatsSnapshot& ServerStatsSnapshot::operator+=(const ServerStatsSnapshot& other) noexcept {
   requests += other.requests;
   for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
+  for (std::size_t i = 0; i < codes.size(); ++i) codes[i] += other.codes[i];
   failed_attempts += other.failed_attempts;
   connects += other.connects;
   sent += other.sent;
@@ -27,6 +28,9 @@ ServerStatsSnapshot ServerStats::snapshot() const {
     out.requests += s.requests.load(std::memory_order_relaxed);
     for (std::size_t c = 0; c < s.responses.size(); ++c) {
       out.responses[c] += s.responses[c].load(std::memory_order_relaxed);
+    }
+    for (std::size_t c = 0; c < s.codes.size(); ++c) {
+      out.codes[c] += s.codes[c].load(std::memory_order_relaxed);
     }
     out.failed_attempts += s.failed_attempts.load(std::memory_order_relaxed);
     out.connects += s.connects.load(std::memory_order_relaxed);

@@ -15,6 +15,7 @@ namespace tg::balancing {
 struct ServerStatsSnapshot {
   std::uint64_t requests = 0;                ///< responses recorded (any status)
   std::array<std::uint64_t, 5> responses{};  ///< by status class: [0] = 1xx ... [4] = 5xx
+  std::array<std::uint64_t, 500> codes{};    ///< by status code: [0] = 100 ... [499] = 599
   std::uint64_t failed_attempts = 0;         ///< attempts that failed before a response
   std::uint64_t connects = 0;                ///< new connections opened to the server
   std::uint64_t sent = 0;                    ///< bytes sent to the server
@@ -28,8 +29,8 @@ struct ServerStatsSnapshot {
 /// Per-worker single-writer counters for one server.
 ///
 /// Slot i is written only by worker i (one cache line-aligned slot each, so workers never
-/// share a written line); any thread may read through snapshot(). Each slot is ~6 KiB,
-/// mostly the two latency histograms.
+/// share a written line); any thread may read through snapshot(). Each slot is ~10 KiB:
+/// two latency histograms and a counter per status code.
 class ServerStats {
  public:
   /// `worker_slots`: number of worker threads that will record (at least 1).
@@ -51,7 +52,10 @@ class ServerStats {
     Slot& s = slots_[worker_slot];
     detail::add_single_writer(s.requests);
     const unsigned status_class = static_cast<unsigned>(r.status) / 100u - 1u;
-    if (status_class < s.responses.size()) detail::add_single_writer(s.responses[status_class]);
+    if (status_class < s.responses.size()) {
+      detail::add_single_writer(s.responses[status_class]);
+      detail::add_single_writer(s.codes[static_cast<unsigned>(r.status) - 100u]);
+    }
     detail::add_single_writer(s.sent, r.sent);
     detail::add_single_writer(s.received, r.received);
     s.latency.record(r.latency_us);
@@ -80,6 +84,7 @@ class ServerStats {
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> requests{0};
     std::array<std::atomic<std::uint64_t>, 5> responses{};
+    std::array<std::atomic<std::uint64_t>, 500> codes{};
     std::atomic<std::uint64_t> failed_attempts{0};
     std::atomic<std::uint64_t> connects{0};
     std::atomic<std::uint64_t> sent{0};

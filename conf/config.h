@@ -99,6 +99,22 @@ struct RewriteOp {
   bool has_value = false;
 };
 
+/// One `allow` / `deny` line (ngx_http_access_module): the first rule that matches the
+/// client's address decides.
+struct AccessRule {
+  bool allow = true;
+  bool all = false;                  ///< `all`
+  boost::asio::ip::address network;  ///< network address (host bits cleared)
+  unsigned prefix = 0;               ///< prefix length in bits
+};
+
+/// What the control thread answers in a location (tidegate's admin surface).
+struct ControlHandler {
+  enum class Kind { kApi, kPrometheus, kDashboard };
+  Kind kind = Kind::kApi;
+  bool write = false;  ///< `api write=on`
+};
+
 /// Per-location settings after nginx's http -> server -> location merge.
 struct LocationSettings {
   Millis keepalive_timeout{75'000};
@@ -137,6 +153,11 @@ struct LocationSettings {
   size_t proxy_buffer_size = 4096;
   /// `charset` added to Content-Type of charset_types responses ("" = off).
   std::string charset;
+  /// allow / deny rules in order (a level with any replaces its parent's).
+  std::vector<AccessRule> access;
+  /// auth_basic realm ("" = off) and auth_basic_user_file.
+  std::string auth_basic;
+  std::string auth_basic_user_file;
   std::vector<std::string> charset_types = {
       "text/html",          "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript",
       "application/rss+xml"};
@@ -150,6 +171,8 @@ struct Location {
   LocationSettings settings;
   std::vector<RewriteOp> rewrite;  ///< this location's set/return, in order
   std::optional<ProxyTarget> proxy;
+  std::optional<ControlHandler> control;  ///< api, prometheus, dashboard
+  std::string status_zone;                ///< NGINX Plus's location zone ("" = none)
   bool internal = false;
   std::vector<std::unique_ptr<Location>> children;  ///< nested locations
   SourceLocation where;
@@ -173,6 +196,7 @@ struct ServerBlock {
   size_t large_header_buffer_size = 8192;
   LocationSettings settings;       ///< server-level (for requests that match no location)
   std::vector<RewriteOp> rewrite;  ///< server-level set/return
+  std::string status_zone;         ///< NGINX Plus's server zone ("" = none)
   std::vector<std::unique_ptr<Location>> locations;  ///< in conf order
   SourceLocation where;
 };
@@ -197,6 +221,9 @@ struct UpstreamConfig {
   Millis drain_timeout{0};
   /// One per address (a name with several addresses gives several), in config order.
   std::vector<balancing::ServerConfig> servers;
+  /// NGINX Plus's `state file`: where run-time membership is kept ("" = none). Its
+  /// `server` lines replace the block's.
+  std::string state;
   int keepalive = 0;  ///< idle connections cached per worker; 0 = no cache
   Millis keepalive_timeout{60'000};
   int keepalive_requests = 1000;

@@ -12,6 +12,8 @@
 #include "conf/config.h"
 #include "conf/directive_args.h"
 #include "conf/directive_table.h"
+#include "conf/file_source.h"
+#include "conf/modules/modules.h"
 #include "conf/upstream_block.h"
 
 namespace tg::conf {
@@ -50,6 +52,7 @@ struct ListFlags {
   bool add_header = false;
   bool access_log = false;
   bool error_page = false;
+  bool access = false;  ///< allow / deny
 };
 
 class Builder {
@@ -91,6 +94,13 @@ class Builder {
       }
       if (d.has_block && d.name != "map" && d.name != "types") collect_variables(d.block);
     }
+  }
+
+  /// nginx's conf prefix: the directory of the main conf file (auth_basic_user_file
+  /// and other conf-relative paths).
+  std::string conf_dir() const {
+    const auto slash = opt_.conf_file.rfind('/');
+    return slash == std::string::npos ? opt_.prefix : opt_.conf_file.substr(0, slash + 1);
   }
 
   Template compile(const Directive& d, const std::string& text) {
@@ -286,6 +296,10 @@ class Builder {
   // ---- directives valid in http, server and location ----
   void common_setting(const Directive& d, LocationSettings& s, ListFlags& flags) {
     const auto& n = d.name;
+    if (modules::access(d, s, flags.access, cfg_.warnings) ||
+        modules::auth_basic(d, s, conf_dir())) {
+      return;
+    }
     if (n == "keepalive_timeout") {
       s.keepalive_timeout = time_arg(d, 0);
       s.keepalive_header = d.args.size() > 1 ? time_arg(d, 1) : Millis{0};
@@ -523,6 +537,8 @@ class Builder {
         has_name = true;
       } else if (d.name == "set" || d.name == "return") {
         s.rewrite.push_back(rewrite_op(d));
+      } else if (modules::status_zone(d, s.status_zone)) {
+        continue;
       } else if (d.name == "location") {
         continue;
       } else if (!server_level(d, s)) {
@@ -663,8 +679,11 @@ class Builder {
     }
     ListFlags flags;
     for (const auto& d : ld.block) {
+      if (modules::control_handler(d, *loc) || modules::status_zone(d, loc->status_zone)) {
+        continue;
+      }
       if (d.name == "proxy_pass") {
-        if (loc->proxy) fail(d, "\"proxy_pass\" directive is duplicate");
+        if (loc->proxy || loc->control) fail(d, "\"proxy_pass\" directive is duplicate");
         loc->proxy = proxy_target(d);
         // nginx checks this in the proxy_pass handler, so it names proxy_pass's line.
         if (loc->proxy->has_uri &&
@@ -757,7 +776,16 @@ class Builder {
     auto compile_arg = [this](const Directive& d, const std::string& text) {
       return compile(d, text);
     };
-    cfg_.http.upstreams.push_back(build_upstream(ud, compile_arg, cfg_.warnings));
+    // Through the conf's file source: the privileged helper reads it with the conf.
+    auto read_state = [this](const Directive& d, const std::string& path) {
+      FileSource& files = opt_.files ? *opt_.files : disk_files();
+      std::string text, error;
+      if (files.read(path, text, error)) return text;
+      if (error.find("(2: ") != std::string::npos) return std::string();  // not yet written
+      fail(d, error);
+    };
+    cfg_.http.upstreams.push_back(
+        build_upstream(ud, compile_arg, read_state, opt_.prefix, cfg_.warnings));
   }
 
   // ---- map ----

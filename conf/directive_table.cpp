@@ -156,6 +156,16 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     // location
     Spec("proxy_pass", kLocation | kIf, kTake1),
     Spec("internal", kLocation, kNoArgs),
+    Spec("api", kLocation, kNoArgs | kTake1, "NGINX Plus REST API v9"),
+    Spec("status_zone", kServer | kLocation, kTake1, "NGINX Plus"),
+    Spec("prometheus", kLocation, kNoArgs, kExtension),
+    Spec("dashboard", kLocation, kNoArgs, kExtension),
+
+    // access, auth_basic
+    Spec("allow", kHsl, kTake1),
+    Spec("deny", kHsl, kTake1),
+    Spec("auth_basic", kHsl, kTake1),
+    Spec("auth_basic_user_file", kHsl, kTake1),
 
     // upstream
     Spec("server", kUpstream, k1More),
@@ -172,6 +182,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("keepalive_requests", kUpstream, kTake1),
     Spec("keepalive_time", kUpstream, kTake1),
     Spec("zone", kUpstream, kTake12),
+    Spec("state", kUpstream, kTake1, "NGINX Plus"),
 });
 
 // nginx's ngx_conf_handler argument check (NGX_CONF_MAX_ARGS is 8 words).

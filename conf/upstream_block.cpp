@@ -45,13 +45,34 @@ bool parse_metric(std::string_view text, TimeMetric& out) {
 
 class UpstreamBuilder {
  public:
-  UpstreamBuilder(const CompileTemplate& compile, std::vector<std::string>& warnings)
-      : compile_(compile), warnings_(warnings) {}
+  UpstreamBuilder(const CompileTemplate& compile, const ReadStateFile& read_state,
+                  const std::string& prefix, std::vector<std::string>& warnings)
+      : compile_(compile), read_state_(read_state), prefix_(prefix), warnings_(warnings) {}
 
   UpstreamConfig build(const Directive& ud) {
     u_.name = ud.args[0];
     u_.where = ud.where;
-    for (const auto& d : ud.block) directive(d);
+    const Directive* state = nullptr;
+    for (const auto& d : ud.block) {
+      if (d.name == "state") {
+        state = &d;
+        continue;
+      }
+      directive(d);
+    }
+    if (state) {
+      // NGINX Plus: `state` keeps the servers; the block may not list any itself.
+      if (!u_.servers.empty()) fail(*state, "\"state\" directive is incompatible with \"server\"");
+      if (u_.zone.empty()) fail(*state, "\"state\" directive requires \"zone\" in the upstream");
+      u_.state = state->args[0].starts_with('/') ? state->args[0] : prefix_ + state->args[0];
+      const std::string text = read_state_(*state, u_.state);
+      for (const auto& line : parse_text(text, u_.state, ParseOptions{})) {
+        if (line.name != "server") fail(line, "unknown directive \"" + line.name + "\"");
+        server(line);
+      }
+      // An empty state (a new group) is fine: servers come through the API.
+      return finish();
+    }
     if (u_.servers.empty()) {
       // nginx checks this after reading the block, at its closing brace.
       throw ConfError("no servers are inside upstream", {ud.where.file, ud.block_end_line});
@@ -61,6 +82,11 @@ class UpstreamBuilder {
                     [](const ServerConfig& s) { return s.backup; })) {
       fail(ud, "no servers in upstream \"" + u_.name + "\"");
     }
+    return finish();
+  }
+
+ private:
+  UpstreamConfig finish() {
     // drain_timeout (tidegate extension) is the default of servers that set none.
     for (size_t i = 0; i < u_.servers.size(); ++i) {
       if (!own_drain_timeout_[i]) u_.servers[i].drain_timeout = u_.drain_timeout;
@@ -68,7 +94,6 @@ class UpstreamBuilder {
     return std::move(u_);
   }
 
- private:
   void directive(const Directive& d) {
     const std::string& n = d.name;
     if (n == "server") {
@@ -307,12 +332,15 @@ class UpstreamBuilder {
       ServerConfig s = base;
       s.endpoint = ep;
       s.name = endpoint_text(ep);
+      s.address = d.args[0];
       u_.servers.push_back(std::move(s));
       own_drain_timeout_.push_back(own_drain_timeout);
     }
   }
 
   const CompileTemplate& compile_;
+  const ReadStateFile& read_state_;
+  const std::string& prefix_;
   std::vector<std::string>& warnings_;
   UpstreamConfig u_;
   bool method_set_ = false;
@@ -325,8 +353,9 @@ class UpstreamBuilder {
 }  // namespace
 
 UpstreamConfig build_upstream(const Directive& ud, const CompileTemplate& compile,
+                              const ReadStateFile& read_state, const std::string& prefix,
                               std::vector<std::string>& warnings) {
-  return UpstreamBuilder(compile, warnings).build(ud);
+  return UpstreamBuilder(compile, read_state, prefix, warnings).build(ud);
 }
 
 }  // namespace tg::conf

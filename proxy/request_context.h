@@ -77,6 +77,10 @@ struct RequestContext {
   const std::vector<HeaderSpan>* upstream_headers = nullptr;
 
   std::string request_id;
+  /// Counted as a request in progress (WorkerCounters::current, the server zone's
+  /// processing) until finish_request().
+  bool in_progress = false;
+  class ZoneStats* server_zone = nullptr;
   std::vector<std::optional<std::string>> map_values;  ///< per-request cache
   std::vector<std::string> user_values;                ///< `set` variables
 

@@ -29,6 +29,32 @@ balancing::GroupMembership* Runtime::find_group(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+ZoneStats* zone_in(const std::map<std::string, std::shared_ptr<ZoneStats>, std::less<>>& zones,
+                   std::string_view name) {
+  auto it = zones.find(name);
+  return it == zones.end() ? nullptr : it->second.get();
+}
+
+void collect_location_zones(const std::vector<std::unique_ptr<conf::Location>>& locations,
+                            std::vector<std::string>& out) {
+  for (const auto& l : locations) {
+    if (!l->status_zone.empty()) out.push_back(l->status_zone);
+    collect_location_zones(l->children, out);
+  }
+}
+
+}  // namespace
+
+ZoneStats* Runtime::server_zone(std::string_view name) const {
+  return zone_in(server_zones, name);
+}
+
+ZoneStats* Runtime::location_zone(std::string_view name) const {
+  return zone_in(location_zones, name);
+}
+
 std::vector<std::string> access_log_paths(const conf::Config& config) {
   std::vector<std::string> paths;
   for (const auto& s : config.http.servers) {
@@ -72,6 +98,23 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     auto file = AccessLogFile::open(path, error);
     if (!file) throw conf::ConfError(error);
     rt->access_logs.emplace(path, file);
+  }
+  std::vector<std::string> location_zone_names;
+  for (const auto& s : config->http.servers) {
+    if (!s.status_zone.empty() && !rt->server_zones.count(s.status_zone)) {
+      auto kept = previous ? previous->server_zones.find(s.status_zone) : rt->server_zones.end();
+      rt->server_zones.emplace(s.status_zone, previous && kept != previous->server_zones.end()
+                                                  ? kept->second
+                                                  : std::make_shared<ZoneStats>(worker_slots));
+    }
+    collect_location_zones(s.locations, location_zone_names);
+  }
+  for (const auto& name : location_zone_names) {
+    if (rt->location_zones.count(name)) continue;
+    auto kept = previous ? previous->location_zones.find(name) : rt->location_zones.end();
+    rt->location_zones.emplace(name, previous && kept != previous->location_zones.end()
+                                         ? kept->second
+                                         : std::make_shared<ZoneStats>(worker_slots));
   }
   // Last: groups hand live peers their new settings (drain, weights), so
   // nothing after this may fail.

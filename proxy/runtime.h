@@ -13,6 +13,7 @@
 #include "conf/config.h"
 #include "proxy/access_log.h"
 #include "proxy/router.h"
+#include "proxy/zone_stats.h"
 
 namespace tg::proxy {
 
@@ -25,6 +26,11 @@ struct Runtime {
   std::vector<std::shared_ptr<balancing::GroupMembership>> groups;
   /// The group named `name`, or nullptr.
   balancing::GroupMembership* find_group(std::string_view name) const;
+  /// status_zone counters by name (kept across reloads for names that stay).
+  std::map<std::string, std::shared_ptr<ZoneStats>, std::less<>> server_zones;
+  std::map<std::string, std::shared_ptr<ZoneStats>, std::less<>> location_zones;
+  ZoneStats* server_zone(std::string_view name) const;
+  ZoneStats* location_zone(std::string_view name) const;
   /// Open access log files by path.
   std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
   /// Set when a reload replaced this generation: once its last connection closes

@@ -93,10 +93,13 @@ ClientSession::ClientSession(Worker& worker, Socket socket,
   client_.set_option(tcp::no_delay(true), ec);
   ++gen_->connections;
   worker_.add_session(this);
+  WorkerCounters::add(worker_.counters().active, 1);
 }
 
 ClientSession::~ClientSession() {
   --gen_->connections;
+  set_idle(false);
+  WorkerCounters::add(worker_.counters().active, -1);
   worker_.remove_session(this);
 }
 
@@ -150,7 +153,7 @@ std::unique_ptr<ClientSession::Exchange> ClientSession::take_exchange() {
 void ClientSession::wait_for_request(std::chrono::milliseconds timeout) {
   recycle_exchange();
   in_.release();
-  idle_ = true;
+  set_idle(true);
   if (quit_ || worker_.quitting()) {
     close();
     return;
@@ -171,7 +174,7 @@ void ClientSession::on_readable(const boost::system::error_code& ec) {
     close();
     return;
   }
-  idle_ = false;
+  set_idle(false);
   asio::co_spawn(
       client_.get_executor(), serve_requests(), [self = shared_from_this()](std::exception_ptr e) {
         if (!e) return;
@@ -182,6 +185,12 @@ void ClientSession::on_readable(const boost::system::error_code& ec) {
         }
         self->close();
       });
+}
+
+void ClientSession::set_idle(bool idle) {
+  if (idle == idle_) return;
+  idle_ = idle;
+  WorkerCounters::add(worker_.counters().idle, idle ? 1 : -1);
 }
 
 void ClientSession::close() {
@@ -254,11 +263,11 @@ Task<void> ClientSession::serve_requests() {
       auto& in = in_;
       if (in.capacity > 4096) in.release();  // a rare huge head: do not keep it
       in.reserve(listen_->default_server->client_header_buffer_size);
-      idle_ = true;
+      set_idle(true);
       arm(hot);
       auto [ec, n] =
           co_await client_.async_read_some(asio::buffer(in.data.get(), in.capacity), kTuple);
-      idle_ = false;
+      set_idle(false);
       if (!ec) {
         in.end = n;
         continue;
@@ -330,6 +339,7 @@ Task<bool> ClientSession::read_head() {
           x.parser.failed() ? x.parser.error() : http::ParseError::kHeaderLineTooLong;
       keep_alive_ = false;
       ctx.start = Clock::now();
+      begin_request();
       ctx.start_wall = std::chrono::system_clock::now();
       log(LogLevel::kInfo,
           "*" + std::to_string(info_.id) + " client sent " + std::string(http::describe(error)) +
@@ -405,6 +415,7 @@ Task<bool> ClientSession::read_head() {
     bad = true;
   }
   ctx.server = find_server(*listen_, ctx.host);
+  begin_request();
   ctx.host_from_request = !ctx.host.empty();
   if (ctx.host.empty()) ctx.host = ctx.server->names.first;
   if (bad) {
@@ -432,6 +443,7 @@ void ClientSession::finish_request() {
   if (!x_) return;
   auto& x = *x_;
   auto& ctx = x.ctx;
+  if (ctx.in_progress) record_request();
   if (ctx.status == 0) return;  // nothing was answered (connection dropped before a request)
   ctx.request_length += x.body_bytes;
   const auto& s = settings();
@@ -463,6 +475,43 @@ void ClientSession::finish_request() {
     unread_input_ = true;
   }
   ctx.status = 0;
+}
+
+void ClientSession::begin_request() {
+  auto& ctx = x_->ctx;
+  ctx.in_progress = true;
+  WorkerCounters::add(worker_.counters().current, 1);
+  if (ctx.server && !ctx.server->status_zone.empty()) {
+    ctx.server_zone = gen_->runtime->server_zone(ctx.server->status_zone);
+    if (ctx.server_zone) ctx.server_zone->begin(worker_.slot());
+  }
+}
+
+void ClientSession::record_request() {
+  auto& ctx = x_->ctx;
+  ctx.in_progress = false;
+  auto& counters = worker_.counters();
+  WorkerCounters::add(counters.current, -1);
+  WorkerCounters::add(counters.requests);
+  const bool answered = ctx.status != 0 && ctx.status != 499 && ctx.bytes_sent > 0;
+  const auto micros = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ctx.start).count());
+  const balancing::ServerStats::Response r{
+      ctx.status, micros, micros, ctx.bytes_sent,
+      static_cast<uint64_t>(ctx.request_length) + static_cast<uint64_t>(x_->body_bytes)};
+  ZoneStats* location_zone = ctx.location && !ctx.location->status_zone.empty()
+                                 ? gen_->runtime->location_zone(ctx.location->status_zone)
+                                 : nullptr;
+  for (ZoneStats* zone : {ctx.server_zone, location_zone}) {
+    if (!zone) continue;
+    if (answered) {
+      zone->responses().record(worker_.slot(), r);
+    } else {
+      zone->discarded(worker_.slot());
+    }
+  }
+  if (ctx.server_zone) ctx.server_zone->end(worker_.slot());
+  ctx.server_zone = nullptr;
 }
 
 // ---- routing and handlers ----
@@ -530,8 +579,13 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
     }
     co_return;
   }
+  if (!co_await check_access(*loc)) co_return;
   if (loc->proxy) {
     co_await proxy(*loc, redirects);
+    co_return;
+  }
+  if (loc->control) {
+    co_await serve_control(*loc, redirects);
     co_return;
   }
   // No handler: nginx would serve a static file here; tidegate has none yet.
@@ -601,13 +655,16 @@ void ClientSession::finish_response_head(bool has_body_framing, bool upgrade) {
 }
 
 Task<void> ClientSession::respond(int status, std::string_view body, std::string_view content_type,
-                                  std::string_view location_header, int redirects) {
+                                  std::string_view location_header, int redirects,
+                                  std::string_view extra_headers) {
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& s = settings();
   // error_page: internal redirect to a URI or named location, or a redirect to a URL.
-  // Applied once per request (nginx's recursive_error_pages off).
-  if (status >= 300 && redirects == 0 && ctx.server) {
+  // Applied once per request (nginx's recursive_error_pages off), and only to answers
+  // without a body of their own (nginx: `return 404 "text"` and the API module send
+  // theirs).
+  if (status >= 300 && redirects == 0 && ctx.server && body.empty()) {
     auto page = s.error_page.find(status);
     if (page != s.error_page.end()) {
       int code = s.error_page_code.at(status);
@@ -726,6 +783,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     out += location_header;
     out += "\r\n";
   }
+  out += extra_headers;
   if (status >= 400 && status != 404 && status != 429) {
     // nginx closes after most error statuses it generates itself.
     if (status == 400 || status == 413 || status == 414 || status == 494 || status == 408 ||

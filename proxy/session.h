@@ -64,8 +64,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Task<bool> read_head();
   Task<void> handle_request();
   Task<void> run_location(const conf::Location* loc, int redirects);
+  /// `extra_headers`: raw "Name: value\r\n" lines for the head.
   Task<void> respond(int status, std::string_view body, std::string_view content_type,
-                     std::string_view location_header, int redirects);
+                     std::string_view location_header, int redirects,
+                     std::string_view extra_headers = {});
+  /// The access phase (allow/deny, auth_basic): false when it answered 403 or 401.
+  Task<bool> check_access(const conf::Location& loc);
+  /// A location answered by the control thread (api, prometheus, dashboard).
+  Task<void> serve_control(const conf::Location& loc, int redirects);
+  /// Reads the whole request body into `out` (at most `limit` bytes); false when the
+  /// client failed or the body was larger (413 answered).
+  Task<bool> read_body(std::string& out, int64_t limit, int redirects);
   Task<void> respond_error(int status, int redirects = 0);
   Task<void> proxy(const conf::Location& loc, int redirects);
   Task<bool> discard_body();
@@ -89,6 +98,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// `upgrade`: a 101 that turns the connection into a tunnel (Connection: upgrade).
   void finish_response_head(bool has_body_framing, bool upgrade = false);
   void finish_request();
+  /// A request began (head read or refused): counts it in progress.
+  void begin_request();
+  /// Its end: the worker's counters and the status zones.
+  void record_request();
+  void set_idle(bool idle);
   void log_upstream_error(std::string_view what, const std::string& upstream_url);
   const conf::LocationSettings& settings() const;
 
@@ -111,7 +125,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::chrono::steady_clock::time_point created_;
   std::chrono::milliseconds idle_timeout_;  ///< client_header_timeout, then keepalive_timeout
   bool keep_alive_ = true;
-  bool idle_ = true;
+  bool idle_ = false;  ///< waiting for a request (counted in WorkerCounters::idle)
   bool quit_ = false;
   bool unread_input_ = false;  ///< answered before the request was fully read
   size_t slot_ = 0;            ///< index in the worker's session table

@@ -35,6 +35,8 @@ void RequestContext::reset() {
   upstream_base = nullptr;
   upstream_headers = nullptr;
   request_id.clear();
+  in_progress = false;
+  server_zone = nullptr;
   for (auto& m : map_values) m.reset();
   for (auto& u : user_values) u.clear();
 }

@@ -167,8 +167,10 @@ void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) 
   // the next connection arrives (and hold back the retired notice).
   auto gen = current_;
   const auto& limits = gen->runtime->config->main;
+  WorkerCounters::add(counters_.accepted);
   if (sessions_.size() >= static_cast<size_t>(limits.worker_connections) &&
       reclaim_idle_connections() == 0) {
+    WorkerCounters::add(counters_.dropped);
     log(LogLevel::kAlert,
         std::to_string(limits.worker_connections) + " worker_connections are not enough");
     return;  // socket closes here

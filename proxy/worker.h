@@ -17,10 +17,13 @@
 
 #include "balancing/upstream.h"
 #include "proxy/access_log.h"
+#include "proxy/auth_basic.h"
+#include "proxy/control_plane.h"
 #include "proxy/listen_sockets.h"
 #include "proxy/net.h"
 #include "proxy/runtime.h"
 #include "proxy/upstream_pool.h"
+#include "proxy/zone_stats.h"
 
 namespace tg::proxy {
 
@@ -84,6 +87,15 @@ class Worker {
     return wp.picker;
   }
   UpstreamPool& pool() { return pool_; }
+  /// Connection and request counters (this worker writes, the control thread reads).
+  WorkerCounters& counters() { return counters_; }
+  const WorkerCounters& counters() const { return counters_; }
+  /// auth_basic user files, as this worker last read them.
+  UserFiles& user_files() { return user_files_; }
+  /// The control thread's request handler (admin API, metrics); null when none.
+  ControlPlane* control() const { return control_; }
+  /// Set before start().
+  void set_control(ControlPlane* control) { control_ = control; }
   AccessLogWriter& access_log() { return access_log_; }
   bool quitting() const { return quitting_; }
   void add_session(ClientSession* s);
@@ -125,6 +137,9 @@ class Worker {
   std::vector<Listener> listeners_;
   std::shared_ptr<WorkerGeneration> current_;
   UpstreamPool pool_;
+  UserFiles user_files_;
+  WorkerCounters counters_;
+  ControlPlane* control_ = nullptr;
   AccessLogWriter access_log_;
   std::unique_ptr<boost::asio::steady_timer> ticker_ =
       std::make_unique<boost::asio::steady_timer>(*ioc_);

@@ -1,0 +1,84 @@
+#include "admin/admin_service.h"
+
+#include <boost/asio/post.hpp>
+
+#include "admin/api.h"
+#include "admin/dashboard.h"
+#include "admin/prometheus.h"
+
+namespace tg::admin {
+
+namespace asio = boost::asio;
+
+AdminService::AdminService(asio::io_context& control) : control_(control), timer_(control) {}
+
+AdminService::~AdminService() {
+  stop();
+}
+
+void AdminService::set_runtime(std::shared_ptr<const proxy::Runtime> runtime,
+                               std::uint64_t generation) {
+  runtime_ = std::move(runtime);
+  generation_ = generation;
+  load_time_ = std::chrono::system_clock::now();
+}
+
+void AdminService::set_workers(std::vector<const proxy::WorkerCounters*> workers) {
+  workers_ = std::move(workers);
+}
+
+void AdminService::start() {
+  running_ = true;
+  tick();
+}
+
+void AdminService::stop() {
+  running_ = false;
+  timer_.cancel();
+}
+
+void AdminService::tick() {
+  if (!running_) return;
+  if (runtime_) {
+    for (const auto& g : runtime_->groups) g->collect_zombies();
+    metrics_.sample(runtime_->groups, balancing::Clock::now(), std::chrono::system_clock::now());
+  }
+  timer_.expires_after(std::chrono::seconds(1));
+  timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
+  });
+}
+
+void AdminService::handle(proxy::ControlRequest request,
+                          std::function<void(proxy::ControlResponse)> done) {
+  asio::post(control_, [this, request = std::move(request), done = std::move(done)] {
+    done(dispatch(request));
+  });
+}
+
+proxy::ControlResponse AdminService::dispatch(const proxy::ControlRequest& request) {
+  AdminState state;
+  state.runtime = runtime_;
+  state.metrics = &metrics_;
+  state.workers = workers_;
+  state.generation = generation_;
+  state.load_time = load_time_;
+  state.peer_baselines = &peer_baselines_;
+  state.zone_baselines = &zone_baselines_;
+  if (!runtime_) {
+    proxy::ControlResponse r;
+    r.status = 503;
+    return r;
+  }
+  switch (request.handler.kind) {
+    case conf::ControlHandler::Kind::kApi:
+      return handle_api(request, state);
+    case conf::ControlHandler::Kind::kPrometheus:
+      return prometheus_response(request, state);
+    case conf::ControlHandler::Kind::kDashboard:
+      return dashboard_response(request);
+  }
+  return proxy::ControlResponse{};
+}
+
+}  // namespace tg::admin

@@ -1,0 +1,68 @@
+// The control thread's side of the admin surface: the NGINX Plus–compatible API,
+// Prometheus metrics and the dashboard, answered for requests that workers hand
+// over (proxy/control_plane.h), and the once-a-second sampling of every server
+// into rolling windows.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "balancing/metrics_collector.h"
+#include "proxy/control_plane.h"
+#include "proxy/runtime.h"
+#include "proxy/zone_stats.h"
+
+namespace tg::admin {
+
+/// Everything the API reads, as of one moment on the control thread.
+struct AdminState {
+  std::shared_ptr<const proxy::Runtime> runtime;
+  const balancing::MetricsCollector* metrics = nullptr;
+  std::vector<const proxy::WorkerCounters*> workers;
+  std::uint64_t generation = 1;  ///< configuration generations loaded (reloads + 1)
+  std::chrono::system_clock::time_point load_time;
+  /// Statistics reset through the API (DELETE): values subtracted from what is reported.
+  std::map<std::uint64_t, balancing::ServerStatsSnapshot>* peer_baselines = nullptr;
+  std::map<std::string, balancing::ServerStatsSnapshot, std::less<>>* zone_baselines = nullptr;
+};
+
+class AdminService : public proxy::ControlPlane {
+ public:
+  explicit AdminService(boost::asio::io_context& control);
+  ~AdminService() override;
+
+  /// The generation now serving (after start and every reload).
+  void set_runtime(std::shared_ptr<const proxy::Runtime> runtime, std::uint64_t generation);
+  /// The workers whose counters /connections and /http/requests sum.
+  void set_workers(std::vector<const proxy::WorkerCounters*> workers);
+  /// Starts sampling once a second (on the control thread).
+  void start();
+  void stop();
+
+  void handle(proxy::ControlRequest request,
+              std::function<void(proxy::ControlResponse)> done) override;
+
+  const balancing::MetricsCollector& metrics() const { return metrics_; }
+
+ private:
+  proxy::ControlResponse dispatch(const proxy::ControlRequest& request);
+  void tick();
+
+  boost::asio::io_context& control_;
+  boost::asio::steady_timer timer_;
+  balancing::MetricsCollector metrics_;
+  std::shared_ptr<const proxy::Runtime> runtime_;
+  std::vector<const proxy::WorkerCounters*> workers_;
+  std::uint64_t generation_ = 1;
+  std::chrono::system_clock::time_point load_time_;
+  std::map<std::uint64_t, balancing::ServerStatsSnapshot> peer_baselines_;
+  std::map<std::string, balancing::ServerStatsSnapshot, std::less<>> zone_baselines_;
+  bool running_ = false;
+};
+
+}  // namespace tg::admin

@@ -1,0 +1,37 @@
+// NGINX Plus's ngx_http_api_module (`api`, `status_zone`) and tidegate's
+// `prometheus` and `dashboard`: locations answered by the control thread.
+#include "conf/directive_args.h"
+#include "conf/modules/modules.h"
+
+namespace tg::conf::modules {
+
+bool control_handler(const Directive& d, Location& loc) {
+  ControlHandler h;
+  if (d.name == "api") {
+    h.kind = ControlHandler::Kind::kApi;
+    for (const auto& a : d.args) {
+      if (a == "write=on") {
+        h.write = true;
+      } else if (a != "write=off") {
+        fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+  } else if (d.name == "prometheus") {
+    h.kind = ControlHandler::Kind::kPrometheus;
+  } else if (d.name == "dashboard") {
+    h.kind = ControlHandler::Kind::kDashboard;
+  } else {
+    return false;
+  }
+  if (loc.control || loc.proxy) fail(d, "\"" + d.name + "\" directive is duplicate");
+  loc.control = h;
+  return true;
+}
+
+bool status_zone(const Directive& d, std::string& zone) {
+  if (d.name != "status_zone") return false;
+  zone = d.args[0];
+  return true;
+}
+
+}  // namespace tg::conf::modules

@@ -1,0 +1,28 @@
+// nginx modules whose directives live in files of their own (DESIGN.md: one file
+// per module). Each handler takes one directive of its module and returns true, or
+// returns false for a directive that is not its own.
+#pragma once
+
+#include "conf/ast.h"
+#include "conf/config.h"
+
+namespace tg::conf::modules {
+
+/// ngx_http_access_module: `allow` / `deny` address | CIDR | all. `replaced` tells
+/// whether this level already replaced its parent's rules (arrays inherit only when a
+/// level defines none). nginx's load-time warnings go to `warnings`.
+bool access(const Directive& d, LocationSettings& s, bool& replaced,
+            std::vector<std::string>& warnings);
+
+/// ngx_http_auth_basic_module: `auth_basic "realm" | off`, `auth_basic_user_file path`
+/// (relative to the conf prefix).
+bool auth_basic(const Directive& d, LocationSettings& s, const std::string& conf_prefix);
+
+/// NGINX Plus's ngx_http_api_module `api [write=on|off]`, and tidegate's `prometheus`
+/// and `dashboard` handlers (locations only).
+bool control_handler(const Directive& d, Location& loc);
+
+/// NGINX Plus's `status_zone name` (server and location).
+bool status_zone(const Directive& d, std::string& zone);
+
+}  // namespace tg::conf::modules
