@@ -24,7 +24,7 @@ void MetricsCollector::sample(std::span<const std::shared_ptr<GroupMembership>> 
     ServerStatsSnapshot total = group->retired();
     Gauges group_gauges;
     auto visit = [&](const Peer& peer, bool member) {
-      const ServerStatsSnapshot stats = peer.stats().snapshot();
+      const ServerStatsSnapshot stats = peer.stats().snapshot(ServerStats::Detail::kNoCodes);
       total += stats;
       group_gauges.active += peer.active();
       group_gauges.tunnels += peer.tunnels();

@@ -21,7 +21,7 @@ ServerStats::ServerStats(std::size_t worker_slots)
     : slot_count_(std::max<std::size_t>(worker_slots, 1)),
       slots_(std::make_unique<Slot[]>(slot_count_)) {}
 
-ServerStatsSnapshot ServerStats::snapshot() const {
+ServerStatsSnapshot ServerStats::snapshot(Detail detail) const {
   ServerStatsSnapshot out;
   for (std::size_t i = 0; i < slot_count_; ++i) {
     const Slot& s = slots_[i];
@@ -29,8 +29,10 @@ ServerStatsSnapshot ServerStats::snapshot() const {
     for (std::size_t c = 0; c < s.responses.size(); ++c) {
       out.responses[c] += s.responses[c].load(std::memory_order_relaxed);
     }
-    for (std::size_t c = 0; c < s.codes.size(); ++c) {
-      out.codes[c] += s.codes[c].load(std::memory_order_relaxed);
+    if (detail == Detail::kAll) {
+      for (std::size_t c = 0; c < s.codes.size(); ++c) {
+        out.codes[c] += s.codes[c].load(std::memory_order_relaxed);
+      }
     }
     out.failed_attempts += s.failed_attempts.load(std::memory_order_relaxed);
     out.connects += s.connects.load(std::memory_order_relaxed);

@@ -77,8 +77,11 @@ class ServerStats {
     detail::add_single_writer(slots_[worker_slot].failed_attempts);
   }
 
+  /// What snapshot() reads: everything, or all but the per-code counters (what the
+  /// once-a-second windows need: 2,000 fewer loads per server with four workers).
+  enum class Detail { kAll, kNoCodes };
   /// Merges every slot into a plain struct (relaxed reads: a consistent-enough view).
-  ServerStatsSnapshot snapshot() const;
+  ServerStatsSnapshot snapshot(Detail detail = Detail::kAll) const;
 
  private:
   struct alignas(64) Slot {

@@ -70,8 +70,10 @@ void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gau
     }
     d.failed_attempts = cumulative.failed_attempts - last_.failed_attempts;
     d.connects = cumulative.connects - last_.connects;
-    d.latency = sparse_diff(cumulative.latency, last_.latency);
-    d.header_latency = sparse_diff(cumulative.header_latency, last_.header_latency);
+    if (d.requests > 0) {  // an idle second has no latencies to compare
+      d.latency = sparse_diff(cumulative.latency, last_.latency);
+      d.header_latency = sparse_diff(cumulative.header_latency, last_.header_latency);
+    }
   }
   last_ = cumulative;
   have_last_ = true;

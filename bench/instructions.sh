@@ -113,15 +113,17 @@ http { access_log off;
   server { listen 127.0.0.1:$port; keepalive_requests 100000;
     location / { proxy_pass http://be; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 EOF
-  if [[ $name != nginx ]]; then sed -i 's/ master_process off;//' "$dir/proxy.conf"; fi
-  valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out" \
+  # tidegate: one process (no master_process) that stays root like nginx's
+  # master_process off, so callgrind can write its file at exit.
+  if [[ $name != nginx ]]; then sed -i 's/ master_process off;/ user root;/' "$dir/proxy.conf"; fi
+  valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
     "$bin" -p "$dir/" -c "$dir/proxy.conf" -e "$dir/error.log" 2>"$dir/valgrind.txt" &
   local vpid=$!
   wait_port "$port"
   client "$port" "$requests" "$CONNS"
   kill -QUIT "$vpid"
   wait "$vpid" || true
-  awk '/^summary:/ {print $2}' "$dir/callgrind.out"
+  awk '/^summary:/ {print $2}' "$dir/callgrind.out.$vpid"
 }
 
 wait_port "$backend_port"

@@ -493,15 +493,16 @@ void ClientSession::record_request() {
   auto& counters = worker_.counters();
   WorkerCounters::add(counters.current, -1);
   WorkerCounters::add(counters.requests);
+  ZoneStats* location_zone = ctx.location && !ctx.location->status_zone.empty()
+                                 ? gen_->runtime->location_zone(ctx.location->status_zone)
+                                 : nullptr;
+  if (!ctx.server_zone && !location_zone) return;  // no zone: no clock read
   const bool answered = ctx.status != 0 && ctx.status != 499 && ctx.bytes_sent > 0;
   const auto micros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ctx.start).count());
   const balancing::ServerStats::Response r{
       ctx.status, micros, micros, ctx.bytes_sent,
       static_cast<uint64_t>(ctx.request_length) + static_cast<uint64_t>(x_->body_bytes)};
-  ZoneStats* location_zone = ctx.location && !ctx.location->status_zone.empty()
-                                 ? gen_->runtime->location_zone(ctx.location->status_zone)
-                                 : nullptr;
   for (ZoneStats* zone : {ctx.server_zone, location_zone}) {
     if (!zone) continue;
     if (answered) {
@@ -579,7 +580,11 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
     }
     co_return;
   }
-  if (!co_await check_access(*loc)) co_return;
+  // Only locations with access rules pay for the access phase's coroutine.
+  if ((!loc->settings.access.empty() || !loc->settings.auth_basic.empty()) &&
+      !co_await check_access(*loc)) {
+    co_return;
+  }
   if (loc->proxy) {
     co_await proxy(*loc, redirects);
     co_return;
