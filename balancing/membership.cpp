@@ -124,9 +124,13 @@ void GroupMembership::publish() {
     (s.config.backup ? backups : primaries).push_back(s.peer);
     (s.config.backup ? backup_ids : primary_ids).push_back(sticky_id_for(s.config));
   }
-  snapshot_.store(std::make_shared<const UpstreamGroup>(name_, balancer_, std::move(primaries),
-                                                        std::move(backups), std::move(primary_ids),
-                                                        std::move(backup_ids), epoch_));
+  auto next = std::make_shared<const UpstreamGroup>(name_, balancer_, std::move(primaries),
+                                                    std::move(backups), std::move(primary_ids),
+                                                    std::move(backup_ids), epoch_);
+  {
+    std::lock_guard lock(snapshot_mutex_);
+    snapshot_ = std::move(next);
+  }
   version_.fetch_add(1, std::memory_order_release);
 }
 

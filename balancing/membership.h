@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -46,8 +47,11 @@ class GroupMembership {
   const std::string& name() const noexcept { return name_; }
   /// Moves on every published change.
   std::uint64_t version() const noexcept { return version_.load(std::memory_order_acquire); }
-  /// The current snapshot.
-  std::shared_ptr<const UpstreamGroup> snapshot() const { return snapshot_.load(); }
+  /// The current snapshot. Takes a lock: call when version() moved, not per pick.
+  std::shared_ptr<const UpstreamGroup> snapshot() const {
+    std::lock_guard lock(snapshot_mutex_);
+    return snapshot_;
+  }
   bool dynamic() const noexcept { return dynamic_.load(std::memory_order_relaxed); }
 
   // ---- control thread ----
@@ -91,7 +95,10 @@ class GroupMembership {
   bool loaded_ = false;
   std::atomic<bool> dynamic_{false};
   std::atomic<std::uint64_t> version_{0};
-  std::atomic<std::shared_ptr<const UpstreamGroup>> snapshot_;
+  // A mutex, not std::atomic<std::shared_ptr>: read only when the version moves, and
+  // libstdc++'s lock-bit implementation of the latter is opaque to ThreadSanitizer.
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const UpstreamGroup> snapshot_;
 };
 
 }  // namespace tg::balancing
