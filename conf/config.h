@@ -194,6 +194,10 @@ struct ServerBlock {
   size_t client_header_buffer_size = 1024;
   int large_header_buffers = 4;
   size_t large_header_buffer_size = 8192;
+  /// Read while the head is parsed, so (as in nginx) the values of the default
+  /// server of the address the request came to apply, whatever its Host.
+  bool underscores_in_headers = false;
+  bool ignore_invalid_headers = true;
   LocationSettings settings;       ///< server-level (for requests that match no location)
   std::vector<RewriteOp> rewrite;  ///< server-level set/return
   std::string status_zone;         ///< NGINX Plus's server zone ("" = none)
@@ -251,8 +255,6 @@ struct HttpConfig {
   std::vector<LogFormat> log_formats;        ///< [0] = "combined"
   std::vector<std::string> user_variables;   ///< `set` slots
   std::map<std::string, std::string> types;  ///< extension -> MIME type
-  bool underscores_in_headers = false;
-  bool ignore_invalid_headers = true;
 };
 
 struct MainConfig {

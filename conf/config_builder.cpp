@@ -205,10 +205,6 @@ class Builder {
         for (const auto& t : d.block) {
           for (const auto& ext : t.args) h.types[lower(ext)] = t.name;
         }
-      } else if (d.name == "underscores_in_headers") {
-        h.underscores_in_headers = flag_arg(d);
-      } else if (d.name == "ignore_invalid_headers") {
-        h.ignore_invalid_headers = flag_arg(d);
       } else if (d.name == "error_log") {
         error_log(d);
       } else if (!server_level(d, header_defaults)) {
@@ -287,6 +283,10 @@ class Builder {
         fail(d, "\"" + d.name + "\" directive invalid value");
       }
       s.large_header_buffer_size = static_cast<size_t>(size);
+    } else if (d.name == "underscores_in_headers") {
+      s.underscores_in_headers = flag_arg(d);
+    } else if (d.name == "ignore_invalid_headers") {
+      s.ignore_invalid_headers = flag_arg(d);
     } else {
       return false;
     }
@@ -524,6 +524,8 @@ class Builder {
     s.client_header_buffer_size = header_defaults.client_header_buffer_size;
     s.large_header_buffers = header_defaults.large_header_buffers;
     s.large_header_buffer_size = header_defaults.large_header_buffer_size;
+    s.underscores_in_headers = header_defaults.underscores_in_headers;
+    s.ignore_invalid_headers = header_defaults.ignore_invalid_headers;
     s.settings = http_settings;
     ListFlags flags;
     bool has_name = false;

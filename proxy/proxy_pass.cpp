@@ -209,15 +209,16 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     head += "\r\n";
   }
   const char* base = ctx.base;
+  const conf::ServerBlock& head_rules = *listen_->default_server;
   std::string_view connection_tokens = ctx.header("connection");
   for (const auto& hs : parser.headers()) {
     std::string_view name = hs.name.in(base);
     if (hop_by_hop_request(name)) continue;
     // ignore_invalid_headers (on by default): names that are not tokens, and
     // names with '_' unless underscores_in_headers is on, are not passed.
-    if (ctx.config->http.ignore_invalid_headers &&
+    if (head_rules.ignore_invalid_headers &&
         (!http::is_token(name) ||
-         (!ctx.config->http.underscores_in_headers && name.find('_') != std::string_view::npos))) {
+         (!head_rules.underscores_in_headers && name.find('_') != std::string_view::npos))) {
       continue;
     }
     bool overridden = false;
@@ -402,8 +403,10 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       }
     }
     upstream_socket_ = &conn->socket;
-    if (keep_times)
-      append_list(ctx.upstream_connect_time, seconds_text(Clock::now() - attempt_start));
+    if (keep_times)  // nginx: "-" for an attempt that never connected
+      append_list(ctx.upstream_connect_time, failure == Failure::kNone
+                                                 ? seconds_text(Clock::now() - attempt_start)
+                                                 : std::string("-"));
 
     // ---- send head and body ----
     bool request_sent = false;

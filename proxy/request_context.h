@@ -97,6 +97,11 @@ std::string_view request_cookie(RequestContext& ctx, std::string_view name);
 void expand(const conf::Template& tmpl, RequestContext& ctx, std::string& out);
 /// Convenience: returns the value.
 std::string expand(const conf::Template& tmpl, RequestContext& ctx);
+/// Appends one access-log line of `format` to `out` as nginx's log module writes
+/// it: with escape=default a variable without a value is written as "-" and the
+/// bytes `"`, `\`, below 0x20 and from 0x7f as \xXX; escape=json writes nothing for
+/// a missing value and escapes for a JSON string; escape=none writes values as is.
+void expand_log(const conf::LogFormat& format, RequestContext& ctx, std::string& out);
 
 /// Formats times as nginx's variables do (cached per second per thread).
 std::string_view time_local_text(std::chrono::system_clock::time_point t);

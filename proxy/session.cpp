@@ -451,7 +451,7 @@ void ClientSession::finish_request() {
     auto it = gen_->runtime->access_logs.find(a.path);
     if (it == gen_->runtime->access_logs.end()) continue;
     std::string line;
-    expand(ctx.config->http.log_formats[a.format].format, ctx, line);
+    expand_log(ctx.config->http.log_formats[a.format], ctx, line);
     worker_.access_log().append(it->second, line, a.buffer);
   }
   // Leftover pipelined bytes move to the front for the next request.
@@ -480,7 +480,9 @@ void ClientSession::finish_request() {
 void ClientSession::begin_request() {
   auto& ctx = x_->ctx;
   ctx.in_progress = true;
+  // nginx counts a request when it begins (stub_status, NGINX Plus's total >= current).
   WorkerCounters::add(worker_.counters().current, 1);
+  WorkerCounters::add(worker_.counters().requests);
   if (ctx.server && !ctx.server->status_zone.empty()) {
     ctx.server_zone = gen_->runtime->server_zone(ctx.server->status_zone);
     if (ctx.server_zone) ctx.server_zone->begin(worker_.slot());
@@ -492,7 +494,6 @@ void ClientSession::record_request() {
   ctx.in_progress = false;
   auto& counters = worker_.counters();
   WorkerCounters::add(counters.current, -1);
-  WorkerCounters::add(counters.requests);
   ZoneStats* location_zone = ctx.location && !ctx.location->status_zone.empty()
                                  ? gen_->runtime->location_zone(ctx.location->status_zone)
                                  : nullptr;

@@ -369,6 +369,87 @@ std::string expand(const conf::Template& tmpl, RequestContext& ctx) {
   return out;
 }
 
+namespace {
+
+void append_log_escaped(std::string_view v, std::string& out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
+void append_json_escaped(std::string_view v, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : v) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 0xf];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void expand_log(const conf::LogFormat& format, RequestContext& ctx, std::string& out) {
+  using Escape = conf::LogFormat::Escape;
+  std::string value;
+  for (const auto& s : format.format.segments()) {
+    if (s.var == Var::kLiteral) {
+      out += s.text;
+      continue;
+    }
+    value.clear();
+    append_var(s, ctx, value);
+    switch (format.escape) {
+      case Escape::kDefault:
+        if (value.empty())
+          out += '-';
+        else
+          append_log_escaped(value, out);
+        break;
+      case Escape::kJson:
+        append_json_escaped(value, out);
+        break;
+      case Escape::kNone:
+        out += value;
+        break;
+    }
+  }
+}
+
 std::string_view time_local_text(std::chrono::system_clock::time_point t) {
   thread_local TimeCache cache;
   return cached_time(cache, t, [](time_t sec, char* buf, size_t size) {

@@ -1,4 +1,6 @@
-"""proxy_pass basics: balancing, URI mapping, headers sent upstream and returned, return/add_header."""
+"""proxy_pass basics: balancing, URI mapping, headers sent upstream (and which header names
+pass: underscores_in_headers, ignore_invalid_headers) and returned, return/add_header,
+default_type."""
 
 import os
 import sys
@@ -244,6 +246,104 @@ http {
         self.assertEqual(self.hdr(e, "X-Hop"), [], e["headers"])
         self.assertEqual(self.hdr(e, "Proxy-Connection"), [], e["headers"])
         self.assertEqual(self.hdr(e, "X-End-To-End"), ["kept"])
+
+    # -- request header names: underscores_in_headers, ignore_invalid_headers -------------
+
+    HEADER_NAMES = [("X_Under", "u"), ("Bad@Name", "b"), ("X-Plain", "p")]
+
+    def passed_headers(self, port):
+        """Which of HEADER_NAMES reached the backend (names as sent)."""
+        with self.client(port) as c:
+            c.request("GET", "/names", headers=self.HEADER_NAMES)
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        got = {k for k, _ in r.json()["headers"]}
+        return sorted(n for n, _ in self.HEADER_NAMES if n in got)
+
+    def test_underscores_and_invalid_header_names_http_level(self):
+        # Defaults (ignore_invalid_headers on, underscores_in_headers off): a name with
+        # '_' counts as invalid and is dropped, as is a name that is not a token.
+        # underscores_in_headers on: '_' is valid. ignore_invalid_headers off: invalid
+        # names are passed on, '_' ones included.
+        be = self.backend()
+        for settings, expected in (
+            ("", ["X-Plain"]),
+            ("underscores_in_headers on;", ["X-Plain", "X_Under"]),
+            ("ignore_invalid_headers off;", ["Bad@Name", "X-Plain", "X_Under"]),
+            ("underscores_in_headers off; ignore_invalid_headers on;", ["X-Plain"]),
+        ):
+            with self.subTest(settings=settings):
+                port = free_port()
+                px = self.proxy(fill("""
+http {
+    @SETTINGS@
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { proxy_pass http://@BE@; }
+    }
+}
+""", PORT=port, BE=be.addr, SETTINGS=settings))
+                self.assertEqual(self.passed_headers(port), expected)
+                px.stop()
+
+    def test_underscores_and_invalid_header_names_server_level(self):
+        # The same settings in server blocks (each the default server of its own port,
+        # whose settings nginx applies while it reads the head).
+        be = self.backend()
+        ports = [free_port() for _ in range(3)]
+        self.proxy(fill("""
+http {
+    server {
+        listen 127.0.0.1:@P0@;
+        location / { proxy_pass http://@BE@; }
+    }
+    server {
+        listen 127.0.0.1:@P1@;
+        underscores_in_headers on;
+        location / { proxy_pass http://@BE@; }
+    }
+    server {
+        listen 127.0.0.1:@P2@;
+        ignore_invalid_headers off;
+        location / { proxy_pass http://@BE@; }
+    }
+}
+""", P0=ports[0], P1=ports[1], P2=ports[2], BE=be.addr))
+        self.assertEqual(self.passed_headers(ports[0]), ["X-Plain"])
+        self.assertEqual(self.passed_headers(ports[1]), ["X-Plain", "X_Under"])
+        self.assertEqual(self.passed_headers(ports[2]), ["Bad@Name", "X-Plain", "X_Under"])
+
+    # -- default_type ------------------------------------------------------------------------
+
+    def test_default_type_is_the_content_type_of_return(self):
+        port = free_port()
+        self.proxy(fill("""
+http {
+    default_type application/x-http-level;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location = /inherited { return 200 "x"; }
+        location = /own { default_type text/x-location; return 200 "x"; }
+        location /nested/ {
+            default_type application/x-outer;
+            location = /nested/inner { return 200 "x"; }
+        }
+    }
+    server {
+        listen 127.0.0.1:@PORT2@;
+        default_type image/x-server;
+        location / { return 200 "x"; }
+    }
+}
+""", PORT=port, PORT2=(port2 := free_port())))
+        for p, path, ctype in ((port, "/inherited", "application/x-http-level"),
+                               (port, "/own", "text/x-location"),
+                               (port, "/nested/inner", "application/x-outer"),
+                               (port2, "/any", "image/x-server")):
+            with self.subTest(path=path):
+                r = http_get(p, path)
+                self.assertEqual((r.status, r.body), (200, b"x"), r)
+                self.assertEqual(r.header_all("Content-Type"), [ctype])
 
     def test_response_headers_hide_and_pass(self):
         be = self.backend()

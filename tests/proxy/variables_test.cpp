@@ -87,6 +87,16 @@ class Variables : public ::testing::Test {
     return expand(t, ctx_);
   }
 
+  std::string log_line(std::string_view source, conf::LogFormat::Escape escape) {
+    conf::LogFormat f;
+    f.escape = escape;
+    std::string error;
+    EXPECT_TRUE(conf::Template::compile(source, scope_, f.format, error)) << error;
+    std::string out;
+    expand_log(f, ctx_, out);
+    return out;
+  }
+
   std::shared_ptr<const conf::Config> config_;
   conf::VariableScope scope_;
   ConnectionInfo conn_;
@@ -333,6 +343,25 @@ class ScopedTimeZone {
 // 2021-03-04 05:06:07 UTC, a Thursday.
 std::chrono::system_clock::time_point at(int extra_seconds) {
   return std::chrono::system_clock::from_time_t(1614834367 + extra_seconds);
+}
+
+// ---- access-log lines ----
+
+// $uri is percent-decoded: a client can put a newline, a quote or a backslash in
+// it. In a log line it cannot end the line or a quoted field.
+TEST_F(Variables, LogLineEscapesWhatAClientCouldForgeALineWith) {
+  parse("GET /a%0Ab%22c%5Cd%7F%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n");
+  using E = conf::LogFormat::Escape;
+  EXPECT_EQ(log_line("\"$uri\" [$http_x_missing]", E::kDefault),
+            "\"/a\\x0Ab\\x22c\\x5Cd\\x7F\\xC3\\xA9\" [-]");
+  EXPECT_EQ(log_line("{\"u\":\"$uri\",\"m\":\"$http_x_missing\"}", E::kJson),
+            "{\"u\":\"/a\\nb\\\"c\\\\d\x7f\xc3\xa9\",\"m\":\"\"}");
+  EXPECT_EQ(log_line("$uri|$http_x_missing|", E::kNone), "/a\nb\"c\\d\x7f\xc3\xa9||");
+}
+
+TEST_F(Variables, JsonLogEscapesControlBytesAsUnicode) {
+  parse("GET /%01%09%1F HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(log_line("$uri", conf::LogFormat::Escape::kJson), "/\\u0001\\t\\u001f");
 }
 
 TEST(VariableTimes, TimeLocalInUtc) {
