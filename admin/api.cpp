@@ -397,9 +397,14 @@ ControlResponse zones(const ControlRequest& r, AdminState& st, const std::vector
                       bool server_zones) {
   const auto& zones = server_zones ? st.runtime->server_zones : st.runtime->location_zones;
   const std::string prefix = server_zones ? "server:" : "location:";
+  const std::string kind = server_zones ? "server zone" : "location zone";
   auto reset = [&](const std::string& name, const proxy::ZoneStats& z) {
     (*st.zone_baselines)[prefix + name] = z.responses().snapshot();
   };
+  auto logged = [&](const std::string& what) {
+    log(LogLevel::kNotice, "api: statistics of " + what + " reset, client: " + r.client);
+  };
+
   if (path.size() == 3) {
     if (method_is(r, "GET")) {
       json::object all;
@@ -409,6 +414,7 @@ ControlResponse zones(const ControlRequest& r, AdminState& st, const std::vector
     }
     if (r.method == "DELETE") {
       for (const auto& [name, z] : zones) reset(name, *z);
+      logged("every " + kind);
       ControlResponse done;
       done.status = 204;
       done.content_type.clear();
@@ -425,6 +431,7 @@ ControlResponse zones(const ControlRequest& r, AdminState& st, const std::vector
     return answer(200, zone_json(*it->second, prefix + it->first, st, server_zones));
   if (r.method == "DELETE") {
     reset(it->first, *it->second);
+    logged(kind + " \"" + it->first + "\"");
     ControlResponse done;
     done.status = 204;
     done.content_type.clear();
@@ -456,9 +463,65 @@ json::object requests_json(const AdminState& st) {
   return json::object{{"total", total}, {"current", current}};
 }
 
+/// NGINX Plus's `fields` argument: only the named fields of an object, or of each
+/// object of a map of them (upstreams, zones).
+void limit_fields(std::string_view args, json::value& body) {
+  std::string_view fields;
+  while (!args.empty()) {
+    const size_t amp = args.find('&');
+    const std::string_view arg = args.substr(0, amp);
+    if (arg.starts_with("fields=")) fields = arg.substr(7);
+    if (amp == std::string_view::npos) break;
+    args.remove_prefix(amp + 1);
+  }
+  if (fields.empty() || !body.is_object()) return;
+  std::vector<std::string_view> keep;
+  while (!fields.empty()) {
+    const size_t comma = fields.find(',');
+    keep.push_back(fields.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    fields.remove_prefix(comma + 1);
+  }
+  auto filter = [&](json::object& o) {
+    for (auto it = o.begin(); it != o.end();) {
+      if (std::find(keep.begin(), keep.end(), it->key()) == keep.end()) {
+        it = o.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+  auto& object = body.as_object();
+  const bool map_of_objects =
+      !object.empty() && std::all_of(object.begin(), object.end(),
+                                     [](const auto& kv) { return kv.value().is_object(); });
+  if (map_of_objects) {
+    for (auto& kv : object) filter(kv.value().as_object());
+  } else {
+    filter(object);
+  }
+}
+
+ControlResponse route(const ControlRequest& r, AdminState& st);
+
 }  // namespace
 
 ControlResponse handle_api(const ControlRequest& r, AdminState& st) {
+  ControlResponse response = route(r, st);
+  if (response.status == 200 && !r.args.empty() && r.args.find("fields=") != std::string::npos) {
+    boost::system::error_code ec;
+    json::value body = json::parse(response.body, ec);
+    if (!ec) {
+      limit_fields(r.args, body);
+      response.body = json::serialize(body);
+    }
+  }
+  return response;
+}
+
+namespace {
+
+ControlResponse route(const ControlRequest& r, AdminState& st) {
   const bool write =
       r.method == "POST" || r.method == "PATCH" || r.method == "DELETE" || r.method == "PUT";
   if (!write && !method_is(r, "GET"))
@@ -548,5 +611,7 @@ ControlResponse handle_api(const ControlRequest& r, AdminState& st) {
   }
   return error(404, "path not found", "PathNotFound");
 }
+
+}  // namespace
 
 }  // namespace tg::admin

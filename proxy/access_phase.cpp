@@ -1,6 +1,9 @@
 // nginx's access phase for a location: allow / deny, then auth_basic (with
 // `satisfy all`, nginx's default). It runs after the rewrite phase, as in
 // nginx: a location's `return` answers before its access rules are checked.
+#include <algorithm>
+#include <array>
+
 #include "common/error_log.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
@@ -13,12 +16,18 @@ bool rule_matches(const conf::AccessRule& rule, const ConnectionInfo& conn) {
   if (rule.all) return true;
   const bool v4 = rule.network.is_v4();
   if ((conn.remote_bytes_len == 4) != v4) return false;
-  const auto net = v4 ? std::vector<uint8_t>(rule.network.to_v4().to_bytes().begin(),
-                                             rule.network.to_v4().to_bytes().end())
-                      : std::vector<uint8_t>(rule.network.to_v6().to_bytes().begin(),
-                                             rule.network.to_v6().to_bytes().end());
+  std::array<uint8_t, 16> net{};
+  size_t size = 4;
+  if (v4) {
+    const auto b = rule.network.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), net.begin());
+  } else {
+    const auto b = rule.network.to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), net.begin());
+    size = 16;
+  }
   unsigned bits = rule.prefix;
-  for (size_t i = 0; i < net.size() && bits > 0; ++i) {
+  for (size_t i = 0; i < size && bits > 0; ++i) {
     const unsigned take = bits >= 8 ? 8 : bits;
     const auto mask = static_cast<uint8_t>(0xff << (8 - take));
     if ((conn.remote_bytes[i] & mask) != net[i]) return false;
