@@ -7,8 +7,8 @@ import unittest
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tests.support.harness import (free_port, is_nginx, make_prefix, prepare_conf,  # noqa: E402
-                                   remove_prefix, run_cli)
+from tests.support.harness import (Proxy, free_port, http_get, is_nginx, make_prefix,  # noqa: E402
+                                   prepare_conf, remove_prefix, run_cli)
 
 VERSION_RE = re.compile(r"^\S+ version: \S+/\d+\.\d+\.\d+")
 
@@ -215,6 +215,24 @@ class CliTest(unittest.TestCase):
         rc, out, err = self.cli(conf, "-t", "-g", "pid %s; daemon off;" % pid)
         self.assertEqual(rc, 0, err)
         self.assertIn("test is successful", err)
+
+    def test_g_directives_take_effect(self):
+        # The conf has neither "pid" nor "daemon": both come from -g. "daemon off" shows
+        # as a process that stays in the foreground (the default, daemon on, would fork
+        # and exit), "pid" as the pid file at the -g path naming that process (the
+        # default path would be somewhere else).
+        text = self.good_conf() + "error_log %s info;\n" % os.path.join(self.prefix, "error.log")
+        pid_path = os.path.join(self.prefix, "from-g.pid")
+        px = Proxy(text, main=False, prefix=self.prefix, extra_args=["-g", "pid %s; daemon off;" % pid_path])
+        px.pid_path = pid_path  # start() waits for the pid file there
+        self.addCleanup(px.cleanup)
+        px.start()
+        self.assertTrue(px.is_running(), "daemon off from -g: the started process serves")
+        with open(pid_path) as f:
+            self.assertEqual(f.read().strip(), str(px.pid))
+        self.assertEqual(http_get(self.port, "/").text, "ok")
+        self.assertEqual(px.stop(), 0)
+        self.assertFalse(os.path.exists(pid_path), "the -g pid file is removed at exit")
 
     def test_g_unknown_directive_reported_in_command_line(self):
         conf, _ = self.write("tidegate.conf", "events {}\nhttp {\n}\n", prepare=False)

@@ -112,8 +112,11 @@ http {
                 r = c.read_response()
                 self.assertEqual(r.status, status, r)
                 passed += status == 200
-        # Only the requests answered 200 reached the backend.
-        self.assertEqual(len(self.be.requests) - before, passed)
+        # Only the requests answered 200 reached the backend: checked after a positive
+        # signal (a marker request on a fresh connection reached it).
+        self.assertEqual(http_get(self.port, "/marker").json()["target"], "/marker")
+        self.assertEqual(len(self.be.requests) - before, passed + 1)
+        self.assertEqual(self.be.last_request().target, "/marker")
 
     # -- the implicit redirect of `location /x/` -----------------------------------------
 

@@ -193,11 +193,12 @@ class DrainTest(IntegrationTest):
         # still open right after the reload...
         self.assertEqual(cb.echo("still here"), "still here")
         # ...closed by the proxy with 1001 "going away" about 1 s later
-        code, reason = cb.wait_close_frame(timeout=5)
+        code, reason = cb.wait_close_frame(timeout=10)
         elapsed = time.monotonic() - t0
         self.assertEqual(code, 1001, "close code %s %r" % (code, reason))
+        # t0 is just before the SIGHUP; margins for 100 ms timers and a loaded machine
         self.assertGreaterEqual(elapsed, 0.8, "tunnel closed before drain_timeout (%.2fs)" % elapsed)
-        self.assertLess(elapsed, 2.5, "tunnel not closed about 1 s after the drain (%.2fs)" % elapsed)
+        self.assertLess(elapsed, 6.0, "tunnel not closed about 1 s after the drain (%.2fs)" % elapsed)
         self.assertTrue(wb.wait_for(lambda b: b.open_sessions == 0, 5), "backend B side left open")
         # the session on A is untouched, and the client reconnects to A
         self.assertEqual(ca.echo("a untouched"), "a untouched")

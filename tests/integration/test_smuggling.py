@@ -38,6 +38,7 @@ class RecordingUpstream:
         self.lock = threading.Lock()
         self.raw = []        # bytes received, per connection
         self.requests = []   # (connection index, request line, headers text, body)
+        self.sent = []       # paths whose whole response has been sent
         self.socks = []
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
@@ -72,6 +73,17 @@ class RecordingUpstream:
             if path in self.paths():
                 return True
             time.sleep(0.02)
+        return False
+
+    def wait_sent(self, path, timeout=5.0):
+        """Waits until the whole response to ``path`` has been sent (on loopback, it is
+        then in the proxy's socket buffer)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if path in self.sent:
+                    return True
+            time.sleep(0.01)
         return False
 
     def _accept(self):
@@ -147,6 +159,8 @@ class RecordingUpstream:
                 for delay, piece in ([(0, out)] if isinstance(out, bytes) else out):
                     time.sleep(delay)
                     c.sendall(piece)
+                with self.lock:
+                    self.sent.append(lines[0].split(b" ")[1].decode("latin-1"))
         except (OSError, EOFError, ValueError):
             pass
         finally:
@@ -320,7 +334,8 @@ class SmugglingTest(IntegrationTest):
         c = self.client(self.port)
         c.request("GET", "/first")
         self.assertEqual(c.read_response().status, 204)
-        time.sleep(0.4)
+        # the late bytes have reached the proxy before the next request is sent
+        self.assertTrue(self.up.wait_sent("/first"), "the upstream did not send its late bytes")
         c.request("GET", "/second")
         r = c.read_response()
         self.assertEqual((r.status, r.body), (200, b"fresh"), r)

@@ -11,6 +11,9 @@ balancing test needs:
   status=NNN     every other request is answered with status NNN
   reset=True     every other request is read in full, then the connection is reset
                  (RST, no response byte): the "error after the request was sent" case
+  raw=b"..."     every other request is read in full and answered with exactly these
+                 bytes, then the connection is closed (e.g. a response head nginx
+                 calls an "invalid header")
 
 Every request is recorded in ``requests`` (as in ``Backend``).
 """
@@ -39,13 +42,15 @@ def wait_until(predicate, timeout=5.0, interval=0.01) -> bool:
 
 
 class BalancingBackend(Backend):
-    """Echo backend with held requests, a fixed delay, a fixed status or resets."""
+    """Echo backend with held requests, a fixed delay, a fixed status, raw answers or resets."""
 
-    def __init__(self, name="backend", *, delay_ms=0, status=None, reset=False, max_hold=20.0):
+    def __init__(self, name="backend", *, delay_ms=0, status=None, reset=False, raw=None,
+                 max_hold=20.0):
         super().__init__(name)
         self.delay_ms = delay_ms
         self.status = status
         self.reset = reset
+        self.raw = raw
         self.max_hold = max_hold
         self.held = 0  # requests currently waiting in /hold
         self._gate = None  # asyncio.Event, created on the backend's loop
@@ -97,6 +102,12 @@ class BalancingBackend(Backend):
                 # linger 0: close() sends RST instead of FIN
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
+            return False
+        if self.raw is not None:
+            await body.consume()
+            self._record(req)
+            writer.write(self.raw)
+            await writer.drain()
             return False
         if self.status is not None:
             await body.consume()
