@@ -46,13 +46,19 @@ double HistogramSnapshot::mean() const noexcept {
 
 HistogramSnapshot& HistogramSnapshot::operator+=(const HistogramSnapshot& other) noexcept {
   for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] += other.buckets[i];
+  for (std::size_t w = 0; w < used.size(); ++w) used[w] |= other.used[w];
   sum_us += other.sum_us;
   return *this;
 }
 
 void LatencyHistogram::merge_into(HistogramSnapshot& into) const noexcept {
-  for (std::size_t i = 0; i < buckets_.size(); ++i) {
-    into.buckets[i] += buckets_[i].load(std::memory_order_relaxed);
+  for (std::size_t w = 0; w < used_.size(); ++w) {
+    std::uint64_t bits = used_[w].load(std::memory_order_relaxed);
+    into.used[w] |= bits;
+    for (; bits != 0; bits &= bits - 1) {
+      const std::size_t i = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      into.buckets[i] += buckets_[i].load(std::memory_order_relaxed);
+    }
   }
   into.sum_us += sum_us_.load(std::memory_order_relaxed);
 }

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -29,6 +30,8 @@ struct HistogramLayout {
   static constexpr std::uint64_t kMaxTrackable = (std::uint64_t{1} << (kMaxExponent + 1)) - 1;
   static constexpr std::size_t kBucketCount =
       (kMaxExponent - kSubBucketBits + 2) * kSubBuckets;  ///< 384
+  /// Words of the bitmap of buckets that ever counted a value.
+  static constexpr std::size_t kUsedWords = (kBucketCount + 63) / 64;
 
   /// Bucket holding `value_us` (values above kMaxTrackable go to the top bucket).
   static std::size_t bucket_index(std::uint64_t value_us) noexcept;
@@ -41,7 +44,25 @@ struct HistogramLayout {
 /// A plain, mergeable copy of one or more histograms (control thread, tests).
 struct HistogramSnapshot {
   std::array<std::uint64_t, HistogramLayout::kBucketCount> buckets{};
+  /// Bit i set: bucket i may be non-zero (every non-zero bucket has its bit), so
+  /// readers visit only those; real latencies fill a few octaves of the 24.
+  std::array<std::uint64_t, HistogramLayout::kUsedWords> used{};
   std::uint64_t sum_us = 0;  ///< exact sum of recorded values, for mean()
+
+  /// Counts `n` values in bucket `index`.
+  void add(std::size_t index, std::uint64_t n) noexcept {
+    buckets[index] += n;
+    used[index / 64] |= std::uint64_t{1} << (index % 64);
+  }
+  /// Calls fn(index) for every bucket whose bit is set, in increasing order.
+  template <typename Fn>
+  void for_each_used(Fn&& fn) const {
+    for (std::size_t w = 0; w < used.size(); ++w) {
+      for (std::uint64_t bits = used[w]; bits != 0; bits &= bits - 1) {
+        fn(w * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
+      }
+    }
+  }
 
   /// Number of recorded values.
   std::uint64_t count() const noexcept;
@@ -62,7 +83,12 @@ class LatencyHistogram {
  public:
   /// Records one value in microseconds. Single writer only.
   void record(std::uint64_t value_us) noexcept {
-    detail::add_single_writer(buckets_[HistogramLayout::bucket_index(value_us)]);
+    const std::size_t i = HistogramLayout::bucket_index(value_us);
+    std::atomic<std::uint64_t>& word = used_[i / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    const std::uint64_t bits = word.load(std::memory_order_relaxed);
+    if ((bits & bit) == 0) word.store(bits | bit, std::memory_order_relaxed);
+    detail::add_single_writer(buckets_[i]);
     detail::add_single_writer(sum_us_, value_us);
   }
 
@@ -73,6 +99,9 @@ class LatencyHistogram {
 
  private:
   std::array<std::atomic<std::uint64_t>, HistogramLayout::kBucketCount> buckets_{};
+  /// Buckets that ever counted a value (set before the count: a reader that misses a
+  /// bit set meanwhile reads that count in its next snapshot).
+  std::array<std::atomic<std::uint64_t>, HistogramLayout::kUsedWords> used_{};
   std::atomic<std::uint64_t> sum_us_{0};
 };
 

@@ -8,7 +8,8 @@ namespace {
 constexpr std::size_t kSeconds = 10;
 constexpr std::size_t kTens = 30;
 
-bool went_back(const ServerStatsSnapshot& now, const ServerStatsSnapshot& before) {
+template <typename Before>
+bool went_back(const ServerStatsSnapshot& now, const Before& before) {
   return now.requests < before.requests || now.failed_attempts < before.failed_attempts ||
          now.connects < before.connects;
 }
@@ -16,19 +17,46 @@ bool went_back(const ServerStatsSnapshot& now, const ServerStatsSnapshot& before
 }  // namespace
 
 void StatsWindows::Sparse::add_to(HistogramSnapshot& dense) const {
-  for (const auto& [bucket, count] : buckets) dense.buckets[bucket] += count;
+  for (const auto& [bucket, count] : buckets) dense.add(bucket, count);
 }
 
 StatsWindows::Sparse StatsWindows::sparse_diff(const HistogramSnapshot& now,
                                                const HistogramSnapshot& before) {
   Sparse out;
-  for (std::size_t i = 0; i < now.buckets.size(); ++i) {
+  now.for_each_used([&](std::size_t i) {
     if (now.buckets[i] > before.buckets[i]) {
       out.buckets.emplace_back(static_cast<std::uint16_t>(i),
                                static_cast<std::uint32_t>(now.buckets[i] - before.buckets[i]));
     }
-  }
+  });
   return out;
+}
+
+void StatsWindows::Sparse::merge(const Sparse& from) {
+  if (from.buckets.empty()) return;
+  if (buckets.empty()) {
+    buckets = from.buckets;
+    return;
+  }
+  // Both are sorted by bucket: one linear merge.
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> out;
+  out.reserve(buckets.size() + from.buckets.size());
+  auto a = buckets.cbegin();
+  auto b = from.buckets.cbegin();
+  while (a != buckets.cend() && b != from.buckets.cend()) {
+    if (a->first < b->first) {
+      out.push_back(*a++);
+    } else if (b->first < a->first) {
+      out.push_back(*b++);
+    } else {
+      out.emplace_back(a->first, a->second + b->second);
+      ++a;
+      ++b;
+    }
+  }
+  out.insert(out.end(), a, buckets.cend());
+  out.insert(out.end(), b, from.buckets.cend());
+  buckets = std::move(out);
 }
 
 void StatsWindows::Delta::add(const Delta& other) {
@@ -37,20 +65,8 @@ void StatsWindows::Delta::add(const Delta& other) {
   for (std::size_t i = 0; i < responses.size(); ++i) responses[i] += other.responses[i];
   failed_attempts += other.failed_attempts;
   connects += other.connects;
-  auto merge = [](Sparse& into, const Sparse& from) {
-    for (const auto& [bucket, count] : from.buckets) {
-      auto it = std::lower_bound(into.buckets.begin(), into.buckets.end(), bucket,
-                                 [](const std::pair<std::uint16_t, std::uint32_t>& e,
-                                    std::uint16_t b) { return e.first < b; });
-      if (it != into.buckets.end() && it->first == bucket) {
-        it->second += count;
-      } else {
-        into.buckets.insert(it, {bucket, count});
-      }
-    }
-  };
-  merge(latency, other.latency);
-  merge(header_latency, other.header_latency);
+  latency.merge(other.latency);
+  header_latency.merge(other.header_latency);
   active_sum += other.active_sum;
   active_max = std::max(active_max, other.active_max);
   tunnels_sum += other.tunnels_sum;
@@ -75,7 +91,15 @@ void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gau
       d.header_latency = sparse_diff(cumulative.header_latency, last_.header_latency);
     }
   }
-  last_ = cumulative;
+  // Histograms change only with requests: an idle second copies none.
+  if (!have_last_ || cumulative.requests != last_.requests) {
+    last_.latency = cumulative.latency;
+    last_.header_latency = cumulative.header_latency;
+  }
+  last_.requests = cumulative.requests;
+  last_.responses = cumulative.responses;
+  last_.failed_attempts = cumulative.failed_attempts;
+  last_.connects = cumulative.connects;
   have_last_ = true;
 
   current_ten_.add(d);

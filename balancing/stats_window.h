@@ -66,8 +66,9 @@ class StatsWindows {
 
  private:
   struct Sparse {
-    std::vector<std::pair<std::uint16_t, std::uint32_t>> buckets;
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> buckets;  ///< sorted by bucket
     void add_to(HistogramSnapshot& dense) const;
+    void merge(const Sparse& from);
   };
   /// The traffic of one second, or of ten.
   struct Delta {
@@ -86,7 +87,15 @@ class StatsWindows {
 
   std::uint64_t pushes_ = 0;
   bool have_last_ = false;
-  ServerStatsSnapshot last_;
+  /// What push() compares the next cumulative snapshot with (no per-code counters).
+  struct Last {
+    std::uint64_t requests = 0;
+    std::array<std::uint64_t, 5> responses{};
+    std::uint64_t failed_attempts = 0;
+    std::uint64_t connects = 0;
+    HistogramSnapshot latency;
+    HistogramSnapshot header_latency;
+  } last_;
   std::deque<Delta> seconds_;  ///< the last 10 seconds
   Delta current_ten_;          ///< seconds since the last whole ten
   std::deque<Delta> tens_;     ///< the last 30 whole tens

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace tg::balancing {
 namespace {
 
@@ -89,6 +91,31 @@ TEST(LatencyHistogram, MergedSnapshotsAddUp) {
   slow.merge_into(merged);
   EXPECT_EQ(merged.buckets, both.buckets);
   EXPECT_EQ(merged.sum_us, both.sum_us);
+}
+
+// Readers visit only the buckets in the bitmap: every bucket that counted a value,
+// including the first and the last one, must be in it.
+TEST(LatencyHistogram, UsedBitmapNamesEveryCountedBucket) {
+  LatencyHistogram h;
+  const std::uint64_t values[] = {0, 31, 32, 200, 20'000, HistogramLayout::kMaxTrackable};
+  for (auto v : values) h.record(v);
+  const HistogramSnapshot s = h.snapshot();
+  std::vector<std::size_t> visited;
+  s.for_each_used([&](std::size_t i) { visited.push_back(i); });
+  std::vector<std::size_t> expected;
+  for (auto v : values) expected.push_back(HistogramLayout::bucket_index(v));
+  EXPECT_EQ(visited, expected);
+  EXPECT_EQ(expected.back(), HistogramLayout::kBucketCount - 1);
+  for (auto i : expected) EXPECT_EQ(s.buckets[i], 1u) << i;
+  EXPECT_EQ(s.count(), 6u);
+
+  HistogramSnapshot built;
+  built.add(HistogramLayout::bucket_index(200), 3);
+  built += s;
+  visited.clear();
+  built.for_each_used([&](std::size_t i) { visited.push_back(i); });
+  EXPECT_EQ(visited, expected);
+  EXPECT_EQ(built.buckets[HistogramLayout::bucket_index(200)], 4u);
 }
 
 TEST(LatencyHistogram, ValuesBeyondRangeLandInTopBucket) {

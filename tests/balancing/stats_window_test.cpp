@@ -18,9 +18,8 @@ struct Traffic {
                            std::uint64_t header_us = 0) {
     total.requests += n;
     total.responses[static_cast<std::size_t>(status / 100 - 1)] += n;
-    total.latency.buckets[HistogramLayout::bucket_index(latency_us)] += n;
-    total.header_latency
-        .buckets[HistogramLayout::bucket_index(header_us ? header_us : latency_us)] += n;
+    total.latency.add(HistogramLayout::bucket_index(latency_us), n);
+    total.header_latency.add(HistogramLayout::bucket_index(header_us ? header_us : latency_us), n);
     return total;
   }
 };
