@@ -1,10 +1,10 @@
 #include "admin/api.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <ctime>
-#include <fstream>
 #include <random>
 
 #include "admin/server_json.h"
@@ -239,21 +239,36 @@ Group find_group(const AdminState& st, std::string_view name) {
   return {};
 }
 
-/// Writes the group's `state` file (temporary file + rename), when it has one.
+/// Writes the group's `state` file: a temporary file, flushed to disk, renamed
+/// over the old one, so a crash leaves either the old list or the new one.
 void save_state(const Group& g) {
   if (g.config->state.empty()) return;
   const std::string tmp = g.config->state + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << state_text(*g.membership);
-    if (!out.flush()) {
-      log(LogLevel::kAlert, "cannot write state file \"" + tmp + "\" " + errno_text(errno));
-      return;
-    }
+  const std::string text = state_text(*g.membership);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    log(LogLevel::kAlert, "open() \"" + tmp + "\" failed " + errno_text(errno));
+    return;
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  const bool ok = done == text.size() && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    log(LogLevel::kAlert, "cannot write state file \"" + tmp + "\" " + errno_text(saved));
+    ::unlink(tmp.c_str());
+    return;
   }
   if (std::rename(tmp.c_str(), g.config->state.c_str()) != 0) {
     log(LogLevel::kAlert,
         "rename() \"" + tmp + "\" to \"" + g.config->state + "\" failed " + errno_text(errno));
+    ::unlink(tmp.c_str());
   }
 }
 

@@ -96,6 +96,21 @@ TEST(GroupMembership, ReloadOfAZoneGroupKeepsRunTimeChanges) {
   EXPECT_EQ(g.servers().size(), 3u);
 }
 
+TEST(GroupMembership, ConfServerRemovedAtRunTimeComesBackAtReload) {
+  // The conf's server lines are what a reload reads: a conf server the API removed is
+  // in them again (as a new server, with a new id).
+  GroupMembership g("backend", 1);
+  std::vector<ServerConfig> conf{server("a"), server("b")};
+  g.load(conf, round_robin(), true, std::nullopt);
+  const auto old_b = id_of(g, "b");
+  ASSERT_TRUE(g.remove(old_b));
+  EXPECT_EQ(id_of(g, "b"), 0u);
+  g.load(conf, round_robin(), true, kStart);
+  EXPECT_NE(id_of(g, "b"), 0u);
+  EXPECT_NE(id_of(g, "b"), old_b);
+  EXPECT_EQ(g.servers().size(), 2u);
+}
+
 TEST(GroupMembership, ReloadWithoutAZoneTakesTheConfAsIs) {
   GroupMembership g("backend", 1);
   std::vector<ServerConfig> conf{server("a")};

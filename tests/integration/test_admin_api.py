@@ -889,6 +889,37 @@ http {
         self.assertEqual(len(rest), 1)
         self.assertTrue(rest[0].startswith("server %s " % b2.addr), rest)
 
+    def test_state_file_that_cannot_be_written_keeps_the_old_one(self):
+        # The change is made (the API answers as without a state file) and an
+        # [alert] names the file; the old file is left whole, no temporary remains.
+        b1, b2 = self.backend("s1"), self.backend("s2")
+        state_dir = writable_tempdir("tidegate-state-")
+        self.addCleanup(shutil.rmtree, state_dir, True)
+        state = os.path.join(state_dir, "dyn.state")
+        with open(state, "w") as f:
+            f.write("server %s;\n" % b1.addr)
+        port = free_port()
+        px = self.proxy(fill("""
+http {
+    access_log off;
+    upstream dyn { zone dyn 64k; state @STATE@; }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /api { api write=on; }
+    }
+}
+""", PORT=port, STATE=state))
+        api = Api(port)
+        # the temporary file's name is taken by a directory: open() fails (root too)
+        os.mkdir(state + ".tmp")
+        api.add_server("dyn", {"server": b2.addr})
+        self.assertEqual([x["server"] for x in api.servers("dyn")], [b1.addr, b2.addr])
+        with open(state) as f:
+            self.assertEqual(f.read(), "server %s;\n" % b1.addr)
+        self.assertTrue(px.wait_log(re.compile(r"\[alert\] \d+#\d+: open\(\) \"%s\.tmp\" failed "
+                                               r"\(21: Is a directory\)" % re.escape(state))),
+                        px.error_log())
+
     def test_state_refuses_server_lines_and_needs_zone(self):
         d = writable_tempdir("tidegate-state-")
         self.addCleanup(shutil.rmtree, d, True)
