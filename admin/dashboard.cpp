@@ -37,6 +37,7 @@ canvas { vertical-align: middle; }
 <main>
 <div id="upstreams"></div>
 <section><h2>Server zones</h2><table id="zones"><thead><tr><th>zone</th><th>processing</th><th>requests</th><th>2xx</th><th>4xx</th><th>5xx</th><th>sent</th><th>received</th></tr></thead><tbody></tbody></table></section>
+<section id="scaling"><h2>Scaling events</h2><div id="events" class="muted" style="padding:8px 12px">No autoscaler is configured.</div></section>
 </main>
 <script>
 "use strict";

@@ -90,6 +90,25 @@ class LatencyHistogram {
     if ((bits & bit) == 0) word.store(bits | bit, std::memory_order_relaxed);
     detail::add_single_writer(buckets_[i]);
     detail::add_single_writer(sum_us_, value_us);
+    // After the count, with release: a sampler that takes this bit sees the count. The
+    // store may bring back bits the sampler took meanwhile; it reads them once more.
+    std::atomic<std::uint64_t>& changed = changed_[i / 64];
+    changed.store(changed.load(std::memory_order_relaxed) | bit, std::memory_order_release);
+  }
+
+  /// For one reader only (the control thread's sampler): ORs into `bits` the buckets
+  /// counted in since its previous call, and clears them. Every count is in some
+  /// call's bits; a bucket can be named again without a new count.
+  void take_changed(std::array<std::uint64_t, HistogramLayout::kUsedWords>& bits) noexcept {
+    for (std::size_t w = 0; w < changed_.size(); ++w) {
+      if (changed_[w].load(std::memory_order_relaxed) != 0) {
+        bits[w] |= changed_[w].exchange(0, std::memory_order_acquire);
+      }
+    }
+  }
+  /// Cumulative count of bucket `index`.
+  std::uint64_t count_in(std::size_t index) const noexcept {
+    return buckets_[index].load(std::memory_order_relaxed);
   }
 
   /// Adds this histogram's counts into `into` (any thread).
@@ -102,6 +121,8 @@ class LatencyHistogram {
   /// Buckets that ever counted a value (set before the count: a reader that misses a
   /// bit set meanwhile reads that count in its next snapshot).
   std::array<std::atomic<std::uint64_t>, HistogramLayout::kUsedWords> used_{};
+  /// Buckets counted in since the sampler last took them (take_changed).
+  std::array<std::atomic<std::uint64_t>, HistogramLayout::kUsedWords> changed_{};
   std::atomic<std::uint64_t> sum_us_{0};
 };
 

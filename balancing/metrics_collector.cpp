@@ -20,18 +20,32 @@ ServerStatsSnapshot group_totals(const GroupMembership& group) {
 void MetricsCollector::sample(std::span<const std::shared_ptr<GroupMembership>> groups,
                               TimePoint now, std::chrono::system_clock::time_point wall) {
   ++round_;
+  using Dense = std::array<std::uint64_t, HistogramLayout::kBucketCount>;
+  Dense latency{}, header_latency{};
+  ServerStatsSnapshot stats;  // reused: sample_changes() writes what it reads
   for (const auto& group : groups) {
-    ServerStatsSnapshot total = group->retired();
+    // The group's counters are its members' plus the retired ones (exact across
+    // removals); its histograms' growth is the sum of its members' growth (a zombie
+    // folded away between two samples takes its last second of latencies with it).
+    ServerStatsSnapshot counters = group->retired();
+    latency.fill(0);
+    header_latency.fill(0);
     Gauges group_gauges;
-    auto visit = [&](const Peer& peer, bool member) {
-      const ServerStatsSnapshot stats = peer.stats().snapshot(ServerStats::Detail::kNoCodes);
-      total += stats;
+    auto visit = [&](Peer& peer, bool member) {
+      peer.stats().sample_changes(stats);
+      counters.requests += stats.requests;
+      for (std::size_t i = 0; i < counters.responses.size(); ++i)
+        counters.responses[i] += stats.responses[i];
+      counters.failed_attempts += stats.failed_attempts;
+      counters.connects += stats.connects;
       group_gauges.active += peer.active();
       group_gauges.tunnels += peer.tunnels();
-      if (!member) return;  // zombies count in the group only
       ServerEntry& e = servers_[peer.id()];
       e.seen = round_;
       e.windows.push(stats, Gauges{peer.active(), peer.tunnels()});
+      for (const auto& [b, n] : e.windows.last_latency().buckets) latency[b] += n;
+      for (const auto& [b, n] : e.windows.last_header_latency().buckets) header_latency[b] += n;
+      if (!member) return;  // a zombie's downtime is not reported
       const std::string_view state = state_name(peer, now);
       const bool out = state == "unavail" || state == "unhealthy";
       if (out && !e.down_since) {
@@ -46,9 +60,18 @@ void MetricsCollector::sample(std::span<const std::shared_ptr<GroupMembership>> 
     };
     for (const auto& s : group->servers()) visit(*s.peer, true);
     for (const auto& z : group->zombies()) visit(*z, false);
+    auto sparse = [](const Dense& dense) {
+      StatsWindows::SparseHistogram out;
+      for (std::size_t i = 0; i < dense.size(); ++i) {
+        if (dense[i] != 0)
+          out.buckets.emplace_back(static_cast<std::uint16_t>(i),
+                                   static_cast<std::uint32_t>(dense[i]));
+      }
+      return out;
+    };
     auto it = groups_.find(group->name());
     if (it == groups_.end()) it = groups_.emplace(group->name(), StatsWindows{}).first;
-    it->second.push(total, group_gauges);
+    it->second.push(counters, group_gauges, sparse(latency), sparse(header_latency));
   }
   // Servers no longer in any group are forgotten.
   std::erase_if(servers_, [this](const auto& kv) { return kv.second.seen != round_; });

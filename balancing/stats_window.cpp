@@ -16,31 +16,31 @@ bool went_back(const ServerStatsSnapshot& now, const Before& before) {
 
 }  // namespace
 
-void StatsWindows::Sparse::add_to(HistogramSnapshot& dense) const {
+void StatsWindows::SparseHistogram::add_to(HistogramSnapshot& dense) const {
   for (const auto& [bucket, count] : buckets) dense.add(bucket, count);
 }
 
-StatsWindows::Sparse StatsWindows::sparse_diff(const HistogramSnapshot& now,
-                                               const HistogramSnapshot& before) {
-  Sparse out;
+void StatsWindows::sparse_diff(const HistogramSnapshot& now, const HistogramSnapshot& before,
+                               Sparse& out) {
+  out.buckets.clear();
   now.for_each_used([&](std::size_t i) {
     if (now.buckets[i] > before.buckets[i]) {
       out.buckets.emplace_back(static_cast<std::uint16_t>(i),
                                static_cast<std::uint32_t>(now.buckets[i] - before.buckets[i]));
     }
   });
-  return out;
 }
 
-void StatsWindows::Sparse::merge(const Sparse& from) {
+void StatsWindows::SparseHistogram::merge(const SparseHistogram& from) {
   if (from.buckets.empty()) return;
   if (buckets.empty()) {
     buckets = from.buckets;
     return;
   }
-  // Both are sorted by bucket: one linear merge.
-  std::vector<std::pair<std::uint16_t, std::uint32_t>> out;
-  out.reserve(buckets.size() + from.buckets.size());
+  // Both are sorted by bucket: one linear merge, through a scratch vector so that
+  // `buckets` keeps its capacity (no allocation once it has grown).
+  thread_local std::vector<std::pair<std::uint16_t, std::uint32_t>> out;
+  out.clear();
   auto a = buckets.cbegin();
   auto b = from.buckets.cbegin();
   while (a != buckets.cend() && b != from.buckets.cend()) {
@@ -56,7 +56,7 @@ void StatsWindows::Sparse::merge(const Sparse& from) {
   }
   out.insert(out.end(), a, buckets.cend());
   out.insert(out.end(), b, from.buckets.cend());
-  buckets = std::move(out);
+  buckets.assign(out.begin(), out.end());
 }
 
 void StatsWindows::Delta::add(const Delta& other) {
@@ -73,56 +73,103 @@ void StatsWindows::Delta::add(const Delta& other) {
   tunnels_max = std::max(tunnels_max, other.tunnels_max);
 }
 
-void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gauges) {
+void StatsWindows::Delta::clear() {
+  seconds = 0;
+  requests = 0;
+  responses = {};
+  failed_attempts = 0;
+  connects = 0;
+  latency.buckets.clear();
+  header_latency.buckets.clear();
+  active_sum = active_max = 0;
+  tunnels_sum = tunnels_max = 0;
+}
+
+StatsWindows::Delta& StatsWindows::begin_second(const ServerStatsSnapshot& cumulative,
+                                                const Gauges& gauges, bool& comparable) {
   ++pushes_;
-  Delta d;
+  Delta& d = seconds_.add();
   d.seconds = 1;
   d.active_sum = d.active_max = gauges.active;
   d.tunnels_sum = d.tunnels_max = gauges.tunnels;
-  if (have_last_ && !went_back(cumulative, last_)) {
+  comparable = have_last_ && !went_back(cumulative, last_);
+  if (comparable) {
     d.requests = cumulative.requests - last_.requests;
     for (std::size_t i = 0; i < d.responses.size(); ++i) {
       d.responses[i] = cumulative.responses[i] - last_.responses[i];
     }
     d.failed_attempts = cumulative.failed_attempts - last_.failed_attempts;
     d.connects = cumulative.connects - last_.connects;
-    if (d.requests > 0) {  // an idle second has no latencies to compare
-      d.latency = sparse_diff(cumulative.latency, last_.latency);
-      d.header_latency = sparse_diff(cumulative.header_latency, last_.header_latency);
-    }
-  }
-  // Histograms change only with requests: an idle second copies none.
-  if (!have_last_ || cumulative.requests != last_.requests) {
-    last_.latency = cumulative.latency;
-    last_.header_latency = cumulative.header_latency;
   }
   last_.requests = cumulative.requests;
   last_.responses = cumulative.responses;
   last_.failed_attempts = cumulative.failed_attempts;
   last_.connects = cumulative.connects;
   have_last_ = true;
+  return d;
+}
 
-  current_ten_.add(d);
-  seconds_.push_back(std::move(d));
-  if (seconds_.size() > kSeconds) seconds_.pop_front();
+void StatsWindows::end_second() {
+  current_ten_.add(seconds_.newest());
   if (current_ten_.seconds == 10) {
-    tens_.push_back(std::move(current_ten_));
-    current_ten_ = Delta{};
-    if (tens_.size() > kTens) tens_.pop_front();
+    // The ring's oldest ten gives its storage to the next current ten.
+    std::swap(tens_.add(), current_ten_);
+    current_ten_.clear();
   }
+}
+
+void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gauges) {
+  bool comparable = false;
+  Delta& d = begin_second(cumulative, gauges, comparable);
+  auto remember = [comparable](const HistogramSnapshot& now, HistogramSnapshot& last) {
+    if (!comparable) {
+      last = now;
+      return;
+    }
+    now.for_each_used([&](std::size_t i) { last.buckets[i] = now.buckets[i]; });
+    for (std::size_t w = 0; w < last.used.size(); ++w) last.used[w] |= now.used[w];
+  };
+  if (comparable) {
+    sparse_diff(cumulative.latency, last_.latency, d.latency);
+    sparse_diff(cumulative.header_latency, last_.header_latency, d.header_latency);
+  }
+  remember(cumulative.latency, last_.latency);
+  remember(cumulative.header_latency, last_.header_latency);
+  end_second();
+}
+
+void StatsWindows::push(const ServerStatsSnapshot& counters, const Gauges& gauges,
+                        SparseHistogram latency, SparseHistogram header_latency) {
+  bool comparable = false;
+  Delta& d = begin_second(counters, gauges, comparable);
+  if (comparable) {
+    d.latency = std::move(latency);
+    d.header_latency = std::move(header_latency);
+  }
+  end_second();
+}
+
+const StatsWindows::SparseHistogram& StatsWindows::last_latency() const {
+  static const SparseHistogram kEmpty;
+  return seconds_.size == 0 ? kEmpty : seconds_.newest().latency;
+}
+
+const StatsWindows::SparseHistogram& StatsWindows::last_header_latency() const {
+  static const SparseHistogram kEmpty;
+  return seconds_.size == 0 ? kEmpty : seconds_.newest().header_latency;
 }
 
 WindowStats StatsWindows::window(std::chrono::seconds span) const {
   Delta sum;
   if (span <= std::chrono::seconds(30)) {
-    for (const auto& d : seconds_) sum.add(d);
+    for (std::size_t i = 0; i < seconds_.size; ++i) sum.add(seconds_.at(i));
   } else {
     const std::size_t tens = span <= std::chrono::seconds(150) ? 6 : kTens;
     // The partial ten counts as one of them.
     sum.add(current_ten_);
     const std::size_t whole = current_ten_.seconds > 0 ? tens - 1 : tens;
-    const std::size_t take = std::min(whole, tens_.size());
-    for (std::size_t i = tens_.size() - take; i < tens_.size(); ++i) sum.add(tens_[i]);
+    const std::size_t take = std::min(whole, tens_.size);
+    for (std::size_t i = tens_.size - take; i < tens_.size; ++i) sum.add(tens_.at(i));
   }
   WindowStats w;
   w.seconds = sum.seconds;

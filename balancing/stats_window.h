@@ -6,7 +6,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <utility>
 #include <vector>
 
@@ -53,10 +52,25 @@ class StatsWindows {
   static constexpr std::chrono::seconds k1m{60};
   static constexpr std::chrono::seconds k5m{300};
 
+  /// A histogram's growth: (bucket, count) pairs sorted by bucket, non-empty only.
+  struct SparseHistogram {
+    std::vector<std::pair<std::uint16_t, std::uint32_t>> buckets;
+    void add_to(HistogramSnapshot& dense) const;
+    void merge(const SparseHistogram& from);
+  };
+
   /// Adds one second: `cumulative` counters since the server started (their growth
   /// since the previous push is this second's traffic; counters that went back, after
-  /// a reset, start a new baseline) and the gauges now.
+  /// a reset, start a new baseline) and the gauges now. Only the histogram buckets in
+  /// `used` are read (a full snapshot, or ServerStats::sample_changes's changed ones).
   void push(const ServerStatsSnapshot& cumulative, const Gauges& gauges);
+  /// The same for a group: cumulative counters, and the histograms' growth this second
+  /// given (the sum of its servers' last_latency()s).
+  void push(const ServerStatsSnapshot& counters, const Gauges& gauges, SparseHistogram latency,
+            SparseHistogram header_latency);
+  /// The histograms' growth in the second pushed last (empty before a push).
+  const SparseHistogram& last_latency() const;
+  const SparseHistogram& last_header_latency() const;
 
   /// The last `span` (10 s, 1 min or 5 min; others round to the nearest of these).
   WindowStats window(std::chrono::seconds span) const;
@@ -65,11 +79,7 @@ class StatsWindows {
   std::uint64_t pushes() const noexcept { return pushes_; }
 
  private:
-  struct Sparse {
-    std::vector<std::pair<std::uint16_t, std::uint32_t>> buckets;  ///< sorted by bucket
-    void add_to(HistogramSnapshot& dense) const;
-    void merge(const Sparse& from);
-  };
+  using Sparse = SparseHistogram;
   /// The traffic of one second, or of ten.
   struct Delta {
     std::uint32_t seconds = 0;
@@ -82,8 +92,36 @@ class StatsWindows {
     std::int64_t active_sum = 0, active_max = 0;
     std::int64_t tunnels_sum = 0, tunnels_max = 0;
     void add(const Delta& other);
+    /// Back to an empty delta, keeping the histograms' capacity.
+    void clear();
   };
-  static Sparse sparse_diff(const HistogramSnapshot& now, const HistogramSnapshot& before);
+  /// The last N deltas, oldest first; a new one reuses the oldest one's storage.
+  template <std::size_t N>
+  struct Ring {
+    std::array<Delta, N> items;
+    std::size_t next = 0;
+    std::size_t size = 0;
+    /// The slot of a new delta (cleared).
+    Delta& add() {
+      Delta& d = items[next];
+      next = (next + 1) % N;
+      if (size < N) ++size;
+      d.clear();
+      return d;
+    }
+    const Delta& newest() const { return items[(next + N - 1) % N]; }
+    /// i = 0 is the oldest.
+    const Delta& at(std::size_t i) const { return items[(next + N - size + i) % N]; }
+  };
+  /// Writes the growth from `before` to `now` (buckets in now.used) into `out`.
+  static void sparse_diff(const HistogramSnapshot& now, const HistogramSnapshot& before,
+                          Sparse& out);
+  /// Starts this second: counters (and gauges) against last_, which it then updates;
+  /// sets `comparable` when last_ is a baseline for `cumulative` (so are its histograms).
+  Delta& begin_second(const ServerStatsSnapshot& cumulative, const Gauges& gauges,
+                      bool& comparable);
+  /// Adds the second begun last to the current ten.
+  void end_second();
 
   std::uint64_t pushes_ = 0;
   bool have_last_ = false;
@@ -96,9 +134,9 @@ class StatsWindows {
     HistogramSnapshot latency;
     HistogramSnapshot header_latency;
   } last_;
-  std::deque<Delta> seconds_;  ///< the last 10 seconds
-  Delta current_ten_;          ///< seconds since the last whole ten
-  std::deque<Delta> tens_;     ///< the last 30 whole tens
+  Ring<10> seconds_;   ///< the last 10 seconds
+  Delta current_ten_;  ///< seconds since the last whole ten
+  Ring<30> tens_;      ///< the last 30 whole tens
 };
 
 }  // namespace tg::balancing
