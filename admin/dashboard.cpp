@@ -158,16 +158,8 @@ setInterval(refresh, 1000);
 }  // namespace
 
 proxy::ControlResponse dashboard_response(const proxy::ControlRequest& request) {
-  proxy::ControlResponse r;
-  if (request.method != "GET" && request.method != "HEAD") {
-    r.status = 405;
-    r.content_type.clear();
-    r.headers.push_back("Allow: GET, HEAD");
-    return r;
-  }
-  r.content_type = "text/html; charset=utf-8";
-  r.body = kPage;
-  return r;
+  return proxy::ControlResponse::read_only(request.method, "text/html; charset=utf-8",
+                                           [] { return std::string(kPage); });
 }
 
 }  // namespace tg::admin

@@ -144,37 +144,31 @@ std::string prometheus_text(AdminState& st) {
   p.family("nginxplus_http_requests_current", "gauge", "Current http requests");
   p.sample("nginxplus_http_requests_current", {}, static_cast<double>(current));
 
-  for (const auto& [zone, z] : st.runtime->server_zones) {
-    const Labels l{{"server_zone", zone}};
-    const auto s = z->responses().snapshot();
-    p.family("nginxplus_server_zone_processing", "gauge",
-             "Client requests that are currently being processed");
-    p.sample("nginxplus_server_zone_processing", l, static_cast<double>(z->processing()));
-    p.family("nginxplus_server_zone_requests", "counter", "Total client requests");
-    p.sample("nginxplus_server_zone_requests", l, static_cast<double>(s.requests + z->discarded()));
-    responses(p, "nginxplus_server_zone_responses", l, s);
-    p.family("nginxplus_server_zone_discarded", "counter",
-             "Requests completed without sending a response");
-    p.sample("nginxplus_server_zone_discarded", l, static_cast<double>(z->discarded()));
-    p.family("nginxplus_server_zone_received", "counter", "Bytes received from clients");
-    p.sample("nginxplus_server_zone_received", l, static_cast<double>(s.received));
-    p.family("nginxplus_server_zone_sent", "counter", "Bytes sent to clients");
-    p.sample("nginxplus_server_zone_sent", l, static_cast<double>(s.sent));
-  }
+  // Server zones have `processing`; otherwise both kinds have the same families.
+  auto zone_metrics = [&p](const std::string& kind, const std::string& zone,
+                           const proxy::ZoneStats& z, bool processing) {
+    const std::string prefix = "nginxplus_" + kind + "_";
+    const Labels l{{kind, zone}};
+    const auto s = z.responses().snapshot();
+    if (processing) {
+      p.family(prefix + "processing", "gauge",
+               "Client requests that are currently being processed");
+      p.sample(prefix + "processing", l, static_cast<double>(z.processing()));
+    }
+    p.family(prefix + "requests", "counter", "Total client requests");
+    p.sample(prefix + "requests", l, static_cast<double>(s.requests + z.discarded()));
+    responses(p, prefix + "responses", l, s);
+    p.family(prefix + "discarded", "counter", "Requests completed without sending a response");
+    p.sample(prefix + "discarded", l, static_cast<double>(z.discarded()));
+    p.family(prefix + "received", "counter", "Bytes received from clients");
+    p.sample(prefix + "received", l, static_cast<double>(s.received));
+    p.family(prefix + "sent", "counter", "Bytes sent to clients");
+    p.sample(prefix + "sent", l, static_cast<double>(s.sent));
+  };
+  for (const auto& [zone, z] : st.runtime->server_zones)
+    zone_metrics("server_zone", zone, *z, true);
   for (const auto& [zone, z] : st.runtime->location_zones) {
-    const Labels l{{"location_zone", zone}};
-    const auto s = z->responses().snapshot();
-    p.family("nginxplus_location_zone_requests", "counter", "Total client requests");
-    p.sample("nginxplus_location_zone_requests", l,
-             static_cast<double>(s.requests + z->discarded()));
-    responses(p, "nginxplus_location_zone_responses", l, s);
-    p.family("nginxplus_location_zone_discarded", "counter",
-             "Requests completed without sending a response");
-    p.sample("nginxplus_location_zone_discarded", l, static_cast<double>(z->discarded()));
-    p.family("nginxplus_location_zone_received", "counter", "Bytes received from clients");
-    p.sample("nginxplus_location_zone_received", l, static_cast<double>(s.received));
-    p.family("nginxplus_location_zone_sent", "counter", "Bytes sent to clients");
-    p.sample("nginxplus_location_zone_sent", l, static_cast<double>(s.sent));
+    zone_metrics("location_zone", zone, *z, false);
   }
 
   const auto now = balancing::Clock::now();
@@ -233,16 +227,9 @@ std::string prometheus_text(AdminState& st) {
 
 proxy::ControlResponse prometheus_response(const proxy::ControlRequest& request,
                                            AdminState& state) {
-  proxy::ControlResponse r;
-  if (request.method != "GET" && request.method != "HEAD") {
-    r.status = 405;
-    r.content_type.clear();
-    r.headers.push_back("Allow: GET, HEAD");
-    return r;
-  }
-  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = prometheus_text(state);
-  return r;
+  return proxy::ControlResponse::read_only(request.method,
+                                           "text/plain; version=0.0.4; charset=utf-8",
+                                           [&state] { return prometheus_text(state); });
 }
 
 }  // namespace tg::admin

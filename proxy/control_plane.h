@@ -30,6 +30,23 @@ struct ControlResponse {
   std::string body;
   /// Extra header lines ("Name: value"), e.g. Allow on 405.
   std::vector<std::string> headers;
+
+  /// A page that only reads: `make_body()` of `content_type` for GET and HEAD, a 405
+  /// with `Allow: GET, HEAD` for any other method.
+  template <typename MakeBody>
+  static ControlResponse read_only(const std::string& method, std::string content_type,
+                                   MakeBody&& make_body) {
+    ControlResponse r;
+    if (method != "GET" && method != "HEAD") {
+      r.status = 405;
+      r.content_type.clear();
+      r.headers.push_back("Allow: GET, HEAD");
+      return r;
+    }
+    r.content_type = std::move(content_type);
+    r.body = make_body();
+    return r;
+  }
 };
 
 class ControlPlane {

@@ -15,11 +15,12 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 from tests.support.harness import (IntegrationTest, fill, free_port, http_get, http_request,  # noqa: E402
                                    is_nginx)
+from tests.support.raw_server import RawServer  # noqa: E402
 
 OK_RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
 
 
-class RawUpstream:
+class RawUpstream(RawServer):
     """Thread-per-connection raw HTTP/1.1 upstream. ``respond(n, method)`` gets the
     number of the request on its connection (1-based) and returns the bytes to send,
     or None to close the connection (FIN) after reading the request, without answering.
@@ -27,35 +28,15 @@ class RawUpstream:
     ``requests`` lists (connection index, method, body length)."""
 
     def __init__(self, respond):
+        super().__init__()
         self.respond = respond
-        self.lsock = socket.create_server(("127.0.0.1", 0))
-        self.lsock.settimeout(0.1)
-        self.port = self.lsock.getsockname()[1]
-        self.addr = "127.0.0.1:%d" % self.port
-        self.per_conn, self.requests, self.socks = [], [], []
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.per_conn, self.requests = [], []
 
-    def start(self):
-        self.thread.start()
-        return self
+    def accepted(self, sock):
+        self.per_conn.append(0)
+        return super().accepted(sock)
 
-    def _accept(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.per_conn.append(0)
-                self.socks.append(c)
-                idx = len(self.per_conn) - 1
-            threading.Thread(target=self._serve, args=(idx, c), daemon=True).start()
-
-    def _serve(self, idx, c):
+    def serve(self, idx, c):
         c.settimeout(10)
         buf = b""
         try:
@@ -91,18 +72,6 @@ class RawUpstream:
             pass
         finally:
             c.close()
-
-    def stop(self):
-        self.done.set()
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for c in socks:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.thread.join(5)
 
     def methods(self):
         with self.lock:

@@ -13,7 +13,6 @@ checked for what must not be there.
 import os
 import socket
 import sys
-import threading
 import time
 import unittest
 
@@ -21,43 +20,25 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 from tests.support.harness import (ConnectionClosed, IntegrationTest, fill, free_port,  # noqa: E402
                                    http_get, is_nginx)
+from tests.support.raw_server import RawServer  # noqa: E402
 
 
-class RecordingUpstream:
+class RecordingUpstream(RawServer):
     """A raw HTTP/1.1 upstream that records every byte received per connection and
     frames requests strictly (Content-Length or chunked with CRLF checks).
     ``respond(path, n_on_conn)`` returns the raw bytes to answer with (None: close),
     or a list of (delay in seconds, bytes) sent one after the other."""
 
     def __init__(self, respond=None):
+        super().__init__()
         self.respond = respond or (lambda path, n: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        self.lsock = socket.create_server(("127.0.0.1", 0))
-        self.lsock.settimeout(0.1)
-        self.port = self.lsock.getsockname()[1]
-        self.addr = "127.0.0.1:%d" % self.port
-        self.lock = threading.Lock()
         self.raw = []        # bytes received, per connection
         self.requests = []   # (connection index, request line, headers text, body)
         self.sent = []       # paths whose whole response has been sent
-        self.socks = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
 
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.done.set()
-        self.lsock.close()
-        with self.lock:
-            socks = list(self.socks)
-        for c in socks:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self.thread.join(5)
+    def accepted(self, sock):
+        self.raw.append(b"")
+        return super().accepted(sock)
 
     def paths(self):
         with self.lock:
@@ -86,21 +67,7 @@ class RecordingUpstream:
             time.sleep(0.01)
         return False
 
-    def _accept(self):
-        while not self.done.is_set():
-            try:
-                c, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.socks.append(c)
-                self.raw.append(b"")
-                idx = len(self.raw) - 1
-            threading.Thread(target=self._serve, args=(idx, c), daemon=True).start()
-
-    def _serve(self, idx, c):
+    def serve(self, idx, c):
         c.settimeout(10)
         buf = b""
         n = 0
