@@ -5,6 +5,7 @@
 #include "admin/api.h"
 #include "admin/dashboard.h"
 #include "admin/prometheus.h"
+#include "common/error_log.h"
 
 namespace tg::admin {
 
@@ -52,7 +53,19 @@ void AdminService::tick() {
 void AdminService::handle(proxy::ControlRequest request,
                           std::function<void(proxy::ControlResponse)> done) {
   asio::post(control_, [this, request = std::move(request), done = std::move(done)] {
-    done(dispatch(request));
+    // Nothing a request does may take the control thread (and the process) down, and
+    // the worker waiting for the answer always gets one.
+    proxy::ControlResponse response;
+    try {
+      response = dispatch(request);
+    } catch (const std::exception& e) {
+      log(LogLevel::kAlert,
+          std::string("api: unexpected exception: ") + e.what() + ", client: " + request.client);
+      response = proxy::ControlResponse{};
+      response.status = 500;
+      response.content_type.clear();
+    }
+    done(std::move(response));
   });
 }
 

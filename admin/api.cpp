@@ -315,6 +315,10 @@ ControlResponse upstream_servers(const ControlRequest& r, const Group& g,
     std::string host, resolve_error;
     int port = 0;
     auto endpoints = conf::resolve(*patch->server, 80, false, host, port, resolve_error);
+    if (!endpoints.empty() && host == "*") {  // "8080", "*:80": listen syntax, no host
+      endpoints.clear();
+      resolve_error = "no host";
+    }
     if (endpoints.empty()) {
       return error(400, resolve_error + " in \"" + *patch->server + "\"", "UpstreamBadAddress");
     }

@@ -90,6 +90,15 @@ std::optional<ServerPatch> parse_server_patch(std::string_view body, ApiError& e
         error = ApiError{400, "route is too long", "UpstreamBadRoute"};
         return std::nullopt;
       }
+      // The route is written into the state file as a conf word: it must stay one.
+      for (const char ch : value.as_string()) {
+        const auto u = static_cast<unsigned char>(ch);
+        if (u <= 0x20 || u == 0x7f ||
+            std::string_view(";{}\"'#\\$").find(ch) != std::string_view::npos) {
+          error = ApiError{400, "route has a character that is not allowed", "UpstreamBadRoute"};
+          return std::nullopt;
+        }
+      }
       p.route = std::string(value.as_string());
     } else if (k == "backup") {
       if (!flag(p.backup)) return bad("UpstreamConfFormatError");
@@ -151,10 +160,10 @@ std::string state_text(const balancing::GroupMembership& group) {
     // The resolved address: a name that resolves to several would be multiplied.
     out += "server " + c.name + " weight=" + std::to_string(c.weight) +
            " max_fails=" + std::to_string(c.max_fails) +
-           " fail_timeout=" + std::to_string(c.fail_timeout.count() / 1000) + "s";
+           " fail_timeout=" + duration_text(c.fail_timeout);
     if (c.max_conns > 0) out += " max_conns=" + std::to_string(c.max_conns);
     if (c.slow_start.count() > 0) {
-      out += " slow_start=" + std::to_string(c.slow_start.count() / 1000) + "s";
+      out += " slow_start=" + duration_text(c.slow_start);
     }
     if (!c.route.empty()) out += " route=" + c.route;
     if (c.backup) out += " backup";

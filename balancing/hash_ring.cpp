@@ -38,7 +38,13 @@ HashRing::HashRing(std::span<const Server> servers) {
   std::size_t total = 0;
   for (const Server& s : servers)
     total += kPointsPerWeight * static_cast<std::size_t>(std::max(1, s.weight));
-  points.reserve(total);
+  auto points_of = [&](const Server& s) {
+    const std::size_t n = kPointsPerWeight * static_cast<std::size_t>(std::max(1, s.weight));
+    if (total <= kMaxPoints) return static_cast<std::uint32_t>(n);
+    return static_cast<std::uint32_t>(std::max<std::size_t>(
+        1, static_cast<std::size_t>(static_cast<double>(n) * kMaxPoints / total)));
+  };
+  points.reserve(std::min(total, kMaxPoints + servers.size()));
 
   for (std::uint32_t i = 0; i < servers.size(); ++i) {
     std::string_view host;
@@ -47,8 +53,7 @@ HashRing::HashRing(std::span<const Server> servers) {
     Crc32 base;
     base.update(host).update(std::string_view("\0", 1)).update(port);
 
-    const std::uint32_t n =
-        kPointsPerWeight * static_cast<std::uint32_t>(std::max(1, servers[i].weight));
+    const std::uint32_t n = points_of(servers[i]);
     std::uint32_t prev = 0;
     for (std::uint32_t j = 0; j < n; ++j) {
       // nginx feeds prev_hash's bytes in memory order; on little-endian that is LSB first.

@@ -20,6 +20,9 @@ class HashRing {
  public:
   /// Points per unit of weight (nginx).
   static constexpr std::uint32_t kPointsPerWeight = 160;
+  /// At most this many points (8 MiB): beyond it each server's points are scaled down
+  /// in proportion to its weight (nginx would allocate weight x 160 whatever it is).
+  static constexpr std::size_t kMaxPoints = std::size_t{1} << 20;
 
   /// One server: its name and weight (< 1 counts as 1).
   struct Server {

@@ -1,6 +1,7 @@
 // One worker's smooth weighted round-robin state for one peer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "balancing/peer.h"
@@ -15,7 +16,7 @@ struct PickerSlot {
   const std::string* sticky_id = nullptr;  ///< in the group snapshot
   int weight = 1;                          ///< configured weight (>= 1)
   int max_fails = 1;  ///< configured max_fails, for the effective_weight penalty
-  int current_weight = 0;
+  std::int64_t current_weight = 0;
   int effective_weight = 1;  ///< starts at weight; lowered by failures, +1 per scan
   /// weight as slow_start allows it now (Peer::slow_start_weight); == weight unless the
   /// tier is ramping. Caps effective_weight in rounds and replaces weight in comparisons.

@@ -20,7 +20,7 @@ namespace tg::balancing {
 
 /// The current and effective weights a worker keeps for one peer.
 struct WeightState {
-  int current_weight = 0;
+  std::int64_t current_weight = 0;
   int effective_weight = 0;
 };
 

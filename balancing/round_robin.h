@@ -32,7 +32,7 @@ class SmoothWeightedChoice {
 
  private:
   PickerSlot* best_ = nullptr;
-  int total_ = 0;
+  std::int64_t total_ = 0;
 };
 
 /// Picks among the eligible peers of `tier` (see eligibility(); `passive` says whether

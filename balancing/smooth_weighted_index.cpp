@@ -60,15 +60,15 @@ void SmoothWeightedIndex::sift_down_root(std::vector<Node>& heap) noexcept {
 void SmoothWeightedIndex::store(std::span<PickerSlot> slots) const noexcept {
   for (const WeightClass& c : classes_) {
     for (const Node& node : c.heap) {
-      slots[node.slot].current_weight = static_cast<int>(node.base + rounds_ * c.weight);
+      slots[node.slot].current_weight = node.base + rounds_ * c.weight;
     }
   }
 }
 
-std::optional<int> SmoothWeightedIndex::current_weight(std::uint32_t slot) const noexcept {
+std::optional<std::int64_t> SmoothWeightedIndex::current_weight(std::uint32_t slot) const noexcept {
   for (const WeightClass& c : classes_) {
     for (const Node& node : c.heap) {
-      if (node.slot == slot) return static_cast<int>(node.base + rounds_ * c.weight);
+      if (node.slot == slot) return node.base + rounds_ * c.weight;
     }
   }
   return std::nullopt;

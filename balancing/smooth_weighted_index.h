@@ -38,7 +38,7 @@ class SmoothWeightedIndex {
   void store(std::span<PickerSlot> slots) const noexcept;
 
   /// Current weight of `slot` if it is a member (linear search: admin and tests only).
-  std::optional<int> current_weight(std::uint32_t slot) const noexcept;
+  std::optional<std::int64_t> current_weight(std::uint32_t slot) const noexcept;
 
  private:
   struct Node {

@@ -156,7 +156,7 @@ std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bo
         return {};
       }
       rest = rest.substr(1);
-      if (rest.empty() || !std::all_of(rest.begin(), rest.end(), ::isdigit)) {
+      if (rest.empty() || rest.size() > 5 || !std::all_of(rest.begin(), rest.end(), ::isdigit)) {
         error = "invalid port";
         return {};
       }
@@ -175,6 +175,10 @@ std::vector<tcp::endpoint> resolve(const std::string& text, int default_port, bo
       return {};
     }
   } else if (!host.empty() && std::all_of(host.begin(), host.end(), ::isdigit)) {
+    if (host.size() > 5) {
+      error = "invalid port";
+      return {};
+    }
     port = std::stoi(host);  // `listen 8080`
     host = "*";
   }

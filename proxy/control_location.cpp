@@ -75,6 +75,10 @@ Task<void> ClientSession::serve_control(const conf::Location& loc, int redirects
   if (!co_await read_body(request.body, limit, redirects)) co_return;
   ControlResponse response =
       co_await async_control(*control, std::move(request), asio::use_awaitable_t<Executor>{});
+  if (response.status >= 500 && response.body.empty()) {  // nginx's page, error_page
+    co_await respond_error(response.status, redirects);
+    co_return;
+  }
   std::string extra;
   for (const auto& h : response.headers) extra += h + "\r\n";
   co_await respond(response.status, response.body, response.content_type, {}, redirects, extra);

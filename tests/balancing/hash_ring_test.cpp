@@ -22,6 +22,21 @@ TEST(HashRing, GivesEachServer160PointsPerWeightUnit) {
   EXPECT_EQ(first, HashRing::kPointsPerWeight);
 }
 
+// Weights a client can set through the API (up to 10^9) must not make the ring
+// allocate weight x 160 points: past kMaxPoints every server's share is scaled down
+// in proportion, so the split between servers stays what the weights say.
+TEST(HashRing, HugeWeightsAreScaledToABoundedRing) {
+  const HashRing::Server servers[] = {
+      {"10.0.0.1:80", 1'000'000'000}, {"10.0.0.2:80", 300'000'000}, {"10.0.0.3:80", 1}};
+  const HashRing ring(servers);
+  EXPECT_LE(ring.size(), HashRing::kMaxPoints + 3);
+  std::size_t owned[3] = {};
+  for (std::size_t i = 0; i < ring.size(); ++i) ++owned[ring.owner(i)];
+  EXPECT_GT(owned[0], 700'000u);
+  EXPECT_NEAR(static_cast<double>(owned[0]) / static_cast<double>(owned[1]), 10.0 / 3.0, 0.05);
+  EXPECT_GE(owned[2], 1u);  // a server keeps at least one point
+}
+
 TEST(HashRing, PointsAreNginxsCrc32OfHostZeroPortAndThePreviousPoint) {
   // crc32("10.0.0.1" "\0" "80" + 00 00 00 00) = 0xa2ad5d56, then crc32(... + 56 5d ad a2).
   const HashRing::Server servers[] = {{"10.0.0.1:80", 1}};
