@@ -44,7 +44,7 @@ Task<bool> ClientSession::check_access(const conf::Location& loc) {
   auto describe = [&] {
     std::string text = ", client: " + info_.remote_addr + ", server: " + ctx.server->names.first +
                        ", request: \"" + std::string(ctx.method) + " " +
-                       std::string(ctx.request_uri) + " " + std::string(ctx.protocol) + "\"";
+                       std::string(ctx.request_target) + " " + std::string(ctx.protocol) + "\"";
     std::string_view host = ctx.header("host");
     if (!host.empty()) text += ", host: \"" + std::string(host) + "\"";
     return text;

@@ -165,8 +165,8 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   std::string& uri_out = x.uri_out;
   uri_out.clear();
   if (!target.has_uri) {
-    if (redirects == 0 && !ctx.request_uri.starts_with("http")) {
-      uri_out = ctx.request_uri;  // unchanged, as the client sent it
+    if (redirects == 0 && ctx.request_uri.starts_with('/')) {
+      uri_out = ctx.request_uri;  // unchanged, as the client sent it (origin form)
     } else {
       escape_uri(ctx.uri, uri_out);
       if (!ctx.args.empty()) {

@@ -44,7 +44,8 @@ struct RequestContext {
   const char* base = nullptr;
   const HttpParser* head = nullptr;
   std::string_view method;
-  std::string_view request_uri;    ///< as received: path?args
+  std::string_view request_target;  ///< as received, absolute form included ($request)
+  std::string_view request_uri;     ///< its origin-form part: path?args ($request_uri)
   std::string_view args;           ///< after '?', without it
   std::string_view protocol;       ///< "HTTP/1.1"
   std::string uri;                 ///< normalised path ($uri)

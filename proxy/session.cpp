@@ -379,19 +379,22 @@ Task<bool> ClientSession::read_head() {
   ctx.method = http::method_name(x.parser.method());
   if (ctx.method.empty()) ctx.method = x.parser.method_text().in(base);
   ctx.protocol = x.parser.http_minor() == 0 && x.parser.http_major() == 1 ? "HTTP/1.0" : "HTTP/1.1";
-  ctx.request_uri = x.parser.url().in(base);
+  ctx.request_target = x.parser.url().in(base);
   ctx.request_length = static_cast<int64_t>(x.parser.head_bytes());
   ++info_.requests;
   x.body_base = base;
-  std::string_view target = ctx.request_uri;
+  std::string_view target = ctx.request_target;
   std::string_view uri_host;
   if (!target.starts_with("/")) {
-    // Absolute form (the parser checked `scheme://authority`): the host is the URI's.
+    // Absolute form (the parser checked `scheme://authority`): the host is the URI's,
+    // and only the path and query after it ever reach an upstream ($request_uri, as
+    // nginx). The scheme is not looked at: `HTTPS://internal/x` asks for "/x" too.
     target.remove_prefix(target.find("//") + 2);
     size_t end = target.find_first_of("/?");
     uri_host = target.substr(0, end);
     target = end == std::string_view::npos ? std::string_view() : target.substr(end);
   }
+  ctx.request_uri = target.empty() ? std::string_view("/") : target;
   size_t q = target.find('?');
   std::string_view path = target.substr(0, q);
   if (path.empty()) path = "/";  // `http://host` and `http://host?a=1`
@@ -903,7 +906,7 @@ void ClientSession::log_upstream_error(std::string_view what, const std::string&
   std::string line = "*" + std::to_string(info_.id) + " ";
   line += what;
   line += ", client: " + info_.remote_addr + ", server: " + ctx.server->names.first +
-          ", request: \"" + std::string(ctx.method) + " " + std::string(ctx.request_uri) + " " +
+          ", request: \"" + std::string(ctx.method) + " " + std::string(ctx.request_target) + " " +
           std::string(ctx.protocol) + "\", upstream: \"" + upstream_url + "\"";
   std::string_view host = ctx.header("host");
   if (!host.empty()) line += ", host: \"" + std::string(host) + "\"";

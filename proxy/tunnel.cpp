@@ -63,6 +63,7 @@ void ClientSession::keep_request_head() {
     }
   };
   rebase(ctx.method);
+  rebase(ctx.request_target);
   rebase(ctx.request_uri);
   rebase(ctx.args);
   rebase(ctx.protocol);

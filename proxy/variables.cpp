@@ -14,7 +14,7 @@ using conf::Var;
 
 void RequestContext::reset() {
   head = nullptr;
-  method = request_uri = args = protocol = {};
+  method = request_target = request_uri = args = protocol = {};
   uri.clear();
   host.clear();
   host_from_request = false;
@@ -222,7 +222,7 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
     case Var::kRequest:
       out += ctx.method;
       out += ' ';
-      out += ctx.request_uri;
+      out += ctx.request_target;
       out += ' ';
       out += ctx.protocol;
       break;

@@ -365,6 +365,22 @@ class SmugglingTest(IntegrationTest):
         self.assertEqual(statuses(out), [501], out)
         self.assert_marker_then_absent("/abs", "/te")
 
+    def test_absolute_form_reaches_the_upstream_as_its_path_only(self):
+        # Whatever the scheme's spelling, the upstream must never see the client's
+        # authority: a backend that reads absolute form would route by it.
+        self.start()
+        cases = [(b"http://internal/admin?x=1", "/admin?x=1"), (b"HTTP://internal/admin", "/admin"),
+                 (b"HTTPS://internal/admin", "/admin"), (b"https://internal/admin", "/admin"),
+                 (b"http://internal", "/")]
+        for target, want in cases:
+            with self.subTest(target=target):
+                out = self.send_raw(b"GET " + target + b" HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                self.assertEqual(statuses(out), [200], out)
+                self.assertTrue(self.up.wait_path(want), self.up.paths())
+        self.assertNotIn(b"internal", self.up.all_bytes())
+        for path in self.up.paths():
+            self.assertTrue(path.startswith("/"), self.up.paths())
+
     def test_unrequested_101_is_502(self):
         self.start(lambda path, n: b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
                                    b"Upgrade: websocket\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad")
