@@ -72,7 +72,7 @@ class Variables : public ::testing::Test {
     ctx_.head = &parser_;
     ctx_.method = parser_.method_text().in(request_.data());
     ctx_.protocol = parser_.http_minor() == 0 ? "HTTP/1.0" : "HTTP/1.1";
-    ctx_.request_uri = parser_.url().in(request_.data());
+    ctx_.request_target = ctx_.request_uri = parser_.url().in(request_.data());
     size_t q = ctx_.request_uri.find('?');
     if (q != std::string_view::npos) ctx_.args = ctx_.request_uri.substr(q + 1);
     ASSERT_TRUE(normalize_uri(ctx_.request_uri.substr(0, q), ctx_.uri));
