@@ -111,7 +111,8 @@ void append_sticky_cookie(const balancing::StickyConfig& sticky, const conf::Tem
     out += sticky.path;
   }
   if (!samesite.source().empty()) {
-    const std::string value = expand(samesite, ctx);
+    std::string value;
+    expand_header_value(samesite, ctx, value);
     if (!value.empty()) {
       out += "; samesite=";
       out += value;
@@ -201,7 +202,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     head += h.name;
     head += ": ";
     size_t value_at = head.size();
-    expand(h.value, ctx, head);
+    expand_header_value(h.value, ctx, head);
     if (head.size() == value_at) {
       head.resize(mark);  // an empty value removes the header
       continue;

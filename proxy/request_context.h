@@ -46,11 +46,11 @@ struct RequestContext {
   std::string_view method;
   std::string_view request_target;  ///< as received, absolute form included ($request)
   std::string_view request_uri;     ///< its origin-form part: path?args ($request_uri)
-  std::string_view args;           ///< after '?', without it
-  std::string_view protocol;       ///< "HTTP/1.1"
-  std::string uri;                 ///< normalised path ($uri)
-  std::string host;                ///< normalised Host, or the server name
-  bool host_from_request = false;  ///< `host` came from the request (Host or the URI)
+  std::string_view args;            ///< after '?', without it
+  std::string_view protocol;        ///< "HTTP/1.1"
+  std::string uri;                  ///< normalised path ($uri)
+  std::string host;                 ///< normalised Host, or the server name
+  bool host_from_request = false;   ///< `host` came from the request (Host or the URI)
   int64_t request_length = 0;
 
   const conf::ServerBlock* server = nullptr;
@@ -98,6 +98,14 @@ std::string_view request_cookie(RequestContext& ctx, std::string_view name);
 void expand(const conf::Template& tmpl, RequestContext& ctx, std::string& out);
 /// Convenience: returns the value.
 std::string expand(const conf::Template& tmpl, RequestContext& ctx);
+/// Percent-encodes, in `out` from `from` on, the bytes that would end or fold a
+/// header line: below 0x20 but HTAB, and 0x7f. A decoded `$uri` or a capture of it
+/// can hold CR LF ("/%0d%0aSet-Cookie:..."); in a header value written into a head
+/// it would be read as a header of its own (response splitting, request header
+/// injection). nginx writes such values as they are; tidegate does not.
+void escape_header_value(std::string& out, size_t from = 0);
+/// expand() for a value that goes into a message head: escaped as above.
+void expand_header_value(const conf::Template& tmpl, RequestContext& ctx, std::string& out);
 /// Appends one access-log line of `format` to `out` as nginx's log module writes
 /// it: with escape=default a variable without a value is written as "-" and the
 /// bytes `"`, `\`, below 0x20 and from 0x7f as \xXX; escape=json writes nothing for

@@ -652,7 +652,8 @@ void ClientSession::finish_response_head(bool has_body_framing, bool upgrade) {
   bool applies = add_header_applies(ctx.status);
   for (const auto& h : s.add_header) {
     if (!applies && !h.always) continue;
-    std::string value = expand(h.value, ctx);
+    std::string value;
+    expand_header_value(h.value, ctx, value);
     if (value.empty()) continue;
     out += h.name;
     out += ": ";
@@ -789,7 +790,9 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   }
   if (!location_header.empty()) {
     out += "Location: ";
+    const size_t value_at = out.size();
     out += location_header;
+    escape_header_value(out, value_at);
     out += "\r\n";
   }
   out += extra_headers;

@@ -1,6 +1,7 @@
 // Evaluation of compiled templates: one switch over Var, no lookups by name.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -367,6 +368,34 @@ std::string expand(const conf::Template& tmpl, RequestContext& ctx) {
   std::string out;
   expand(tmpl, ctx, out);
   return out;
+}
+
+void escape_header_value(std::string& out, size_t from) {
+  auto unsafe = [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+  };
+  auto first = std::find_if(out.begin() + static_cast<std::ptrdiff_t>(from), out.end(), unsafe);
+  if (first == out.end()) return;  // the usual case: nothing to copy
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string tail;
+  for (auto it = first; it != out.end(); ++it) {
+    if (!unsafe(*it)) {
+      tail += *it;
+      continue;
+    }
+    const auto u = static_cast<unsigned char>(*it);
+    tail += '%';
+    tail += kHex[u >> 4];
+    tail += kHex[u & 0xf];
+  }
+  out.replace(first, out.end(), tail);
+}
+
+void expand_header_value(const conf::Template& tmpl, RequestContext& ctx, std::string& out) {
+  const size_t from = out.size();
+  expand(tmpl, ctx, out);
+  escape_header_value(out, from);
 }
 
 namespace {

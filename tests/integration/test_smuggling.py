@@ -151,6 +151,24 @@ http {
 """
 
 
+CONF_EXPANDED = """
+http {
+    access_log off;
+    upstream up { server @UP@; }
+    server {
+        listen 127.0.0.1:@PORT@;
+        add_header X-Echo $uri always;
+        location ~ ^/r/([^?]*)$ { return 302 /to/$1; }
+        location /p/ {
+            proxy_pass http://up;
+            proxy_set_header X-Path $uri;
+        }
+        location / { proxy_pass http://up; }
+    }
+}
+"""
+
+
 def read_all(sock, timeout=5.0, quiet=0.5):
     """Everything the peer sends until it closes, or until it has been quiet for
     `quiet` seconds after sending something (a kept-alive connection)."""
@@ -380,6 +398,30 @@ class SmugglingTest(IntegrationTest):
         self.assertNotIn(b"internal", self.up.all_bytes())
         for path in self.up.paths():
             self.assertTrue(path.startswith("/"), self.up.paths())
+
+    def test_decoded_uri_cannot_add_header_lines(self):
+        # $uri is decoded: "%0d%0a" in the path is CR LF in $uri and in a capture of it.
+        # Expanded into a head, it would start a header of its own. nginx writes it as
+        # it is (the known `return 302 ...$uri` misconfiguration); tidegate
+        # percent-encodes it, in every head it writes.
+        self.start(conf=CONF_EXPANDED)
+        out = self.send_raw(b"GET /r/a%0d%0aSet-Cookie:%20stolen=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        head = out.split(b"\r\n\r\n")[0]
+        self.assertEqual(statuses(out), [302], out)
+        out2 = self.send_raw(b"GET /p/a%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertEqual(statuses(out2), [200], out2)
+        self.assertTrue(self.up.wait_path("/p/a%0d%0aX-Injected:%201"), self.up.paths())
+        up_head = self.up.all_bytes()
+        if is_nginx():
+            self.assertIn(b"\r\nSet-Cookie: stolen=1", head)
+            self.assertIn(b"\r\nX-Injected: 1", up_head)
+            return
+        self.assertNotIn(b"\r\nSet-Cookie", head)
+        self.assertIn(b"Location: http://localhost:%d/to/a%%0D%%0ASet-Cookie: stolen=1\r\n" % self.port,
+                      head)
+        self.assertTrue(head.endswith(b"\r\nX-Echo: /r/a%0D%0ASet-Cookie: stolen=1"), head)
+        self.assertNotIn(b"\r\nX-Injected", up_head)
+        self.assertIn(b"\r\nX-Path: /p/a%0D%0AX-Injected: 1\r\n", up_head)
 
     def test_unrequested_101_is_502(self):
         self.start(lambda path, n: b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"

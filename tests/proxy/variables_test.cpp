@@ -415,5 +415,15 @@ TEST(VariableTimes, SecondsTextHasMillisecondResolution) {
   EXPECT_EQ(seconds_text(milliseconds(-5)), "0.000");
 }
 
+TEST(HeaderValue, ControlBytesArePercentEncodedFromTheMarkOn) {
+  std::string out = "X-A: \r\n";
+  out += std::string("a\r\nb\tc\x7f") + '\0' + "d";
+  escape_header_value(out, 7);
+  EXPECT_EQ(out, "X-A: \r\na%0D%0Ab\tc%7F%00d");
+  std::string clean = "plain value";
+  escape_header_value(clean);
+  EXPECT_EQ(clean, "plain value");
+}
+
 }  // namespace
 }  // namespace tg::proxy
