@@ -8,6 +8,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "common/trusted_open.h"
+
 namespace tg {
 namespace {
 constexpr std::string_view kNames[] = {"debug", "info", "notice", "warn",
@@ -40,9 +42,7 @@ void ErrorLog::set_thread_id(int id) {
 }
 
 UniqueFd open_log_file(const std::string& path, std::string& error) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) error = "open() \"" + path + "\" failed " + errno_text(errno);
-  return fd;
+  return open_trusted(path, O_WRONLY | O_APPEND | O_CREAT, 0644, error);
 }
 
 std::string ErrorLog::open(const std::string& path, LogLevel level) {

@@ -34,7 +34,8 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-/// Opens a log file as nginx does (append, create with mode 0644). On failure
+/// Opens a log file as nginx does (append, create with mode 0644), following a
+/// symbolic link only when root or this process's user owns it (open_trusted). On failure
 /// returns an empty UniqueFd and nginx's words in `error`:
 /// `open() "/x/error.log" failed (13: Permission denied)`.
 UniqueFd open_log_file(const std::string& path, std::string& error);

@@ -2,10 +2,13 @@
 
 #include <fcntl.h>
 #include <glob.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
+
+#include "common/trusted_open.h"
 
 namespace tg::conf {
 namespace {
@@ -18,11 +21,21 @@ std::string errno_text(int err) {
 class DiskFiles : public FileSource {
  public:
   bool read(const std::string& path, std::string& text, std::string& error) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      error = "open() \"" + path + "\" failed" + errno_text(errno);
+    // As root (the privileged helper reads the state file in a directory the
+    // unprivileged user owns): no links of other users, only regular files, bounded.
+    UniqueFd file = open_trusted(path, O_RDONLY, 0, error);
+    if (!file) return false;
+    struct stat st {};
+    if (::fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      error = "\"" + path + "\" is not a regular file";
       return false;
     }
+    constexpr off_t kMaxFile = 64 << 20;
+    if (st.st_size > kMaxFile) {
+      error = "\"" + path + "\" is larger than 64M";
+      return false;
+    }
+    const int fd = file.get();
     text.clear();
     char buffer[16384];
     for (;;) {
@@ -30,13 +43,15 @@ class DiskFiles : public FileSource {
       if (n < 0) {
         if (errno == EINTR) continue;
         error = "pread() \"" + path + "\" failed" + errno_text(errno);
-        ::close(fd);
         return false;
       }
       if (n == 0) break;
       text.append(buffer, static_cast<std::size_t>(n));
+      if (text.size() > static_cast<size_t>(kMaxFile)) {
+        error = "\"" + path + "\" is larger than 64M";
+        return false;
+      }
     }
-    ::close(fd);
     return true;
   }
 

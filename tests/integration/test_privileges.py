@@ -109,6 +109,47 @@ class PrivilegesTest(IntegrationTest):
         self.assertTrue(px.wait_log("connect() failed"), px.log("error.log.1"))
         self.assertNotIn("Permission denied", px.log("error.log.1") + px.error_log())
 
+    def test_reopen_follows_only_symbolic_links_root_owns(self):
+        # The unprivileged user may own the log directory; a link it plants there
+        # must not have root open a root-only file for it to write. nginx's master
+        # follows such a link (CVE-2016-1247 on Debian), so this runs on tidegate only.
+        if is_nginx():
+            self.skipTest("nginx's root master follows any symbolic link")
+        private = self._private_dir()
+        secret = os.path.join(private, "authorized_keys")
+        with open(secret, "w") as f:
+            f.write("root's\n")
+        os.chmod(secret, 0o600)
+        trusted = os.path.join(private, "trusted.log")
+        px = self.proxy(self.conf())
+        self.assertEqual(http_get(self.port, "/before").status, 200)
+        self.assertTrue(px.wait_log("GET /before", rel="access.log"))
+        os.rename(px.path("access.log"), px.path("access.log.1"))
+        os.symlink(secret, px.path("access.log"))
+        os.lchown(px.path("access.log"), 65534, 65534)
+        px.signal(signal.SIGUSR1)
+        self.assertTrue(px.wait_log("symbolic link owned by uid 65534"), px.error_log())
+        self.assertEqual(http_get(self.port, "/planted").status, 200)
+        self.assertTrue(px.wait_log("GET /planted", rel="access.log.1"), px.log("access.log.1"))
+        with open(secret) as f:
+            self.assertEqual(f.read(), "root's\n")
+        # A link root made (as /dev/stdout is) is followed.
+        os.unlink(px.path("access.log"))
+        os.symlink(trusted, px.path("access.log"))
+        px.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while not os.path.exists(trusted):
+            self.assertLess(time.monotonic(), deadline, px.error_log())
+            time.sleep(0.02)
+        self.assertEqual(http_get(self.port, "/trusted").status, 200)
+        deadline = time.monotonic() + 5
+        while True:
+            with open(trusted) as f:
+                if "GET /trusted" in f.read():
+                    break
+            self.assertLess(time.monotonic(), deadline, px.error_log())
+            time.sleep(0.05)
+
     def test_reload_binds_a_port_below_1024(self):
         px = self.proxy(self.conf())
         low = free_privileged_port()
