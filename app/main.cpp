@@ -99,29 +99,34 @@ struct Account {
   gid_t gid = 0;
 };
 
-std::optional<Account> account_to_drop_to(std::string user) {
+/// The account to serve as (none: stay as we are). False, with an [emerg] logged,
+/// when the account does not exist: never serve as root by accident. The conf
+/// builder already refused unknown names; this covers one deleted since.
+bool account_to_drop_to(std::string user, std::optional<Account>& out) {
+  out.reset();
   if (::geteuid() != 0) {
     if (!user.empty()) {
       log(LogLevel::kWarn,
           "the \"user\" directive makes sense only if the master process runs with "
           "super-user privileges, ignored");
     }
-    return std::nullopt;
+    return true;
   }
   if (user.empty()) user = "nobody nogroup";  // nginx's default (Debian's build)
   std::string name = user.substr(0, user.find(' '));
-  std::string group = user.find(' ') == std::string::npos ? "" : user.substr(user.find(' ') + 1);
+  std::string group = user.find(' ') == std::string::npos ? name : user.substr(user.find(' ') + 1);
   struct passwd* pw = ::getpwnam(name.c_str());
   if (!pw) {
-    log(LogLevel::kWarn, "getpwnam(\"" + name + "\") failed: running as root");
-    return std::nullopt;
+    log(LogLevel::kEmerg, "getpwnam(\"" + name + "\") failed");
+    return false;
   }
-  Account a{name, pw->pw_uid, pw->pw_gid};
-  if (!group.empty()) {
-    if (struct group* gr = ::getgrnam(group.c_str())) a.gid = gr->gr_gid;
+  struct group* gr = ::getgrnam(group.c_str());
+  if (!gr) {
+    log(LogLevel::kEmerg, "getgrnam(\"" + group + "\") failed");
+    return false;
   }
-  if (a.uid == 0) return std::nullopt;
-  return a;
+  if (pw->pw_uid != 0) out = Account{name, pw->pw_uid, gr->gr_gid};
+  return true;
 }
 
 bool drop_privileges(const Account& a) {
@@ -190,7 +195,9 @@ class Server {
     // Every listener is bound: now the pid file may say we serve. Written
     // before privileges are dropped, as nginx's master does.
     if (!write_pid_file(m.pid_path)) return 1;
-    if (auto account = account_to_drop_to(m.user)) {
+    std::optional<Account> account;
+    if (!account_to_drop_to(m.user, account)) return 1;
+    if (account) {
       // The helper keeps root for reloads and log reopens (privileged_helper.h);
       // forked now, while this process has no other thread.
       std::vector<std::string> logs = proxy::access_log_paths(*cfg_);

@@ -2,6 +2,8 @@
 // nginx semantics it follows. Settings are inherited http -> server -> location
 // as nginx merges them: scalars inherit unless set; header lists inherit only
 // when the inner level defines none.
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -157,8 +159,17 @@ class Builder {
       m.daemon = flag_arg(d);
     } else if (d.name == "user") {
       once();
-      // `user name [group]`, kept as "name group" (app/main.cpp splits it).
-      m.user = d.args[0] + (d.args.size() > 1 ? " " + d.args[1] : std::string());
+      // `user name [group]`, kept as "name group" (app/main.cpp splits it). As in
+      // nginx, the group defaults to the user's name, and both must exist when the
+      // conf is read by root (by a process that has dropped them, it is not used).
+      const std::string& group = d.args.size() > 1 ? d.args[1] : d.args[0];
+      if (::geteuid() == 0) {
+        if (::getpwnam(d.args[0].c_str()) == nullptr) {
+          fail(d, "getpwnam(\"" + d.args[0] + "\") failed");
+        }
+        if (::getgrnam(group.c_str()) == nullptr) fail(d, "getgrnam(\"" + group + "\") failed");
+      }
+      m.user = d.args[0] + " " + group;
     } else if (d.name == "error_log") {
       error_log(d);
     } else if (d.name == "events") {

@@ -1,3 +1,4 @@
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,14 +97,28 @@ TEST(SizeDirectives, BufferSizesTakeNoGigabytesButBodySizesDo) {
 TEST(MainContext, ReadsProcessSettings) {
   auto cfg = build(
       lines({"worker_processes 3;", "worker_rlimit_nofile 4096;", "worker_shutdown_timeout 10s;",
-             "daemon off;", "user nobody;", "events { worker_connections 2048; }"}));
+             "daemon off;", "user nobody nogroup;", "events { worker_connections 2048; }"}));
   EXPECT_EQ(cfg->main.worker_processes, 3);
   EXPECT_EQ(cfg->main.worker_rlimit_nofile, 4096);
   EXPECT_EQ(cfg->main.worker_shutdown_timeout, 10s);
   EXPECT_FALSE(cfg->main.daemon);
-  EXPECT_EQ(cfg->main.user, "nobody");
+  EXPECT_EQ(cfg->main.user, "nobody nogroup");
   EXPECT_EQ(cfg->main.worker_connections, 2048);
   EXPECT_FALSE(cfg->has_http);
+}
+
+TEST(MainContext, UserAndGroupMustExistWhenReadByRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "nginx checks the names only as root";
+  EXPECT_EQ(build_error(lines({"user no-such-user-here;", "events {}"})),
+            "getpwnam(\"no-such-user-here\") failed in t.conf:1");
+  // The group defaults to the user's name, as nginx's: Debian has no group "nobody".
+  if (::getgrnam("nobody") == nullptr) {
+    EXPECT_EQ(build_error(lines({"user nobody;", "events {}"})),
+              "getgrnam(\"nobody\") failed in t.conf:1");
+  }
+  EXPECT_EQ(build_error(lines({"user nobody no-such-group-here;", "events {}"})),
+            "getgrnam(\"no-such-group-here\") failed in t.conf:1");
+  EXPECT_EQ(build(lines({"user root;", "events {}"}))->main.user, "root root");
 }
 
 TEST(MainContext, DuplicateDirectiveIsReportedAtTheSecond) {

@@ -9,6 +9,7 @@ free at that moment, released when the proxy stops.
 """
 
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -18,7 +19,7 @@ import unittest
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
 from tests.support.harness import (IntegrationTest, fill, free_port, http_get, is_nginx,  # noqa: E402
-                                   process_tree)
+                                   make_prefix, process_tree, run_cli)
 
 CONF = """
 user nobody nogroup;
@@ -149,6 +150,26 @@ class PrivilegesTest(IntegrationTest):
                     break
             self.assertLess(time.monotonic(), deadline, px.error_log())
             time.sleep(0.05)
+
+    def test_unknown_user_or_group_fails_the_test_and_the_reload(self):
+        prefix = make_prefix()
+        self.addCleanup(shutil.rmtree, prefix, True)
+        for user, message in (("no-such-user-here", 'getpwnam("no-such-user-here") failed'),
+                              ("nobody no-such-group", 'getgrnam("no-such-group") failed'),
+                              ("nobody", 'getgrnam("nobody") failed')):
+            with self.subTest(user=user):
+                conf = os.path.join(prefix, "t.conf")
+                with open(conf, "w") as f:
+                    f.write("user %s;\nevents {}\nhttp {}\n" % user)
+                rc, out, err = run_cli(["-t", "-p", prefix, "-c", conf, "-g", "pid %s/p;" % prefix])
+                self.assertNotEqual(rc, 0, err)
+                self.assertIn("[emerg]", err)
+                self.assertIn(message + " in %s:1" % conf, err)
+        px = self.proxy(self.conf())
+        px.write_conf(self.conf("v2").replace("user nobody nogroup;", "user no-such-user-here;"))
+        px.signal(signal.SIGHUP)
+        self.assertTrue(px.wait_log('getpwnam("no-such-user-here") failed'), px.error_log())
+        self.assertEqual(http_get(self.port, "/version").text, "v1")
 
     def test_reload_binds_a_port_below_1024(self):
         px = self.proxy(self.conf())
