@@ -32,12 +32,6 @@ int64_t parse_length(std::string_view s) {
   return n;
 }
 
-/// The last coding of a Transfer-Encoding list ("gzip, chunked" -> "chunked").
-std::string_view final_coding(std::string_view list) {
-  size_t comma = list.rfind(',');
-  return trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
-}
-
 }  // namespace
 
 void HttpParser::reset() {
@@ -217,13 +211,11 @@ bool HttpParser::head_complete(const char* base) {
   }
   if (transfer_encoding_headers_ == 1) {
     const std::string_view te = transfer_encoding_.in(base);
-    if (request) {
-      // nginx: only "chunked" itself, only in HTTP/1.1, never with a length.
-      if (!http11) return fail(ParseError::kEncodingInHttp10);
-      if (!iequals(te, "chunked")) return fail(ParseError::kUnknownEncoding);
-    } else if (!iequals(final_coding(te), "chunked")) {
-      return fail(ParseError::kUnknownEncoding);
-    }
+    // nginx (1.23 on for responses): only "chunked" itself, never with a length;
+    // in a request only in HTTP/1.1. A response "gzip, chunked" would be relayed
+    // rechunked without its gzip coding: refused (502) rather than corrupted.
+    if (request && !http11) return fail(ParseError::kEncodingInHttp10);
+    if (!iequals(te, "chunked")) return fail(ParseError::kUnknownEncoding);
     if (content_length_ >= 0) return fail(ParseError::kLengthAndEncoding);
     chunked_ = true;
   }

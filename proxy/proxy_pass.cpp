@@ -472,6 +472,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           failure = Failure::kInvalidHeader;
           what = up.error() == http::ParseError::kHeaderLineTooLong
                      ? "upstream sent too big header while reading response header from upstream"
+                 : up.error() == http::ParseError::kUnknownEncoding
+                     ? "upstream sent unknown \"Transfer-Encoding\" while reading response "
+                       "header from upstream"
                      : "upstream sent invalid header while reading response header from upstream";
           break;
         }

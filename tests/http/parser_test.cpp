@@ -609,13 +609,20 @@ TEST(HttpParser, NoContentAndNotModifiedIgnoreTheirLength) {
   }
 }
 
-TEST(HttpParser, TransferEncodingEndingInChunkedFramesAResponse) {
-  const std::string buffer =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+TEST(HttpParser, ResponseTransferEncodingOtherThanChunkedAloneIsRefused) {
+  for (const char* te : {"gzip, chunked", "chunked, chunked", "identity", "gzip"}) {
+    const std::string buffer =
+        std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") + te + "\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+    HttpParser p(MessageType::kResponse);
+    feed_all(p, buffer);
+    EXPECT_TRUE(p.failed()) << te;
+    EXPECT_EQ(p.error(), ParseError::kUnknownEncoding) << te;
+  }
+  const std::string upper =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
   HttpParser p(MessageType::kResponse);
-  EXPECT_EQ(feed_all(p, buffer), buffer.size());
-  EXPECT_TRUE(p.message_done());
-  EXPECT_EQ(body_of(p, buffer), "hi");
+  EXPECT_EQ(feed_all(p, upper), upper.size());
+  EXPECT_EQ(body_of(p, upper), "hi");
 }
 
 TEST(HttpParser, StatusLineWithoutReason) {

@@ -423,6 +423,19 @@ class SmugglingTest(IntegrationTest):
         self.assertNotIn(b"\r\nX-Injected", up_head)
         self.assertIn(b"\r\nX-Path: /p/a%0D%0AX-Injected: 1\r\n", up_head)
 
+    def test_response_coded_other_than_chunked_alone_is_502(self):
+        # Relayed rechunked, "gzip, chunked" would lose its gzip coding on the way.
+        # nginx 1.23 on answers 502 too; Debian's 1.22 relays it.
+        if is_nginx():
+            self.skipTest("nginx 1.22 takes any Transfer-Encoding containing chunked")
+        self.start(lambda path, n: (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"
+            if path == "/gz" else b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        out = self.send_raw(b"GET /gz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        self.assertEqual(statuses(out), [502], out)
+        self.assertTrue(self.px.wait_log('upstream sent unknown "Transfer-Encoding"'),
+                        self.px.error_log())
+
     def test_unrequested_101_is_502(self):
         self.start(lambda path, n: b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n"
                                    b"Upgrade: websocket\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nbad")
