@@ -44,7 +44,10 @@ Task<bool> ClientSession::read_body(std::string& out, int64_t limit, int redirec
   bool done = false, failed = false;  // next_body_piece says when the body is complete
   while (!done) {
     pieces.clear();
-    if (!co_await next_body_piece(pieces, false, done, failed) || failed) co_return false;
+    if (!co_await next_body_piece(pieces, false, done, failed) || failed) {
+      if (x_->parser.failed()) co_await respond_error(400, redirects);
+      co_return false;
+    }
     for (const auto& p : pieces) out.append(static_cast<const char*>(p.data()), p.size());
     if (static_cast<int64_t>(out.size()) > limit) {
       keep_alive_ = false;

@@ -265,18 +265,12 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
           asio::buffer(x.io.get() + used, kIoBuffer - used), kTuple);
       disarm();
       if (ec) {
-        keep_alive_ = false;
-        ctx.status = timed_out_ ? 408 : 499;
-        log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                                 (timed_out_ ? " client timed out (110: Connection timed out) "
-                                               "while reading client request body"
-                                             : " client prematurely closed connection") +
-                                 ", client: " + info_.remote_addr);
+        body_failed(ec);
         co_return;
       }
       size_t fed = parser.feed(x.io.get(), used, used + n);
       if (parser.failed()) {
-        keep_alive_ = false;
+        body_failed({});
         co_await respond_error(400, redirects);
         co_return;
       }
@@ -440,11 +434,12 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
         bufs.clear();
         bool failed = false;
         if (!co_await next_body_piece(bufs, chunked_up, done, failed)) {
-          // The client went away or sent a broken body: nothing to answer.
+          // The client went away (nothing to answer) or sent a broken body (400, as
+          // nginx; the upstream connection, holding half a request, is closed).
           lease->release(balancing::Outcome::kSuccess, Clock::now());
           upstream_socket_ = nullptr;
-          if (ctx.status == 0) ctx.status = 400;
           keep_alive_ = false;
+          if (parser.failed()) co_await respond_error(400, redirects);
           co_return;
         }
         if (s.client_max_body_size > 0 && x.body_bytes > s.client_max_body_size) {

@@ -858,6 +858,26 @@ Task<bool> ClientSession::discard_body() {
   co_return !failed;
 }
 
+void ClientSession::body_failed(const boost::system::error_code& ec) {
+  keep_alive_ = false;
+  if (ec) {
+    x_->ctx.status = timed_out_ ? 408 : 499;
+    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
+                             (timed_out_ ? " client timed out (110: Connection timed out) "
+                                           "while reading client request body"
+                                         : " client prematurely closed connection") +
+                             ", client: " + info_.remote_addr);
+    return;
+  }
+  // A body that breaks its own framing after the head was read (nginx: 400 and
+  // this line, at error level).
+  x_->ctx.status = 400;
+  log(LogLevel::kError, "*" + std::to_string(info_.id) +
+                            (x_->parser.chunked() ? " client sent invalid chunked body"
+                                                  : " client sent invalid body") +
+                            ", client: " + info_.remote_addr);
+}
+
 // Produces the next piece of the request body as buffers (chunk-encoded when
 // `chunked_out`), reading from the client when the head buffer has no more.
 Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out, bool chunked_out,
@@ -872,21 +892,15 @@ Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out, 
     disarm();
     if (ec) {
       failed = true;
-      keep_alive_ = false;
-      x.ctx.status = timed_out_ ? 408 : 499;
-      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                               (timed_out_ ? " client timed out (110: Connection timed out) "
-                                             "while reading client request body"
-                                           : " client prematurely closed connection") +
-                               ", client: " + info_.remote_addr);
+      body_failed(ec);
       co_return false;
     }
     x.body_from_socket = true;
     x.body_base = x.io.get();
     size_t used = parser.feed(x.io.get(), 0, n);
     if (parser.failed()) {
-      failed = true;
-      keep_alive_ = false;
+      failed = true;  // the caller answers with respond_error(400)
+      body_failed({});
       co_return false;
     }
     if (used < n) x.leftover.append(x.io.get() + used, n - used);  // next pipelined request

@@ -78,6 +78,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Task<void> respond_error(int status, int redirects = 0);
   Task<void> proxy(const conf::Location& loc, int redirects);
   Task<bool> discard_body();
+  /// The request body could not be read: the read failed (`ec`: 408 or 499) or
+  /// the bytes broke the body's framing (400). Logs nginx's line, sets the status
+  /// and closes the connection after the answer, if any.
+  void body_failed(const boost::system::error_code& ec);
   Task<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out, bool chunked_out,
                              bool& done, bool& failed);
   Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);

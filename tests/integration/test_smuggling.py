@@ -226,6 +226,30 @@ class SmugglingTest(IntegrationTest):
         self.assertEqual(statuses(out), [400], out)
         self.assert_marker_then_absent("/smuggled", "/c")
 
+    def test_chunk_error_arriving_after_the_head_is_400(self):
+        # The head goes first and is being proxied when the broken chunk arrives
+        # (buffered, or already streaming to the upstream with request buffering
+        # off): the client still gets its 400, as from nginx.
+        for buffering in ("on", "off"):
+            with self.subTest(proxy_request_buffering=buffering):
+                self.start(conf=CONF.replace("proxy_read_timeout 3s;",
+                                             "proxy_read_timeout 3s; proxy_request_buffering %s;"
+                                             % buffering))
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                    s.sendall(b"POST /late HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+                    time.sleep(0.3)
+                    s.sendall(b"5\r\nhelloXX0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    out = read_all(s)
+                self.assertEqual(statuses(out), [400], out)
+                self.assertTrue(self.px.wait_log("client sent invalid chunked body"),
+                                self.px.error_log())
+                self.assert_marker_then_absent("/smuggled")
+                # Whatever reached the upstream of /late is not a complete request.
+                for r in self.up.requests:
+                    self.assertNotEqual(r[1].split(b" ")[1], b"/late", self.up.requests)
+                self.px.stop()
+
     def test_chunk_data_without_crlf_in_a_response_is_not_relayed_as_complete(self):
         self.start(lambda path, n: (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"
