@@ -281,7 +281,7 @@ Task<void> ClientSession::serve_requests() {
     }
   }
   disarm();
-  if (timed_out_ && x_ && settings().reset_timedout_connection) {
+  if (client_timed_out_ && x_ && settings().reset_timedout_connection) {
     // nginx's reset_timedout_connection: a request that timed out ends with a
     // reset (SO_LINGER 0), which frees the socket's buffers at once.
     const linger reset{1, 0};
@@ -359,6 +359,7 @@ Task<bool> ClientSession::read_head() {
         asio::buffer(in_.data.get() + in_.end, in_.capacity - in_.end), kTuple);
     if (ec) {
       if (timed_out_ && in_.end > 0) {
+        client_timed_out_ = true;
         log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                  " client timed out (110: Connection timed out) while reading "
                                  "client request headers, client: " +
@@ -824,6 +825,7 @@ Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bu
   disarm();
   if (ec) {
     if (timed_out_) {
+      client_timed_out_ = true;
       log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                " client timed out (110: Connection timed out) while sending "
                                "response to client, client: " +
@@ -861,6 +863,7 @@ Task<bool> ClientSession::discard_body() {
 void ClientSession::body_failed(const boost::system::error_code& ec) {
   keep_alive_ = false;
   if (ec) {
+    client_timed_out_ = timed_out_;
     x_->ctx.status = timed_out_ ? 408 : 499;
     log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                              (timed_out_ ? " client timed out (110: Connection timed out) "

@@ -118,6 +118,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   Worker& worker_;
   Socket client_;
   bool timed_out_ = false;
+  /// The client, not an upstream, timed out (reading the request or sending the
+  /// response): what reset_timedout_connection resets.
+  bool client_timed_out_ = false;
   Socket* upstream_socket_ = nullptr;  ///< cancelled on timeout
 
   std::shared_ptr<WorkerGeneration> gen_;
