@@ -124,6 +124,12 @@ struct LocationSettings {
   Millis keepalive_time{3'600'000};
   Millis client_body_timeout{60'000};
   Millis send_timeout{60'000};
+  /// nginx's lingering close: after an answer that leaves request bytes unread
+  /// (`on`), or after every answer (`always`), read and discard what the client
+  /// still sends, each wait at most lingering_timeout, all at most lingering_time.
+  enum class Lingering { kOff, kOn, kAlways } lingering_close = Lingering::kOn;
+  Millis lingering_time{30'000};
+  Millis lingering_timeout{5'000};
   int64_t client_max_body_size = 1 << 20;
   std::string proxy_http_version = "1.0";
   std::vector<HeaderTemplate> proxy_set_header;  ///< merged with nginx's defaults

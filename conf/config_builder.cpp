@@ -322,6 +322,21 @@ class Builder {
       s.client_body_timeout = time_arg(d, 0);
     } else if (n == "send_timeout") {
       s.send_timeout = time_arg(d, 0);
+    } else if (n == "lingering_close") {
+      const std::string& v = d.args[0];
+      if (v == "off") {
+        s.lingering_close = LocationSettings::Lingering::kOff;
+      } else if (v == "on") {
+        s.lingering_close = LocationSettings::Lingering::kOn;
+      } else if (v == "always") {
+        s.lingering_close = LocationSettings::Lingering::kAlways;
+      } else {
+        fail(d, "invalid value \"" + v + "\"");  // nginx's enum slot says no more
+      }
+    } else if (n == "lingering_time") {
+      s.lingering_time = time_arg(d, 0);
+    } else if (n == "lingering_timeout") {
+      s.lingering_timeout = time_arg(d, 0);
     } else if (n == "client_max_body_size") {
       s.client_max_body_size = size_arg(d, 0, /*offset=*/true);
     } else if (n == "proxy_http_version") {

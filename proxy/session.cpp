@@ -289,18 +289,24 @@ Task<void> ClientSession::serve_requests() {
     close();
     co_return;
   }
-  if (!keep_alive_ && (in_.end > 0 || unread_input_)) {
-    // Lingering close (nginx's lingering_close): closing with unread bytes would
-    // send a reset that can destroy our response before the client reads it.
+  const conf::LocationSettings& last = x_ ? settings() : listen_->default_server->settings;
+  using Lingering = conf::LocationSettings::Lingering;
+  if (last.lingering_close == Lingering::kAlways ||
+      (last.lingering_close == Lingering::kOn && !keep_alive_ && (in_.end > 0 || unread_input_))) {
+    // Lingering close (nginx's): closing with unread bytes would send a reset
+    // that can destroy our response before the client reads it.
     boost::system::error_code ec;
     client_.shutdown(tcp::socket::shutdown_send, ec);
     // The bytes are thrown away, so one buffer per thread serves every connection.
     thread_local char sink[4096];
-    arm(std::chrono::milliseconds(2000));
-    for (int i = 0; i < 256; ++i) {
+    const auto until = Clock::now() + last.lingering_time;
+    for (auto now = Clock::now(); now < until && !quit_; now = Clock::now()) {
+      arm(std::min<std::chrono::milliseconds>(
+          last.lingering_timeout, std::chrono::ceil<std::chrono::milliseconds>(until - now)));
       auto [rec, n] = co_await client_.async_read_some(asio::buffer(sink, sizeof sink), kTuple);
       if (rec) break;
     }
+    disarm();
   }
   close();
 }

@@ -354,6 +354,48 @@ http {
         if not is_nginx():
             self.assertEqual(len(body), 50000)
 
+    # -- lingering close ----------------------------------------------------------------------
+
+    def test_lingering_close_reads_while_the_client_sends_then_closes_when_it_stops(self):
+        self.start("""
+http {
+    access_log off;
+    client_max_body_size 1k;
+    lingering_time 4s;
+    lingering_timeout 1s;
+    server { listen 127.0.0.1:@PORT@; location / { proxy_pass http://@BE@; } }
+}
+""")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"a" * 10000)
+            got = b""
+            while b"</html>\r\n" not in got:
+                got += s.recv(65536)
+            self.assertTrue(got.startswith(b"HTTP/1.1 413"), got)
+            # The client goes on sending for longer than a lingering_timeout: the
+            # server keeps reading (no reset) until lingering_time.
+            end = time.monotonic() + 2.5
+            while time.monotonic() < end:
+                s.sendall(b"a" * 1000)
+                time.sleep(0.25)
+            # It stops: after lingering_timeout without data the server closes.
+            stopped = time.monotonic()
+            self.assertEqual(s.recv(65536), b"")  # a reset raises ConnectionResetError
+            self.assertLess(time.monotonic() - stopped, 3.0)
+
+    def test_lingering_close_directives_are_checked(self):
+        import shutil
+        from tests.support.harness import make_prefix, run_cli
+        prefix = make_prefix()
+        self.addCleanup(shutil.rmtree, prefix, True)
+        conf = os.path.join(prefix, "bad.conf")
+        with open(conf, "w") as f:
+            f.write("events {}\nhttp {\n    lingering_close sometimes;\n}\n")
+        rc, _, err = run_cli(["-t", "-p", prefix, "-c", conf])
+        self.assertNotEqual(rc, 0)
+        self.assertIn('[emerg]', err)
+        self.assertIn('invalid value "sometimes" in %s:3' % conf, err)
+
 
 if __name__ == "__main__":
     unittest.main()
