@@ -10,9 +10,7 @@
 namespace tg::app {
 namespace {
 
-constexpr size_t kFdsPerBatch = 200;          // under SCM_MAX_FD (253)
-constexpr uint32_t kMaxPayload = 256u << 20;  // a conf snapshot, bounded
-constexpr uint32_t kMaxFds = 1u << 16;
+constexpr size_t kFdsPerBatch = 200;  // under SCM_MAX_FD (253)
 
 bool write_all(int socket, const char* data, size_t size) {
   while (size > 0) {
@@ -81,12 +79,13 @@ bool send_message(int socket, std::string_view payload, const std::vector<int>& 
   return true;
 }
 
-bool receive_message(int socket, std::string& payload, std::vector<UniqueFd>& fds) {
+bool receive_message(int socket, std::string& payload, std::vector<UniqueFd>& fds,
+                     MessageLimits limits) {
   char header[8];
   if (!read_all(socket, header, sizeof header)) return false;
   const uint32_t size = get_u32(header);
   const uint32_t count = get_u32(header + 4);
-  if (size > kMaxPayload || count > kMaxFds) return false;
+  if (size > limits.max_payload || count > limits.max_fds) return false;
   payload.resize(size);
   if (!read_all(socket, payload.data(), size)) return false;
   fds.clear();

@@ -15,8 +15,17 @@ namespace tg::app {
 /// Sends `payload` and `fds` (which stay open here). False on a write error.
 bool send_message(int socket, std::string_view payload, const std::vector<int>& fds);
 
-/// Receives one message. False on end of input or a malformed message.
-bool receive_message(int socket, std::string& payload, std::vector<UniqueFd>& fds);
+/// Limits on what one message may carry. The defaults fit a conf snapshot; the
+/// privileged helper takes far less from the process it serves (no descriptors).
+struct MessageLimits {
+  uint32_t max_payload = 256u << 20;
+  uint32_t max_fds = 1u << 16;
+};
+
+/// Receives one message. False on end of input, or a malformed message or one
+/// beyond `limits` (nothing of it is read then).
+bool receive_message(int socket, std::string& payload, std::vector<UniqueFd>& fds,
+                     MessageLimits limits = {});
 
 /// Builds a payload: numbers and length-prefixed strings.
 class WireWriter {

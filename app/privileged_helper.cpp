@@ -133,7 +133,11 @@ std::string serve_reopen(WireReader& in, const std::set<std::string>& allowed_lo
   ::prctl(PR_SET_NAME, "tidegate-priv", 0, 0, 0);
   std::string payload;
   std::vector<UniqueFd> received;
-  while (receive_message(socket, payload, received)) {
+  // Requests are a few paths and addresses; they never carry descriptors. A
+  // request beyond that ends the helper (the server then has no helper, and
+  // reloads fail loudly) rather than root reading whatever it is sent.
+  constexpr MessageLimits kRequestLimits{1u << 20, 0};
+  while (receive_message(socket, payload, received, kRequestLimits)) {
     WireReader in(payload);
     std::vector<int> fds;
     std::vector<UniqueFd> owned;  // closed here once sent

@@ -58,6 +58,40 @@ TEST(FdChannel, EndOfInputIsNotAMessage) {
   EXPECT_FALSE(receive_message(p.b.get(), got, fds));
 }
 
+TEST(FdChannel, MessagesBeyondTheLimitsAreRefused) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  UniqueFd r(pipe_fds[0]), w(pipe_fds[1]);
+  {
+    Pair p;  // a descriptor where none may come
+    std::thread sender([&] { send_message(p.a.get(), "x", {w.get()}); });
+    std::string got;
+    std::vector<UniqueFd> fds;
+    EXPECT_FALSE(receive_message(p.b.get(), got, fds, MessageLimits{1024, 0}));
+    EXPECT_TRUE(fds.empty());
+    p.b.reset();
+    sender.join();
+  }
+  {
+    Pair p;  // a payload larger than allowed
+    const std::string big(2048, 'x');
+    std::thread sender([&] { send_message(p.a.get(), big, {}); });
+    std::string got;
+    std::vector<UniqueFd> fds;
+    EXPECT_FALSE(receive_message(p.b.get(), got, fds, MessageLimits{1024, 0}));
+    EXPECT_TRUE(got.empty());
+    p.b.reset();
+    sender.join();
+  }
+  Pair p;  // within the limits
+  std::thread sender([&] { send_message(p.a.get(), "ok", {}); });
+  std::string got;
+  std::vector<UniqueFd> fds;
+  EXPECT_TRUE(receive_message(p.b.get(), got, fds, MessageLimits{1024, 0}));
+  sender.join();
+  EXPECT_EQ(got, "ok");
+}
+
 TEST(FdChannel, WireRoundTripAndShortInput) {
   WireWriter w;
   w.u32(7);
