@@ -90,6 +90,9 @@ bool GroupMembership::remove(std::uint64_t id) {
   if (it == servers_.end()) return false;
   auto peer = std::move(it->peer);
   servers_.erase(it);
+  // A picker built before this change (a request retrying on the next server
+  // holds one until it ends) must not pick it either: down, for everyone.
+  peer->set_down(true);
   retire(std::move(peer));
   publish();
   return true;

@@ -151,6 +151,22 @@ TEST(GroupMembership, RemovedServerIsAZombieWhileLeasesRemain) {
   }
 }
 
+TEST(GroupMembership, APickerFromBeforeARemovalNeverOffersTheRemovedServer) {
+  GroupMembership g("backend", 1);
+  std::vector<ServerConfig> conf{server("a"), server("b"), server("c")};
+  g.load(conf, round_robin(), true, std::nullopt);
+  auto stale = std::make_shared<GroupPicker>(g.snapshot());
+  const auto id = id_of(g, "b");
+  ASSERT_TRUE(g.remove(id));
+  for (int i = 0; i < 12; ++i) {
+    Attempt a;
+    auto l = stale->pick(a, kStart);
+    ASSERT_TRUE(l);
+    EXPECT_NE(l->peer().id(), id);
+    l->release(Outcome::kSuccess, kStart);
+  }
+}
+
 TEST(GroupMembership, TunnelsKeepAZombie) {
   GroupMembership g("backend", 1);
   std::vector<ServerConfig> conf{server("a")};
