@@ -29,6 +29,13 @@ struct AdminState {
   /// Statistics reset through the API (DELETE): values subtracted from what is reported.
   std::map<std::uint64_t, balancing::ServerStatsSnapshot>* peer_baselines = nullptr;
   std::map<std::string, balancing::ServerStatsSnapshot, std::less<>>* zone_baselines = nullptr;
+
+  /// Idle upstream keep-alive connections of `group` in every worker's pool.
+  std::int64_t keepalive(std::string_view group) const {
+    std::int64_t n = 0;
+    for (const auto* w : workers) n += w->keepalive.idle(group);
+    return n;
+  }
 };
 
 class AdminService : public proxy::ControlPlane {

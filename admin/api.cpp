@@ -184,7 +184,7 @@ json::object upstream_json(const GroupMembership& g, const conf::UpstreamConfig&
   }
   json::object o;
   o["peers"] = std::move(peers);
-  o["keepalive"] = 0;
+  o["keepalive"] = st.keepalive(g.name());
   o["zombies"] = g.zombies().size();
   if (!u.zone.empty()) o["zone"] = u.zone;
   o["tunnels"] = tunnels;

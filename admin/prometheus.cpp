@@ -178,7 +178,7 @@ std::string prometheus_text(AdminState& st) {
     const auto& g = *st.runtime->groups[i];
     const Labels gl{{"upstream", g.name()}};
     p.family("nginxplus_upstream_keepalive", "gauge", "Idle keepalive connections");
-    p.sample("nginxplus_upstream_keepalive", gl, 0);
+    p.sample("nginxplus_upstream_keepalive", gl, static_cast<double>(st.keepalive(g.name())));
     p.family("nginxplus_upstream_zombies", "gauge",
              "Servers removed from the group but still processing active client requests");
     p.sample("nginxplus_upstream_zombies", gl, static_cast<double>(g.zombies().size()));

@@ -17,6 +17,7 @@
 
 #include "balancing/upstream.h"
 #include "proxy/net.h"
+#include "proxy/zone_stats.h"
 
 namespace tg::proxy {
 
@@ -49,6 +50,9 @@ class UpstreamPool {
   void close_peer(std::uint64_t peer_id);
   /// Closes everything (shutdown).
   void clear();
+  /// Where the pool reports how many idle connections each group has (the
+  /// worker's counters, read by the API); none by default.
+  void report_to(KeepaliveGauges* gauges) { gauges_ = gauges; }
 
  private:
   struct Entry {
@@ -56,11 +60,18 @@ class UpstreamPool {
     std::chrono::milliseconds timeout;
     uint64_t id;  ///< names the entry for its readiness wait (entries move)
   };
-  /// Waits for the idle connection `id` in `list` to become readable, then drops it.
-  void watch(std::vector<Entry>& list, Socket& socket, uint64_t id);
-  /// Per group, most recently used last (a stack: push/pop at the back). Lists
-  /// are emptied but never erased: pending waits refer to them.
-  std::map<std::string, std::vector<Entry>> idle_;
+  struct Group {
+    std::vector<Entry> list;  ///< most recently used last (a stack)
+    std::atomic<std::int64_t>* gauge = nullptr;
+    void changed() const {
+      if (gauge) gauge->store(static_cast<std::int64_t>(list.size()), std::memory_order_relaxed);
+    }
+  };
+  /// Waits for the idle connection `id` in `group` to become readable, then drops it.
+  void watch(Group& group, Socket& socket, uint64_t id);
+  /// Per group name. Groups are emptied but never erased: pending waits refer to them.
+  std::map<std::string, Group> idle_;
+  KeepaliveGauges* gauges_ = nullptr;
   uint64_t next_id_ = 0;
 };
 

@@ -64,7 +64,9 @@ std::shared_ptr<WorkerGeneration> make_generation(std::shared_ptr<const Runtime>
 
 }  // namespace
 
-Worker::Worker(int index) : index_(index) {}
+Worker::Worker(int index) : index_(index) {
+  pool_.report_to(&counters_.keepalive);
+}
 
 Worker::~Worker() {
   stop();

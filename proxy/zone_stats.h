@@ -5,7 +5,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "balancing/server_stats.h"
@@ -49,6 +53,30 @@ class ZoneStats {
 
 /// A worker's connection and request counters (written by the worker only; the
 /// control thread sums them for /connections and /http/requests).
+/// Idle upstream keep-alive connections per upstream group in one worker's pool
+/// (NGINX Plus's upstream `keepalive`). The worker creates a group's gauge once
+/// and then stores into it; the API reads from any thread.
+class KeepaliveGauges {
+ public:
+  /// The gauge of `group`, created at first use (worker thread).
+  std::atomic<std::int64_t>* gauge(const std::string& group) {
+    std::lock_guard lock(mutex_);
+    auto& g = gauges_[group];
+    if (!g) g = std::make_unique<std::atomic<std::int64_t>>(0);
+    return g.get();
+  }
+  /// Idle connections of `group` now (any thread).
+  std::int64_t idle(std::string_view group) const {
+    std::lock_guard lock(mutex_);
+    auto it = gauges_.find(group);
+    return it == gauges_.end() ? 0 : it->second->load(std::memory_order_relaxed);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<std::atomic<std::int64_t>>, std::less<>> gauges_;
+};
+
 struct WorkerCounters {
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> dropped{0};
@@ -56,6 +84,7 @@ struct WorkerCounters {
   std::atomic<std::int64_t> idle{0};    ///< of those, waiting for a request
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::int64_t> current{0};  ///< requests being served
+  KeepaliveGauges keepalive;
 
   static void add(std::atomic<std::int64_t>& a, std::int64_t n) noexcept {
     a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);

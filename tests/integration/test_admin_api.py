@@ -271,6 +271,31 @@ class UpstreamStatsTest(ApiTestBase):
             got.setdefault(r.header("x-backend"), []).append(len(r.body))
         return got
 
+    def test_keepalive_counts_idle_upstream_connections(self):
+        conf = CONF.replace("        server @B2@;\n    }", "        server @B2@;\n        keepalive 8;\n    }", 1)
+        conf = conf.replace("location / { proxy_pass http://be; }",
+                            "location / { proxy_pass http://be; proxy_http_version 1.1; "
+                            "proxy_set_header Connection \"\"; }")
+        self.px.stop()
+        self.start(conf)
+        self.assertEqual(self.api.json("/http/upstreams/be")["keepalive"], 0)
+        # Four clients at once: four upstream connections, all idle afterwards.
+        import threading
+        barrier = threading.Barrier(4)
+
+        def one():
+            barrier.wait()
+            http_get(self.port, "/slow?ms=300")
+        ts = [threading.Thread(target=one) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(self.api.json("/http/upstreams/be")["keepalive"], 4)
+        # A new request takes one of them; it is back once the answer is sent.
+        self.assertEqual(http_get(self.port, "/ok").status, 200)
+        self.assertEqual(self.api.json("/http/upstreams/be")["keepalive"], 4)
+
     def test_upstream_lists_configured_groups_with_zone_and_counts_traffic(self):
         ups = self.api.json("/http/upstreams")
         # every explicit group (implicit ones from `proxy_pass http://addr` are not listed)

@@ -33,12 +33,15 @@ http {
         zone be 64k;
         server @B1@;
         server @B2@;
+        keepalive 8;
     }
     server {
         listen 127.0.0.1:@PORT@;
         status_zone front;
         location /api { api write=on; }
         location = /metrics { prometheus; }
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
         location /app/ { status_zone app; proxy_pass http://be/; }
         location / { proxy_pass http://be; }
     }
@@ -163,6 +166,9 @@ class PrometheusPageTest(MetricsBase):
                 self.assertGreater(total, 0)
                 self.assertLess(total, got * 1.0)  # local echo answers take far less than 1 s
         self.assertEqual(total_requests, n + 3)
+        # one idle keep-alive connection per server, the requests were one at a time
+        self.assertEqual(sample(samples, "nginxplus_upstream_keepalive", upstream="be"), 2)
+        self.assertEqual(self.api.json("/http/upstreams/be")["keepalive"], 2)
         # the API says the same
         for p in self.api.peers("be"):
             self.assertEqual(p["requests"], sample(samples, "nginxplus_upstream_server_requests",
