@@ -22,6 +22,14 @@ void AdminService::set_runtime(std::shared_ptr<const proxy::Runtime> runtime,
   runtime_ = std::move(runtime);
   generation_ = generation;
   load_time_ = std::chrono::system_clock::now();
+  // A zone the new conf no longer has starts from zero if it comes back: its
+  // reset point goes with it (keys as api.cpp's zones() writes them).
+  std::erase_if(zone_baselines_, [this](const auto& kv) {
+    const std::string& key = kv.first;
+    if (key.starts_with("server:")) return !runtime_->server_zones.count(key.substr(7));
+    if (key.starts_with("location:")) return !runtime_->location_zones.count(key.substr(9));
+    return true;
+  });
 }
 
 void AdminService::set_workers(std::vector<const proxy::WorkerCounters*> workers) {
@@ -43,6 +51,9 @@ void AdminService::tick() {
   if (runtime_) {
     for (const auto& g : runtime_->groups) g->collect_zombies();
     metrics_.sample(runtime_->groups, balancing::Clock::now(), std::chrono::system_clock::now());
+    // Servers gone for good (the sample forgot them) need no reset point.
+    std::erase_if(peer_baselines_,
+                  [this](const auto& kv) { return metrics_.server(kv.first) == nullptr; });
   }
   timer_.expires_after(std::chrono::seconds(1));
   timer_.async_wait([this](const boost::system::error_code& ec) {

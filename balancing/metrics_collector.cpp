@@ -60,21 +60,24 @@ void MetricsCollector::sample(std::span<const std::shared_ptr<GroupMembership>> 
     };
     for (const auto& s : group->servers()) visit(*s.peer, true);
     for (const auto& z : group->zombies()) visit(*z, false);
-    auto sparse = [](const Dense& dense) {
-      StatsWindows::SparseHistogram out;
+    auto sparse = [](const Dense& dense, StatsWindows::SparseHistogram& out) {
+      out.buckets.clear();  // keeps its storage from the last group
       for (std::size_t i = 0; i < dense.size(); ++i) {
         if (dense[i] != 0)
           out.buckets.emplace_back(static_cast<std::uint16_t>(i),
                                    static_cast<std::uint32_t>(dense[i]));
       }
-      return out;
     };
+    sparse(latency, group_latency_);
+    sparse(header_latency, group_header_latency_);
     auto it = groups_.find(group->name());
-    if (it == groups_.end()) it = groups_.emplace(group->name(), StatsWindows{}).first;
-    it->second.push(counters, group_gauges, sparse(latency), sparse(header_latency));
+    if (it == groups_.end()) it = groups_.emplace(group->name(), GroupEntry{}).first;
+    it->second.seen = round_;
+    it->second.windows.push(counters, group_gauges, group_latency_, group_header_latency_);
   }
-  // Servers no longer in any group are forgotten.
+  // Servers and groups no longer configured are forgotten.
   std::erase_if(servers_, [this](const auto& kv) { return kv.second.seen != round_; });
+  std::erase_if(groups_, [this](const auto& kv) { return kv.second.seen != round_; });
 }
 
 const StatsWindows* MetricsCollector::server(std::uint64_t id) const {
@@ -84,7 +87,7 @@ const StatsWindows* MetricsCollector::server(std::uint64_t id) const {
 
 const StatsWindows* MetricsCollector::group(std::string_view name) const {
   auto it = groups_.find(name);
-  return it == groups_.end() ? nullptr : &it->second;
+  return it == groups_.end() ? nullptr : &it->second.windows;
 }
 
 const MetricsCollector::Downtime* MetricsCollector::downtime(std::uint64_t id) const {

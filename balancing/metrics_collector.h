@@ -50,8 +50,14 @@ class MetricsCollector {
     std::optional<TimePoint> down_since;
     std::uint64_t seen = 0;  ///< sample round it was last seen in
   };
+  struct GroupEntry {
+    StatsWindows windows;
+    std::uint64_t seen = 0;
+  };
   std::map<std::uint64_t, ServerEntry> servers_;
-  std::map<std::string, StatsWindows, std::less<>> groups_;
+  std::map<std::string, GroupEntry, std::less<>> groups_;
+  /// A group's histograms' growth in one second, refilled for each group.
+  StatsWindows::SparseHistogram group_latency_, group_header_latency_;
   std::uint64_t round_ = 0;
 };
 

@@ -139,12 +139,12 @@ void StatsWindows::push(const ServerStatsSnapshot& cumulative, const Gauges& gau
 }
 
 void StatsWindows::push(const ServerStatsSnapshot& counters, const Gauges& gauges,
-                        SparseHistogram latency, SparseHistogram header_latency) {
+                        const SparseHistogram& latency, const SparseHistogram& header_latency) {
   bool comparable = false;
   Delta& d = begin_second(counters, gauges, comparable);
-  if (comparable) {
-    d.latency = std::move(latency);
-    d.header_latency = std::move(header_latency);
+  if (comparable) {  // copied into the ring's slot, whose storage is reused
+    d.latency.buckets.assign(latency.buckets.begin(), latency.buckets.end());
+    d.header_latency.buckets.assign(header_latency.buckets.begin(), header_latency.buckets.end());
   }
   end_second();
 }

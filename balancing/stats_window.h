@@ -66,8 +66,8 @@ class StatsWindows {
   void push(const ServerStatsSnapshot& cumulative, const Gauges& gauges);
   /// The same for a group: cumulative counters, and the histograms' growth this second
   /// given (the sum of its servers' last_latency()s).
-  void push(const ServerStatsSnapshot& counters, const Gauges& gauges, SparseHistogram latency,
-            SparseHistogram header_latency);
+  void push(const ServerStatsSnapshot& counters, const Gauges& gauges,
+            const SparseHistogram& latency, const SparseHistogram& header_latency);
   /// The histograms' growth in the second pushed last (empty before a push).
   const SparseHistogram& last_latency() const;
   const SparseHistogram& last_header_latency() const;

@@ -132,6 +132,22 @@ TEST(MetricsCollector, GroupTotalsKeepRemovedServers) {
   EXPECT_EQ(c.group("backend")->window(StatsWindows::k10s).responses[4], 1u);
 }
 
+TEST(MetricsCollector, GroupsNoLongerSampledAreForgotten) {
+  auto g = std::make_shared<GroupMembership>("backend", 1);
+  std::vector<ServerConfig> servers{server("a")};
+  g->load(servers, balancer(Algorithm::kRoundRobin), true, std::nullopt);
+  MetricsCollector c;
+  std::vector<std::shared_ptr<GroupMembership>> groups{g};
+  c.sample(groups, kStart, std::chrono::system_clock::now());
+  ASSERT_NE(c.group("backend"), nullptr);
+  const auto id = g->servers()[0].peer->id();
+  ASSERT_NE(c.server(id), nullptr);
+  groups.clear();  // a reload dropped the group
+  c.sample(groups, kStart + 1s, std::chrono::system_clock::now());
+  EXPECT_EQ(c.group("backend"), nullptr);
+  EXPECT_EQ(c.server(id), nullptr);
+}
+
 TEST(MetricsCollector, DowntimeCountsUnavailTime) {
   auto g = std::make_shared<GroupMembership>("backend", 1);
   ServerConfig flaky = server("a");

@@ -1117,6 +1117,20 @@ class StatusZonesTest(ApiTestBase):
             self.skipTest(SKIP_NGINX)
         self.start(ZONES_CONF, backends=1)
 
+    def test_a_zone_that_leaves_and_comes_back_starts_from_zero(self):
+        for i in range(4):
+            self.assertEqual(http_get(self.port, "/app/x").status, 200)
+        self.assertEqual(self.api.delete("/http/location_zones/app").status, 204)
+        text = fill(ZONES_CONF, PORT=self.port, B1=self.bes[0].addr)
+        for conf in (text.replace("status_zone app; ", ""), text):
+            gen = self.api.generation()
+            self.px.write_conf(conf)
+            self.px.signal(signal.SIGHUP)
+            wait_until(lambda: self.api.generation() == gen + 1, 10, what="reload")
+        self.assertEqual(http_get(self.port, "/app/y").status, 200)
+        app = self.api.json("/http/location_zones/app")
+        self.assertEqual((app["requests"], app["responses"]["total"]), (1, 1))
+
     def test_zones_count_requests_and_delete_resets(self):
         bodies = 0
         for i in range(6):
