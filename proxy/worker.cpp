@@ -191,10 +191,17 @@ void Worker::accepted(Socket socket, const std::shared_ptr<tcp::acceptor>& acc) 
 void Worker::refresh(WorkerPicker& wp) {
   const std::uint64_t version = wp.membership->version();
   auto snapshot = wp.membership->snapshot();
+  // Idle connections to servers that left the group are closed. Ids sorted once:
+  // a group of n servers changing one at a time costs n log n here, not n².
+  std::vector<std::uint64_t> ids;
+  for (const auto* tier : {&snapshot->primaries(), &snapshot->backups()}) {
+    for (const auto& peer : *tier) ids.push_back(peer->id());
+  }
+  std::sort(ids.begin(), ids.end());
   const auto& old = wp.picker->group();
   for (const auto* tier : {&old.primaries(), &old.backups()}) {
     for (const auto& peer : *tier) {
-      if (!snapshot->find_id(peer->id())) pool_.close_peer(peer->id());
+      if (!std::binary_search(ids.begin(), ids.end(), peer->id())) pool_.close_peer(peer->id());
     }
   }
   wp.picker = std::make_shared<balancing::GroupPicker>(std::move(snapshot), *wp.picker);
