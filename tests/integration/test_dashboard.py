@@ -187,6 +187,58 @@ class DashboardTest(DashboardBase):
         self.save_screenshot(driver, "dashboard.png")
         self.assertEqual(self.console_errors(driver), [])
 
+    def test_undrain_weight_down_up_and_remove_buttons(self):
+        self.start()
+        driver = self.browser()
+        self.open_dashboard(driver, self.port)
+        wait_until(lambda: len(self.rows(driver)) == 3 or None, 10, what="three server rows")
+        sid = self.api.server_id("be", self.bes[0].addr)
+
+        def api_server():
+            return next((s for s in self.api.servers("be") if s["id"] == sid), None)
+
+        def row_state(state):
+            return lambda: (self.rows(driver).get(sid) or {}).get("state") == state or None
+
+        self.click(driver, 'tr[data-server-id="%d"] button.drain' % sid)
+        wait_until(row_state("draining"), 10, what="draining")
+        self.click(driver, 'tr[data-server-id="%d"] button.undrain' % sid)
+        wait_until(lambda: not api_server().get("drain") or None, 10, what="undrained in the API")
+        wait_until(row_state("up"), 10, what="the row up again")
+
+        self.click(driver, 'tr[data-server-id="%d"] button.weight' % sid)
+        prompt = wait_until(lambda: self._alert(driver), 5, what="the weight prompt")
+        prompt.send_keys("7")
+        prompt.accept()
+        wait_until(lambda: api_server()["weight"] == 7 or None, 10, what="weight 7 in the API")
+
+        self.click(driver, 'tr[data-server-id="%d"] button.down' % sid)
+        wait_until(lambda: api_server()["down"] or None, 10, what="down in the API")
+        wait_until(row_state("down"), 10, what="the row down")
+        self.click(driver, 'tr[data-server-id="%d"] button.up' % sid)
+        wait_until(lambda: not api_server()["down"] or None, 10, what="up in the API")
+
+        # remove asks first: dismissing keeps the server, accepting removes it
+        self.click(driver, 'tr[data-server-id="%d"] button.remove' % sid)
+        wait_until(lambda: self._alert(driver), 5, what="the confirm").dismiss()
+        time.sleep(0.3)
+        self.assertIsNotNone(api_server())
+        self.click(driver, 'tr[data-server-id="%d"] button.remove' % sid)
+        wait_until(lambda: self._alert(driver), 5, what="the confirm").accept()
+        wait_until(lambda: api_server() is None or None, 10, what="removed from the API")
+        wait_until(lambda: sid not in self.rows(driver) or None, 10, what="the row gone")
+        self.assertEqual(self.message(driver), "")
+        self.assertEqual(self.console_errors(driver), [])
+
+    @staticmethod
+    def _alert(driver):
+        try:
+            alert = driver.switch_to.alert
+            alert.text  # raises while there is none
+            return alert
+        except WebDriverException:
+            return None
+
     def test_a_read_only_api_says_why_and_turns_the_buttons_off(self):
         self.start(write="")
         driver = self.browser()
