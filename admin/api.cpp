@@ -152,7 +152,14 @@ json::object peer_json(const GroupMembership::Server& s, AdminState& st) {
   o["received"] = stats.received;
   o["fails"] = stats.failed_attempts;
   o["unavail"] = p.unavail();
-  o["health_checks"] = json::object{{"checks", 0}, {"fails", 0}, {"unhealthy", 0}};
+  const auto& hc = p.health();
+  json::object checks{{"checks", hc.checks.load(std::memory_order_relaxed)},
+                      {"fails", hc.fails.load(std::memory_order_relaxed)},
+                      {"unhealthy", hc.unhealthy.load(std::memory_order_relaxed)}};
+  if (const int last = hc.last_passed.load(std::memory_order_relaxed); last >= 0) {
+    checks["last_passed"] = last == 1;  // NGINX Plus: only once a check has been made
+  }
+  o["health_checks"] = std::move(checks);
   std::chrono::milliseconds downtime{0};
   if (const auto* d = st.metrics->downtime(p.id())) {
     downtime = d->total;

@@ -210,6 +210,18 @@ std::string prometheus_text(AdminState& st) {
                "How many times the server became unavailable for client requests (state 'unavail') "
                "due to the number of unsuccessful attempts reaching the max_fails threshold");
       p.sample("nginxplus_upstream_server_unavail", l, static_cast<double>(peer.unavail()));
+      const auto& hc = peer.health();
+      p.family("nginxplus_upstream_server_health_checks_checks", "counter",
+               "Total health check requests");
+      p.sample("nginxplus_upstream_server_health_checks_checks", l,
+               static_cast<double>(hc.checks.load(std::memory_order_relaxed)));
+      p.family("nginxplus_upstream_server_health_checks_fails", "counter", "Failed health checks");
+      p.sample("nginxplus_upstream_server_health_checks_fails", l,
+               static_cast<double>(hc.fails.load(std::memory_order_relaxed)));
+      p.family("nginxplus_upstream_server_health_checks_unhealthy", "counter",
+               "How many times the server became unhealthy (state 'unhealthy')");
+      p.sample("nginxplus_upstream_server_health_checks_unhealthy", l,
+               static_cast<double>(hc.unhealthy.load(std::memory_order_relaxed)));
       p.family("nginxplus_upstream_server_header_time", "gauge",
                "Average time to get the response header from the server");
       p.sample("nginxplus_upstream_server_header_time", l, s.header_latency.mean() / 1000.0);

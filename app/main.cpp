@@ -26,6 +26,7 @@
 #include "app/privileged_helper.h"
 #include "common/error_log.h"
 #include "conf/config.h"
+#include "health/checker.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
 
@@ -213,6 +214,7 @@ class Server {
     admin_.set_workers(std::move(counters));
     admin_.set_runtime(runtime, runtime->generation);
     admin_.start();
+    checker_.configure(runtime->config, runtime->groups);
     for (auto& w : workers_) {
       w->set_control(&admin_);
       // The last worker to finish ends the control loop; only this thread joins.
@@ -339,12 +341,14 @@ class Server {
     runtime_->superseded = true;
     runtime_ = next;
     admin_.set_runtime(next, next->generation);
+    checker_.configure(next->config, next->groups);
     for (auto& w : workers_) w->reload(next, sockets);
   }
 
   void graceful_stop() {
     if (stopping_) return;
     stopping_ = true;
+    checker_.stop();
     for (auto& w : workers_) w->quit();
     auto timeout = cfg_->main.worker_shutdown_timeout;
     if (timeout.count() > 0) {
@@ -357,6 +361,7 @@ class Server {
 
   void fast_stop() {
     admin_.stop();
+    checker_.stop();
     for (auto& w : workers_) w->stop();
     shutdown_timer_.cancel();
     control_.stop();
@@ -371,6 +376,7 @@ class Server {
   asio::executor_work_guard<asio::io_context::executor_type> keep_running_{control_.get_executor()};
   asio::steady_timer shutdown_timer_{control_};
   admin::AdminService admin_{control_};
+  health::Checker checker_{control_};
   size_t stopped_workers_ = 0;
   std::thread signal_thread_;
   std::atomic<bool> signal_thread_done_{false};

@@ -30,6 +30,7 @@ void GroupMembership::load(std::span<const ServerConfig> servers, const Balancer
       auto peer = std::make_shared<Peer>(config, worker_slots_, epoch_);
       if (config.drain && now) peer->set_draining(true, *now);
       if (loaded_) peer->begin_slow_start();  // joins a running group
+      if (checks_.mandatory) peer->set_checking(true);
       next.push_back(Server{std::move(peer), config, true, false});
       continue;
     }
@@ -52,6 +53,14 @@ void GroupMembership::load(std::span<const ServerConfig> servers, const Balancer
       retire(std::move(servers_[i].peer));
     }
   }
+  for (const auto& s : next) {
+    if (!checks_.active) {  // no checks (any more): nothing keeps a server out
+      s.peer->set_checking(false);
+      s.peer->set_healthy(true);
+    } else if (checks_.mandatory && !checks_.persistent) {
+      s.peer->set_checking(true);  // NGINX Plus: checked again after a reload
+    }
+  }
   servers_ = std::move(next);
   balancer_ = balancer;
   dynamic_.store(dynamic, std::memory_order_relaxed);
@@ -63,6 +72,7 @@ std::uint64_t GroupMembership::add(const ServerConfig& config, TimePoint now) {
   auto peer = std::make_shared<Peer>(config, worker_slots_, epoch_);
   if (config.drain) peer->set_draining(true, now);
   peer->begin_slow_start();
+  if (checks_.mandatory) peer->set_checking(true);
   const std::uint64_t id = peer->id();
   servers_.push_back(Server{std::move(peer), config, false, true});
   publish();

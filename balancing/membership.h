@@ -63,6 +63,18 @@ class GroupMembership {
   void load(std::span<const ServerConfig> servers, const BalancerConfig& balancer, bool dynamic,
             std::optional<TimePoint> now);
 
+  /// The group's active health checks (the conf's `health_check` lines for it), set
+  /// before load(): with `mandatory`, servers new to the group start `checking` (no
+  /// requests until their first pass), and without `persistent` a reload puts every
+  /// server back there. Without checks, no server stays checking or unhealthy.
+  struct Checks {
+    bool active = false;
+    bool mandatory = false;
+    bool persistent = false;
+  };
+  void set_checks(const Checks& checks) { checks_ = checks; }
+  const Checks& checks() const noexcept { return checks_; }
+
   /// Adds a server (run time); returns its id.
   std::uint64_t add(const ServerConfig& config, TimePoint now);
   /// Changes the settings of server `id` (its address and tier stay); false if unknown.
@@ -93,6 +105,7 @@ class GroupMembership {
   ServerStatsSnapshot retired_;
   Peer::Epoch epoch_ = std::make_shared<std::atomic<std::uint64_t>>(0);
   bool loaded_ = false;
+  Checks checks_;
   std::atomic<bool> dynamic_{false};
   std::atomic<std::uint64_t> version_{0};
   // A mutex, not std::atomic<std::shared_ptr>: read only when the version moves, and

@@ -4,6 +4,7 @@ namespace tg::balancing {
 
 std::string_view state_name(const Peer& peer, TimePoint now) {
   if (peer.down()) return "down";
+  if (peer.checking()) return "checking";
   if (peer.failed(now)) return "unavail";
   if (!peer.healthy()) return "unhealthy";
   if (peer.draining()) return "draining";

@@ -186,6 +186,18 @@ class Peer {
   /// Active health-check verdict (health/); separate from passive fails. Default healthy.
   bool healthy() const noexcept { return !has(kUnhealthy); }
   void set_healthy(bool on) noexcept { set(kUnhealthy, !on); }
+  /// NGINX Plus's `checking`: a `mandatory` health check has not passed yet; no requests.
+  bool checking() const noexcept { return has(kChecking); }
+  void set_checking(bool on) noexcept { set(kChecking, on); }
+  /// NGINX Plus's `health_checks` object: written by the checker (control thread).
+  struct HealthCounters {
+    std::atomic<std::uint64_t> checks{0};     ///< checks made
+    std::atomic<std::uint64_t> fails{0};      ///< of those, failed
+    std::atomic<std::uint64_t> unhealthy{0};  ///< times it became unhealthy
+    std::atomic<int> last_passed{-1};         ///< -1: no check yet; else 0 or 1
+  };
+  HealthCounters& health() noexcept { return health_; }
+  const HealthCounters& health() const noexcept { return health_; }
 
   /// Long-lived tunnels (WebSocket, CONNECT) open on this server; the drain feature waits
   /// for them. Counted by the proxy, independently of leases.
@@ -246,7 +258,7 @@ class Peer {
  private:
   friend class Lease;
 
-  enum Flag : std::uint32_t { kDown = 1, kDraining = 2, kUnhealthy = 4 };
+  enum Flag : std::uint32_t { kDown = 1, kDraining = 2, kUnhealthy = 4, kChecking = 8 };
 
   /// started_ / draining_since_ values that are not times.
   static constexpr std::int64_t kNotRunning = std::numeric_limits<std::int64_t>::min();
@@ -331,6 +343,7 @@ class Peer {
   const boost::asio::ip::tcp::endpoint endpoint_;
   const bool backup_;
   const Epoch epoch_;
+  HealthCounters health_;
   ServerStats stats_;
 };
 

@@ -254,6 +254,49 @@ struct MapConfig {
   Template default_value;
 };
 
+/// One line of a `match` block (NGINX Plus's ngx_http_upstream_hc_module): a test a
+/// health check response must pass.
+struct MatchTest {
+  enum class Kind { kStatus, kHeader, kBody } kind = Kind::kStatus;
+  bool negate = false;  ///< `status !`, `header !=`/`!~`/`! Name`, `body !~`
+  /// status: codes and ranges, inclusive ("200-399" is {200, 399}).
+  std::vector<std::pair<int, int>> statuses;
+  /// header: `Name` (present), `Name = value`, `Name ~ regex`; negated forms.
+  enum class Op { kPresent, kEquals, kRegex } op = Op::kPresent;
+  std::string header;  ///< lower case
+  std::string value;
+  std::shared_ptr<const Regex> regex;  ///< header ~ / body ~
+};
+
+/// `match name { ... }`: every test must pass. No tests: status 2xx or 3xx.
+struct MatchBlock {
+  std::string name;
+  std::vector<MatchTest> tests;
+};
+
+/// `health_check [params]` in a location that proxies to a group with a zone: the
+/// group's servers are checked with that location's proxy settings.
+struct HealthCheck {
+  size_t upstream = 0;  ///< index into HttpConfig::upstreams
+  Millis interval{5'000};
+  Millis jitter{0};
+  int fails = 1;
+  int passes = 1;
+  std::string uri = "/";
+  int port = 0;             ///< 0: the server's own port
+  int match = -1;           ///< index into HttpConfig::matches; -1: status 2xx/3xx
+  bool mandatory = false;   ///< new servers are `checking` until their first pass
+  bool persistent = false;  ///< (with mandatory) healthy servers stay so across reloads
+  enum class Type { kHttp, kTcp } type = Type::kHttp;  ///< `type=tcp`: connect only
+  /// The check request's head lines after the request line (Host and the
+  /// location's proxy_set_header, variables other than $proxy_host empty).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string http_version = "1.0";
+  Millis connect_timeout{60'000};  ///< proxy_connect_timeout, or timeout=
+  Millis read_timeout{60'000};     ///< proxy_read_timeout, or timeout=
+  SourceLocation where;
+};
+
 struct HttpConfig {
   std::vector<ServerBlock> servers;
   std::vector<UpstreamConfig> upstreams;
@@ -261,6 +304,8 @@ struct HttpConfig {
   std::vector<LogFormat> log_formats;        ///< [0] = "combined"
   std::vector<std::string> user_variables;   ///< `set` slots
   std::map<std::string, std::string> types;  ///< extension -> MIME type
+  std::vector<MatchBlock> matches;
+  std::vector<HealthCheck> health_checks;  ///< in the order of their locations
 };
 
 struct MainConfig {

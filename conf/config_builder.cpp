@@ -210,6 +210,7 @@ class Builder {
         upstream_block(d);
       } else if (d.name == "map") {
         map_block(d);
+      } else if (modules::match_block(d, h.matches)) {
       } else if (d.name == "log_format") {
         log_format(d);
       } else if (d.name == "types") {
@@ -706,8 +707,14 @@ class Builder {
       fail(ld, "location \"" + pattern + "\" is outside location \"" + outer->pattern + "\"");
     }
     ListFlags flags;
+    std::vector<HealthCheck> checks;
+    std::vector<const Directive*> check_lines;
     for (const auto& d : ld.block) {
       if (modules::control_handler(d, *loc) || modules::status_zone(d, loc->status_zone)) {
+        continue;
+      }
+      if (modules::health_check(d, cfg_.http.matches, checks)) {
+        check_lines.push_back(&d);
         continue;
       }
       if (d.name == "proxy_pass") {
@@ -730,12 +737,42 @@ class Builder {
       }
     }
     add_default_proxy_headers(ld, loc->settings);
+    for (size_t i = 0; i < checks.size(); ++i) {
+      finish_health_check(*check_lines[i], *loc, checks[i]);
+      cfg_.http.health_checks.push_back(std::move(checks[i]));
+    }
     for (const auto& d : ld.block) {
       if (d.name == "location") {
         loc->children.push_back(location_block(d, loc->settings, loc.get()));
       }
     }
     return loc;
+  }
+
+  /// What a health check takes from its location: the group and the proxy settings
+  /// of the check request. Variables other than $proxy_host are empty in checks (as
+  /// in NGINX Plus), and a header whose value is empty is not sent.
+  void finish_health_check(const Directive& d, const Location& loc, HealthCheck& hc) {
+    if (!loc.proxy) fail(d, "\"health_check\" requires \"proxy_pass\" in its location");
+    const UpstreamConfig& u = cfg_.http.upstreams[loc.proxy->upstream];
+    if (u.implicit || u.zone.empty()) {
+      fail(d, "upstream \"" + u.name + "\" must reside in shared memory");
+    }
+    hc.upstream = loc.proxy->upstream;
+    const LocationSettings& s = loc.settings;
+    hc.http_version = s.proxy_http_version;
+    if (hc.connect_timeout.count() < 0) {
+      hc.connect_timeout = s.proxy_connect_timeout;
+      hc.read_timeout = s.proxy_read_timeout;
+    }
+    for (const auto& h : s.proxy_set_header) {
+      std::string value;
+      for (const auto& seg : h.value.segments()) {
+        if (seg.var == Var::kLiteral) value += seg.text;
+        if (seg.var == Var::kProxyHost) value += loc.proxy->proxy_host;
+      }
+      if (!value.empty()) hc.headers.emplace_back(h.name, std::move(value));
+    }
   }
 
   ProxyTarget proxy_target(const Directive& d) {

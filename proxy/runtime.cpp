@@ -128,6 +128,14 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     }
     const bool first = !group;
     if (first) group = std::make_shared<balancing::GroupMembership>(u.name, worker_slots);
+    balancing::GroupMembership::Checks checks;
+    for (const auto& hc : config->http.health_checks) {
+      if (hc.upstream != rt->groups.size()) continue;
+      checks.active = true;
+      checks.mandatory = checks.mandatory || hc.mandatory;
+      checks.persistent = checks.persistent || hc.persistent;
+    }
+    group->set_checks(checks);
     // In the first generation every server is up from the start (no slow_start ramp,
     // drains dated by their first pick).
     group->load(u.servers, u.balancer, !u.zone.empty(),

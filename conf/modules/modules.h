@@ -22,6 +22,15 @@ bool auth_basic(const Directive& d, LocationSettings& s, const std::string& conf
 /// and `dashboard` handlers (locations only).
 bool control_handler(const Directive& d, Location& loc);
 
+/// NGINX Plus's `match name { status ...; header ...; body ...; }` (http).
+bool match_block(const Directive& d, std::vector<MatchBlock>& matches);
+
+/// NGINX Plus's `health_check [params]` (location): appends the check with its own
+/// parameters; the location's proxy settings are filled in by the caller. A
+/// connect_timeout of -1 means "no timeout= given".
+bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
+                  std::vector<HealthCheck>& checks);
+
 /// NGINX Plus's `status_zone name` (server and location).
 bool status_zone(const Directive& d, std::string& zone);
 

@@ -22,6 +22,8 @@ framing).  Endpoints (query strings are parsed, unknown paths echo):
   /close              answers with "Connection: close" and closes the connection
                       (``?hard=1``: no Connection header, just closes after)
   /hdrs?h=Name:Value  answers 200 with the given response headers (repeatable)
+  /health             what ``health_reply`` says: (status, [(name, value)], body)
+                      (default 200 "ok"), or "hang" (reads, never answers)
 
 Also: ``RefusingPort`` (connect() gets ECONNREFUSED), ``BlackholeBackend``
 (accepts, reads, never answers) and ``CloserBackend`` (accepts and closes at once).
@@ -296,6 +298,8 @@ class Backend(LoopThreadServer):
         self.requests: list[Request] = []  # completed requests, in order
         self.connections = 0  # TCP connections accepted so far
         self.in_flight = 0
+        self.health_reply = (200, [], b"ok")  # what /health answers (tests flip it)
+        self.health_requests = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._writers = set()
@@ -487,6 +491,15 @@ class Backend(LoopThreadServer):
 
     async def _dispatch(self, req: Request, body: _Body, writer) -> bool:
         path = req.path
+        if path == "/health":
+            await body.consume()
+            with self._lock:
+                self.health_requests += 1
+            reply = self.health_reply
+            if reply == "hang":
+                await asyncio.sleep(3600)
+            status, extra, payload = reply
+            return await self._write(writer, req, status, list(extra), payload)
         if path == "/slow":
             await asyncio.sleep(req.qint("ms", 1000) / 1000.0)
             return await self._echo(writer, req, body)

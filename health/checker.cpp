@@ -1,0 +1,299 @@
+#include "health/checker.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+
+#include "common/error_log.h"
+#include "health/match.h"
+#include "http/parser.h"
+
+namespace tg::health {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kReconcileEvery{200};
+constexpr size_t kMaxHead = 16 * 1024;  // the largest response head a check reads
+
+}  // namespace
+
+struct Checker::Probe {
+  Probe(asio::io_context& io, std::shared_ptr<const conf::Config> c, size_t i,
+        std::shared_ptr<balancing::Peer> p)
+      : config(std::move(c)), check(i), peer(std::move(p)), timer(io), deadline(io), socket(io) {}
+  const conf::HealthCheck& hc() const { return config->http.health_checks[check]; }
+
+  std::shared_ptr<const conf::Config> config;  ///< keeps the check's settings alive
+  size_t check;
+  std::shared_ptr<balancing::Peer> peer;
+  CheckState state;
+  bool stopped = false;
+  bool timed_out = false;
+  asio::steady_timer timer;     ///< the wait between checks
+  asio::steady_timer deadline;  ///< closes the socket when a step takes too long
+  tcp::socket socket;
+
+  void stop() {
+    stopped = true;
+    boost::system::error_code ec;
+    timer.cancel();
+    deadline.cancel();
+    socket.close(ec);
+  }
+  /// The next step must end within `t`, or the socket is closed under it.
+  void arm(std::chrono::milliseconds t) {
+    timed_out = false;
+    deadline.expires_after(t);
+    deadline.async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      timed_out = true;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    });
+  }
+};
+
+Checker::Checker(asio::io_context& io) : io_(io), reconcile_timer_(io) {}
+
+Checker::~Checker() {
+  stop();
+}
+
+void Checker::configure(std::shared_ptr<const conf::Config> config,
+                        std::vector<std::shared_ptr<balancing::GroupMembership>> groups) {
+  for (auto& [key, p] : probes_) p->stop();
+  probes_.clear();
+  config_ = std::move(config);
+  groups_ = std::move(groups);
+  versions_.assign(config_->http.health_checks.size(), 0);
+  running_ = true;
+  reconcile();
+}
+
+void Checker::stop() {
+  running_ = false;
+  reconcile_timer_.cancel();
+  for (auto& [key, p] : probes_) p->stop();
+  probes_.clear();
+}
+
+void Checker::reconcile() {
+  if (!running_) return;
+  const auto& checks = config_->http.health_checks;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const auto& group = *groups_[checks[i].upstream];
+    if (group.version() == versions_[i]) continue;
+    versions_[i] = group.version();
+    std::vector<std::uint64_t> ids;
+    for (const auto& s : group.servers()) {
+      ids.push_back(s.peer->id());
+      if (!probes_.count({i, s.peer->id()})) start_probe(i, s.peer);
+    }
+    std::sort(ids.begin(), ids.end());
+    for (auto it = probes_.lower_bound({i, 0}); it != probes_.end() && it->first.first == i;) {
+      if (std::binary_search(ids.begin(), ids.end(), it->first.second)) {
+        ++it;
+      } else {
+        it->second->stop();
+        it = probes_.erase(it);
+      }
+    }
+  }
+  reconcile_timer_.expires_after(kReconcileEvery);
+  reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) reconcile();
+  });
+}
+
+void Checker::start_probe(size_t check, std::shared_ptr<balancing::Peer> peer) {
+  auto p = std::make_shared<Probe>(io_, config_, check, std::move(peer));
+  // A server already unhealthy (before a reload, or by another check) needs
+  // `passes` passes to come back, not `fails` failures to stay out.
+  p->state.healthy = p->peer->healthy();
+  probes_.emplace(Key{check, p->peer->id()}, p);
+  asio::co_spawn(io_, run(std::move(p)), asio::detached);
+}
+
+std::chrono::milliseconds Checker::jitter(std::chrono::milliseconds max) {
+  if (max.count() <= 0) return {};
+  return std::chrono::milliseconds(
+      std::uniform_int_distribution<std::int64_t>(0, max.count())(rng_));
+}
+
+asio::awaitable<void> Checker::run(std::shared_ptr<Probe> p) {
+  // A server is checked as soon as it is known (a `checking` one waits for this),
+  // then every interval plus up to jitter.
+  std::chrono::milliseconds wait = jitter(p->hc().jitter);
+  for (;;) {
+    if (wait.count() > 0) {
+      p->timer.expires_after(wait);
+      co_await p->timer.async_wait(kTuple);
+      if (p->stopped) co_return;
+    }
+    std::string stage, error;
+    const bool passed = co_await check_once(*p, stage, error);
+    if (p->stopped) co_return;
+    apply(*p, passed, stage, error);
+    wait = p->hc().interval + jitter(p->hc().jitter);
+  }
+}
+
+asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::string& error) {
+  const conf::HealthCheck& hc = p.hc();
+  tcp::endpoint ep = p.peer->endpoint();
+  if (hc.port > 0) ep.port(static_cast<std::uint16_t>(hc.port));
+  boost::system::error_code ignored;
+  p.socket.close(ignored);
+  auto failed = [&](const char* what, const boost::system::error_code& ec, const char* during) {
+    stage = during;
+    error = p.timed_out ? "upstream timed out (110: Connection timed out)"
+                        : std::string(what) + " failed (" + std::to_string(ec.value()) + ": " +
+                              ec.message() + ")";
+    p.deadline.cancel();
+    p.socket.close(ignored);
+    return false;
+  };
+
+  p.arm(hc.connect_timeout);
+  auto [cec] = co_await p.socket.async_connect(ep, kTuple);
+  if (p.stopped) co_return false;
+  if (cec) co_return failed("connect()", cec, "connecting to upstream");
+  if (hc.type == conf::HealthCheck::Type::kTcp) {
+    stage = "connecting to upstream";
+    p.deadline.cancel();
+    p.socket.close(ignored);
+    co_return true;
+  }
+
+  std::string request = "GET " + hc.uri + " HTTP/" + hc.http_version + "\r\n";
+  for (const auto& [name, value] : hc.headers) request += name + ": " + value + "\r\n";
+  request += "\r\n";
+  p.arm(hc.read_timeout);
+  auto [wec, wn] = co_await asio::async_write(p.socket, asio::buffer(request), kTuple);
+  if (p.stopped) co_return false;
+  if (wec) co_return failed("writev()", wec, "sending request to upstream");
+
+  const conf::MatchBlock* match = hc.match >= 0 ? &p.config->http.matches[hc.match] : nullptr;
+  bool needs_body = false;
+  if (match) {
+    for (const auto& t : match->tests) needs_body |= t.kind == conf::MatchTest::Kind::kBody;
+  }
+  http::HttpParser parser(http::MessageType::kResponse);
+  parser.set_limits(http::HeadLimits{static_cast<uint32_t>(kMaxHead), 0, 0});
+  std::vector<char> buf(kMaxHead);
+  size_t held = 0, fed = 0;
+  CheckResponse response;
+  bool head_copied = false;
+  for (;;) {
+    if (held == buf.size()) {
+      if (!parser.headers_done()) break;  // a head larger than kMaxHead
+      // The head is copied out: the buffer takes the body, keeping unparsed bytes.
+      std::memmove(buf.data(), buf.data() + fed, held - fed);
+      held -= fed;
+      fed = 0;
+    }
+    auto [rec, n] = co_await p.socket.async_read_some(
+        asio::buffer(buf.data() + held, buf.size() - held), kTuple);
+    if (p.stopped) co_return false;
+    if (rec == asio::error::eof) {
+      parser.finish();
+    } else if (rec) {
+      co_return failed("recv()", rec,
+                       parser.headers_done() ? "reading response body from upstream"
+                                             : "reading response header from upstream");
+    }
+    held += n;
+    if (n > 0) fed += parser.feed(buf.data(), fed, held);
+    if (parser.failed()) {
+      stage = "reading response header from upstream";
+      error = "upstream sent invalid response";
+      p.deadline.cancel();
+      p.socket.close(ignored);
+      co_return false;
+    }
+    if (parser.headers_done() && !head_copied) {
+      head_copied = true;
+      response.status = parser.status_code();
+      for (const auto& h : parser.headers()) {
+        response.headers.emplace_back(std::string(h.name.in(buf.data())),
+                                      std::string(h.value.in(buf.data())));
+      }
+    }
+    for (const auto& sp : parser.body()) {
+      const size_t room = kMaxCheckBody - response.body.size();
+      response.body.append(buf.data() + sp.offset, std::min<size_t>(sp.length, room));
+    }
+    parser.body().clear();
+    if (head_copied &&
+        (!needs_body || parser.message_done() || response.body.size() >= kMaxCheckBody)) {
+      break;
+    }
+    if (rec == asio::error::eof) {
+      stage = parser.headers_done() ? "reading response body from upstream"
+                                    : "reading response header from upstream";
+      error = "upstream prematurely closed connection";
+      p.deadline.cancel();
+      co_return false;
+    }
+  }
+  p.deadline.cancel();
+  p.socket.close(ignored);
+  if (!head_copied) {
+    stage = "reading response header from upstream";
+    error = "upstream sent too big header";
+    co_return false;
+  }
+  std::string_view why;
+  const bool ok = passes(match, response, why);
+  stage = std::string(why);
+  co_return ok;
+}
+
+void Checker::apply(Probe& p, bool passed, const std::string& stage, const std::string& error) {
+  const conf::HealthCheck& hc = p.hc();
+  balancing::Peer& peer = *p.peer;
+  auto& counters = peer.health();
+  counters.checks.fetch_add(1, std::memory_order_relaxed);
+  if (!passed) counters.fails.fetch_add(1, std::memory_order_relaxed);
+  counters.last_passed.store(passed ? 1 : 0, std::memory_order_relaxed);
+
+  const std::string& group = config_->http.upstreams[hc.upstream].name;
+  const std::string where =
+      ", health check \"" + hc.uri + "\" of peer " + peer.name() + " in upstream \"" + group + "\"";
+  if (!passed && !error.empty()) log(LogLevel::kError, error + " while " + stage + where);
+
+  const bool checking = peer.checking();
+  record(p.state, passed, hc.fails, hc.passes, checking);
+  // The server's verdict: every check of its group, each having had its say.
+  bool healthy = true, all_checked = true;
+  const auto& checks = config_->http.health_checks;
+  for (size_t j = 0; j < checks.size(); ++j) {
+    if (checks[j].upstream != hc.upstream) continue;
+    auto it = probes_.find({j, peer.id()});
+    if (it == probes_.end()) continue;
+    healthy = healthy && it->second->state.healthy;
+    all_checked = all_checked && it->second->state.checked;
+  }
+  const bool was_out = checking || !peer.healthy();
+  if (checking && healthy && !all_checked) return;  // other checks still to pass
+  peer.set_healthy(healthy);
+  if (checking) peer.set_checking(false);
+  if (healthy == !was_out) return;
+  if (!healthy) {
+    counters.unhealthy.fetch_add(1, std::memory_order_relaxed);
+    log(LogLevel::kWarn, "peer is unhealthy while " + stage + where);
+  } else {
+    log(LogLevel::kNotice, "peer is healthy while " + stage + where);
+  }
+}
+
+}  // namespace tg::health
