@@ -152,6 +152,7 @@ json::object peer_json(const GroupMembership::Server& s, AdminState& st) {
   o["received"] = stats.received;
   o["fails"] = stats.failed_attempts;
   o["unavail"] = p.unavail();
+  if (p.ejected()) o["ejected"] = true;  // tidegate: outlier_detection
   const auto& hc = p.health();
   json::object checks{{"checks", hc.checks.load(std::memory_order_relaxed)},
                       {"fails", hc.fails.load(std::memory_order_relaxed)},

@@ -6,7 +6,7 @@ std::string_view state_name(const Peer& peer, TimePoint now) {
   if (peer.down()) return "down";
   if (peer.checking()) return "checking";
   if (peer.failed(now)) return "unavail";
-  if (!peer.healthy()) return "unhealthy";
+  if (!peer.healthy() || peer.ejected()) return "unhealthy";
   if (peer.draining()) return "draining";
   return "up";
 }

@@ -199,6 +199,29 @@ class Peer {
   HealthCounters& health() noexcept { return health_; }
   const HealthCounters& health() const noexcept { return health_; }
 
+  /// Outlier detection (`outlier_detection`): while the group asks for it, workers
+  /// count the server's consecutive 5xx answers and gateway failures; the control
+  /// thread ejects (no requests) and returns it.
+  void set_outlier_counting(bool on) noexcept {
+    outlier_counting_.store(on, std::memory_order_relaxed);
+  }
+  void note_response(bool server_error) noexcept {
+    if (!outlier_counting_.load(std::memory_order_relaxed)) return;
+    if (server_error) {
+      consecutive_errors_.fetch_add(1, std::memory_order_relaxed);
+    } else if (consecutive_errors_.load(std::memory_order_relaxed) != 0) {
+      consecutive_errors_.store(0, std::memory_order_relaxed);
+    }
+  }
+  std::int32_t consecutive_errors() const noexcept {
+    return consecutive_errors_.load(std::memory_order_relaxed);
+  }
+  void reset_consecutive_errors() noexcept {
+    consecutive_errors_.store(0, std::memory_order_relaxed);
+  }
+  bool ejected() const noexcept { return has(kEjected); }
+  void set_ejected(bool on) noexcept { set(kEjected, on); }
+
   /// Long-lived tunnels (WebSocket, CONNECT) open on this server; the drain feature waits
   /// for them. Counted by the proxy, independently of leases.
   std::int64_t tunnels() const noexcept { return tunnels_.load(std::memory_order_relaxed); }
@@ -258,7 +281,13 @@ class Peer {
  private:
   friend class Lease;
 
-  enum Flag : std::uint32_t { kDown = 1, kDraining = 2, kUnhealthy = 4, kChecking = 8 };
+  enum Flag : std::uint32_t {
+    kDown = 1,
+    kDraining = 2,
+    kUnhealthy = 4,
+    kChecking = 8,
+    kEjected = 16
+  };
 
   /// started_ / draining_since_ values that are not times.
   static constexpr std::int64_t kNotRunning = std::numeric_limits<std::int64_t>::min();
@@ -343,6 +372,8 @@ class Peer {
   const boost::asio::ip::tcp::endpoint endpoint_;
   const bool backup_;
   const Epoch epoch_;
+  std::atomic<bool> outlier_counting_{false};
+  std::atomic<std::int32_t> consecutive_errors_{0};
   HealthCounters health_;
   ServerStats stats_;
 };

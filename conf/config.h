@@ -212,6 +212,20 @@ struct ServerBlock {
 };
 
 /// An `upstream` block (or the implicit group of a `proxy_pass http://host:port`).
+/// `outlier_detection consecutive_5xx=N interval=T base_ejection_time=T
+/// max_ejection_time=T max_ejection_percent=P` (tidegate extension after Envoy's
+/// outlier detection): a server answering N 5xx in a row (gateway failures
+/// included) is ejected for base x its ejections so far (at most max), never more
+/// than P% of the group at once (but always one); each whole interval a server
+/// spends back in the group takes one off its count.
+struct OutlierDetection {
+  int consecutive_5xx = 5;
+  Millis interval{10'000};
+  Millis base_ejection_time{30'000};
+  Millis max_ejection_time{300'000};
+  int max_ejection_percent = 10;
+};
+
 struct UpstreamConfig {
   std::string name;
   bool implicit = false;
@@ -234,6 +248,8 @@ struct UpstreamConfig {
   /// NGINX Plus's `state file`: where run-time membership is kept ("" = none). Its
   /// `server` lines replace the block's.
   std::string state;
+  /// `outlier_detection` (tidegate extension, Envoy's consecutive-5xx ejection).
+  std::optional<OutlierDetection> outlier;
   int keepalive = 0;  ///< idle connections cached per worker; 0 = no cache
   Millis keepalive_timeout{60'000};
   int keepalive_requests = 1000;

@@ -190,6 +190,8 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("keepalive_time", kUpstream, kTake1),
     Spec("zone", kUpstream, kTake12),
     Spec("state", kUpstream, kTake1, "NGINX Plus"),
+    Spec("outlier_detection", kUpstream, kAnyArgs,
+         "tidegate extension: Envoy's consecutive-5xx ejection"),
 });
 
 // nginx's ngx_conf_handler argument check (NGX_CONF_MAX_ARGS is 8 words).

@@ -130,10 +130,50 @@ class UpstreamBuilder {
       u_.keepalive_requests = int_arg(d, 0);
     } else if (n == "keepalive_time") {
       u_.keepalive_time = time_arg(d, 0);
+    } else if (n == "outlier_detection") {
+      outlier_detection(d);
     } else if (n == "zone") {
       // nginx: zone name [size]; tidegate's groups always share state between workers.
       u_.zone = d.args[0];
     }
+  }
+
+  void outlier_detection(const Directive& d) {
+    if (u_.outlier) fail(d, "\"outlier_detection\" directive is duplicate");
+    OutlierDetection o;
+    for (const auto& a : d.args) {
+      const size_t eq = a.find('=');
+      if (eq == std::string::npos) fail(d, "invalid parameter \"" + a + "\"");
+      const std::string key = a.substr(0, eq);
+      const std::string value = a.substr(eq + 1);
+      int64_t ms = 0;
+      auto time = [&](Millis& out) {
+        if (!parse_nginx_time(value, false, ms) || ms <= 0) {
+          fail(d, "invalid parameter \"" + a + "\"");
+        }
+        out = Millis(ms);
+      };
+      auto number = [&](int& out, int min, int max) {
+        if (!parse_int(value, out) || out < min || out > max) {
+          fail(d, "invalid parameter \"" + a + "\"");
+        }
+      };
+      if (key == "consecutive_5xx") {
+        number(o.consecutive_5xx, 1, 1'000'000);
+      } else if (key == "interval") {
+        time(o.interval);
+      } else if (key == "base_ejection_time") {
+        time(o.base_ejection_time);
+      } else if (key == "max_ejection_time") {
+        time(o.max_ejection_time);
+      } else if (key == "max_ejection_percent") {
+        number(o.max_ejection_percent, 0, 100);
+      } else {
+        fail(d, "invalid parameter \"" + a + "\"");
+      }
+    }
+    if (o.max_ejection_time < o.base_ejection_time) o.max_ejection_time = o.base_ejection_time;
+    u_.outlier = o;
   }
 
   /// What every method handler of nginx does first: warn when a method is already set

@@ -75,6 +75,15 @@ void Checker::configure(std::shared_ptr<const conf::Config> config,
   config_ = std::move(config);
   groups_ = std::move(groups);
   versions_.assign(config_->http.health_checks.size(), 0);
+  outliers_.clear();
+  const auto& ups = config_->http.upstreams;
+  for (size_t i = 0; i < ups.size() && i < groups_.size(); ++i) {
+    if (ups[i].outlier) continue;
+    for (const auto& s : groups_[i]->servers()) {  // no (more) outlier detection here
+      s.peer->set_outlier_counting(false);
+      s.peer->set_ejected(false);
+    }
+  }
   running_ = true;
   reconcile();
 }
@@ -107,6 +116,13 @@ void Checker::reconcile() {
         it = probes_.erase(it);
       }
     }
+  }
+  const auto& ups = config_->http.upstreams;
+  const auto now = balancing::Clock::now();
+  for (size_t i = 0; i < ups.size() && i < groups_.size(); ++i) {
+    if (!ups[i].outlier) continue;
+    for (const auto& s : groups_[i]->servers()) s.peer->set_outlier_counting(true);
+    outliers_.tick(*ups[i].outlier, *groups_[i], now);
   }
   reconcile_timer_.expires_after(kReconcileEvery);
   reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {

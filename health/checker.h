@@ -5,6 +5,9 @@
 // request and reads the answer through http::HttpParser), with the check's
 // timeouts as deadlines: a hung server is a failed check, not a stuck checker.
 //
+// The same pass that follows membership changes (every 200 ms) runs each
+// group's outlier detection (`outlier_detection`).
+//
 // Verdicts go to the servers' Peers (unhealthy, checking), which the workers'
 // pickers read: a server is healthy only if it passes all checks of its group.
 // Check traffic is not counted in the servers' request statistics; it has its
@@ -24,6 +27,7 @@
 #include "balancing/membership.h"
 #include "conf/config.h"
 #include "health/check_state.h"
+#include "health/outlier.h"
 
 namespace tg::health {
 
@@ -64,6 +68,7 @@ class Checker {
   std::vector<std::uint64_t> versions_;  ///< per check: the group version reconciled
   std::map<Key, std::shared_ptr<Probe>> probes_;
   std::mt19937_64 rng_{std::random_device{}()};
+  OutlierDetector outliers_;
   bool running_ = false;
 };
 

@@ -549,6 +549,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
       retried_cached = false;
       log_upstream_error(what, upstream_url());
       peer.stats().record_failed_attempt(worker_.slot());
+      peer.note_response(true);  // a gateway failure counts as a 5xx for outlier detection
       lease->release(balancing::Outcome::kFailure, Clock::now());
       int status = failure == Failure::kTimeout ? 504 : 502;
       append_list(ctx.upstream_status, std::to_string(status));
@@ -770,6 +771,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     peer.stats().record(worker_slot,
                         balancing::ServerStats::Response{status, micros(total), micros(header_time),
                                                          bytes_to_upstream, bytes_from_upstream});
+    peer.note_response(status >= 500 || !upstream_ok);
     lease->release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                    Clock::now(), balancing::ResponseTimes{header_time, total});
     if (reusable) {

@@ -102,5 +102,27 @@ TEST(HealthCheck, ErrorsNameTheLine) {
             "\"health_check\" requires \"proxy_pass\" in its location in t.conf:4");
 }
 
+TEST(OutlierDetection, ParametersDefaultsAndErrors) {
+  auto cfg = build(in_http("upstream app { server 127.0.0.1:1; outlier_detection; }"));
+  ASSERT_TRUE(cfg->http.upstreams[0].outlier);
+  EXPECT_EQ(cfg->http.upstreams[0].outlier->consecutive_5xx, 5);
+  EXPECT_EQ(cfg->http.upstreams[0].outlier->max_ejection_percent, 10);
+  cfg = build(
+      in_http("upstream app { server 127.0.0.1:1; outlier_detection consecutive_5xx=2 interval=5s "
+              "base_ejection_time=10s max_ejection_time=1m max_ejection_percent=50; }"));
+  const auto& o = *cfg->http.upstreams[0].outlier;
+  EXPECT_EQ(o.consecutive_5xx, 2);
+  EXPECT_EQ(o.interval, Millis(5000));
+  EXPECT_EQ(o.base_ejection_time, Millis(10000));
+  EXPECT_EQ(o.max_ejection_time, Millis(60000));
+  EXPECT_EQ(o.max_ejection_percent, 50);
+  EXPECT_EQ(build_error(in_http("upstream app { server 127.0.0.1:1; "
+                                "outlier_detection max_ejection_percent=101; }")),
+            "invalid parameter \"max_ejection_percent=101\" in t.conf:3");
+  EXPECT_EQ(build_error(in_http("upstream app { server 127.0.0.1:1; outlier_detection; "
+                                "outlier_detection; }")),
+            "\"outlier_detection\" directive is duplicate in t.conf:3");
+}
+
 }  // namespace
 }  // namespace tg::conf

@@ -226,6 +226,70 @@ class HealthCheckTest(IntegrationTest):
         self.assertEqual(self.send(4), {"b1": 2, "b2": 2})
 
 
+OUTLIER_CONF = """
+http {
+    access_log off;
+    upstream app {
+        zone app 64k;
+        server @B1@;
+        server @B2@;
+        outlier_detection consecutive_5xx=3 base_ejection_time=1s max_ejection_percent=50;
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /api { api write=on; }
+        location / { proxy_pass http://app; }
+    }
+}
+"""
+
+
+class OutlierDetectionTest(IntegrationTest):
+    def setUp(self):
+        if is_nginx():
+            self.skipTest("tidegate extension")
+        self.port = free_port()
+        self.bes = [self.backend("b1"), self.backend("b2")]
+        self.px = self.proxy(fill(OUTLIER_CONF, PORT=self.port, B1=self.bes[0].addr,
+                                  B2=self.bes[1].addr))
+        self.api = Api(self.port)
+
+    def statuses(self, n):
+        got = {}
+        for _ in range(n):
+            r = http_get(self.port, "/x")
+            key = (r.header("x-backend"), r.status)
+            got[key] = got.get(key, 0) + 1
+        return got
+
+    def test_a_server_answering_5xx_is_ejected_and_comes_back(self):
+        b1, b2 = self.bes
+        b2.error_status = 500
+        # round robin: three 500s from b2 within six requests
+        self.assertEqual(self.statuses(6), {("b1", 200): 3, ("b2", 500): 3})
+        self.assertTrue(self.px.wait_log("peer is ejected for 1s after 3 consecutive errors, peer "
+                                         "%s in upstream \"app\"" % b2.addr), self.px.error_log())
+        peer = self.api.peer_by_server("app", b2.addr)
+        self.assertEqual(peer["state"], "unhealthy")
+        self.assertIs(peer["ejected"], True)
+        self.assertEqual(self.statuses(6), {("b1", 200): 6})
+        self.assertTrue(self.px.wait_log("peer is back from ejection, peer %s" % b2.addr, timeout=5))
+        b2.error_status = None
+        wait_until(lambda: self.api.peer_by_server("app", b2.addr)["state"] == "up", 5,
+                   what="b2 up")
+        self.assertEqual(self.statuses(4), {("b1", 200): 2, ("b2", 200): 2})
+
+    def test_never_more_than_the_share_of_the_group(self):
+        for b in self.bes:
+            b.error_status = 503
+        self.statuses(8)
+        self.assertTrue(self.px.wait_log("peer is ejected"), self.px.error_log())
+        time.sleep(0.5)
+        states = [self.api.peer_by_server("app", b.addr)["state"] for b in self.bes]
+        self.assertEqual(sorted(states), ["unhealthy", "up"])
+        self.assertEqual(self.px.error_log().count("peer is ejected"), 1)
+
+
 class HealthCheckConfTest(IntegrationTest):
     def test_errors_at_t(self):
         if is_nginx():

@@ -24,6 +24,7 @@ framing).  Endpoints (query strings are parsed, unknown paths echo):
   /hdrs?h=Name:Value  answers 200 with the given response headers (repeatable)
   /health             what ``health_reply`` says: (status, [(name, value)], body)
                       (default 200 "ok"), or "hang" (reads, never answers)
+  (any other path)    answers ``error_status`` instead when a test sets it
 
 Also: ``RefusingPort`` (connect() gets ECONNREFUSED), ``BlackholeBackend``
 (accepts, reads, never answers) and ``CloserBackend`` (accepts and closes at once).
@@ -299,6 +300,7 @@ class Backend(LoopThreadServer):
         self.connections = 0  # TCP connections accepted so far
         self.in_flight = 0
         self.health_reply = (200, [], b"ok")  # what /health answers (tests flip it)
+        self.error_status = None  # when set, every other path answers with this status
         self.health_requests = 0
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -500,6 +502,10 @@ class Backend(LoopThreadServer):
                 await asyncio.sleep(3600)
             status, extra, payload = reply
             return await self._write(writer, req, status, list(extra), payload)
+        if self.error_status is not None:
+            await body.consume()
+            return await self._write(writer, req, self.error_status, [("Content-Type", "text/plain")],
+                                     b"error\n")
         if path == "/slow":
             await asyncio.sleep(req.qint("ms", 1000) / 1000.0)
             return await self._echo(writer, req, body)
