@@ -303,7 +303,9 @@ struct HealthCheck {
   int match = -1;           ///< index into HttpConfig::matches; -1: status 2xx/3xx
   bool mandatory = false;   ///< new servers are `checking` until their first pass
   bool persistent = false;  ///< (with mandatory) healthy servers stay so across reloads
-  enum class Type { kHttp, kTcp } type = Type::kHttp;  ///< `type=tcp`: connect only
+  /// `type=tcp`: connect only; `type=websocket`: an Upgrade handshake on `uri`, then
+  /// a clean close (both tidegate extensions).
+  enum class Type { kHttp, kTcp, kWebSocket } type = Type::kHttp;
   /// The check request's head lines after the request line (Host and the
   /// location's proxy_set_header, variables other than $proxy_host empty).
   std::vector<std::pair<std::string, std::string>> headers;

@@ -7,6 +7,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "common/error_log.h"
@@ -23,6 +28,47 @@ namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::chrono::milliseconds kReconcileEvery{200};
 constexpr size_t kMaxHead = 16 * 1024;  // the largest response head a check reads
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string base64(const unsigned char* data, size_t n) {
+  std::string out(4 * ((n + 2) / 3) + 1, '\0');
+  const int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
+  out.resize(static_cast<size_t>(len));
+  return out;
+}
+
+/// RFC 6455 §4.1: 16 random bytes, base64.
+std::string websocket_key() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    std::random_device rd;
+    for (auto& b : raw) b = static_cast<unsigned char>(rd());
+  }
+  return base64(raw, sizeof raw);
+}
+
+/// RFC 6455 §4.2.2: base64(SHA-1(key + the protocol's GUID)).
+std::string websocket_accept(const std::string& key) {
+  const std::string text = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
+  return base64(digest, len);
+}
+
+std::string_view header_value(const CheckResponse& r, std::string_view name) {
+  for (const auto& [n, v] : r.headers) {
+    if (iequal(n, name)) return v;
+  }
+  return {};
+}
 
 }  // namespace
 
@@ -190,8 +236,19 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
     co_return true;
   }
 
-  std::string request = "GET " + hc.uri + " HTTP/" + hc.http_version + "\r\n";
-  for (const auto& [name, value] : hc.headers) request += name + ": " + value + "\r\n";
+  const bool websocket = hc.type == conf::HealthCheck::Type::kWebSocket;
+  std::string key;
+  std::string request =
+      "GET " + hc.uri + " HTTP/" + (websocket ? std::string("1.1") : hc.http_version) + "\r\n";
+  for (const auto& [name, value] : hc.headers) {
+    if (websocket && (iequal(name, "connection") || iequal(name, "upgrade"))) continue;
+    request += name + ": " + value + "\r\n";
+  }
+  if (websocket) {
+    key = websocket_key();
+    request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+               "\r\nSec-WebSocket-Version: 13\r\n";
+  }
   request += "\r\n";
   p.arm(hc.read_timeout);
   auto [wec, wn] = co_await asio::async_write(p.socket, asio::buffer(request), kTuple);
@@ -249,8 +306,8 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
       response.body.append(buf.data() + sp.offset, std::min<size_t>(sp.length, room));
     }
     parser.body().clear();
-    if (head_copied &&
-        (!needs_body || parser.message_done() || response.body.size() >= kMaxCheckBody)) {
+    if (head_copied && (websocket || !needs_body || parser.message_done() ||
+                        response.body.size() >= kMaxCheckBody)) {
       break;
     }
     if (rec == asio::error::eof) {
@@ -261,17 +318,103 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
       co_return false;
     }
   }
-  p.deadline.cancel();
-  p.socket.close(ignored);
   if (!head_copied) {
+    p.deadline.cancel();
+    p.socket.close(ignored);
     stage = "reading response header from upstream";
     error = "upstream sent too big header";
     co_return false;
   }
+  if (websocket) {
+    // The bytes after the 101's head are the first WebSocket frames.
+    co_return co_await close_websocket(p, response, key, std::string(buf.data() + fed, held - fed),
+                                       stage, error);
+  }
+  p.deadline.cancel();
+  p.socket.close(ignored);
   std::string_view why;
   const bool ok = passes(match, response, why);
   stage = std::string(why);
   co_return ok;
+}
+
+asio::awaitable<bool> Checker::close_websocket(Probe& p, const CheckResponse& r,
+                                               const std::string& key, std::string pending,
+                                               std::string& stage, std::string& error) {
+  boost::system::error_code ignored;
+  auto fail = [&](std::string what) {
+    stage = "checking WebSocket handshake of upstream";
+    error = std::move(what);
+    p.deadline.cancel();
+    p.socket.close(ignored);
+    return false;
+  };
+  const std::string_view connection = header_value(r, "connection");
+  std::string lower_connection(connection);
+  std::transform(lower_connection.begin(), lower_connection.end(), lower_connection.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (r.status != 101 || !iequal(header_value(r, "upgrade"), "websocket") ||
+      lower_connection.find("upgrade") == std::string::npos) {
+    co_return fail("");
+  }
+  if (header_value(r, "sec-websocket-accept") != websocket_accept(key)) {
+    co_return fail("upstream sent a wrong \"Sec-WebSocket-Accept\"");
+  }
+  // A clean close (RFC 6455 §5.5.1): a masked close frame with status 1000, then
+  // the server's close frame back.
+  const unsigned char frame[] = {0x88,
+                                 0x82,
+                                 0x12,
+                                 0x34,
+                                 0x56,
+                                 0x78,
+                                 static_cast<unsigned char>(0x03 ^ 0x12),
+                                 static_cast<unsigned char>(0xE8 ^ 0x34)};
+  auto [wec, wn] = co_await asio::async_write(p.socket, asio::buffer(frame), kTuple);
+  if (p.stopped) co_return false;
+  if (wec) co_return fail("writev() failed while closing the WebSocket");
+  // Frames the server sent meanwhile come first; only the close frame matters.
+  char chunk[4096];
+  for (;;) {
+    size_t at = 0;
+    while (at + 2 <= pending.size()) {
+      const auto b0 = static_cast<unsigned char>(pending[at]);
+      const auto b1 = static_cast<unsigned char>(pending[at + 1]);
+      if ((b0 & 0x0f) == 0x8) {
+        p.deadline.cancel();
+        p.socket.close(ignored);
+        stage = "closing WebSocket of upstream";
+        co_return true;
+      }
+      uint64_t len = b1 & 0x7f;
+      size_t head = 2;
+      if (len == 126 || len == 127) {
+        const size_t extra = len == 126 ? 2 : 8;
+        if (at + 2 + extra > pending.size()) break;
+        len = 0;
+        for (size_t i = 0; i < extra; ++i) {
+          len = (len << 8) | static_cast<unsigned char>(pending[at + 2 + i]);
+        }
+        head += extra;
+      }
+      if (b1 & 0x80) head += 4;  // a masked frame (a server should not send one)
+      if (at + head + len > pending.size()) break;
+      at += head + static_cast<size_t>(len);
+    }
+    pending.erase(0, at);
+    if (pending.size() > (1u << 20)) co_return fail("upstream sent too much before closing");
+    auto [rec, n] = co_await p.socket.async_read_some(asio::buffer(chunk), kTuple);
+    if (p.stopped) co_return false;
+    if (rec) {
+      stage = "closing WebSocket of upstream";
+      error = p.timed_out ? "upstream timed out (110: Connection timed out)"
+                          : "upstream closed the connection without a close frame";
+      p.deadline.cancel();
+      p.socket.close(ignored);
+      co_return false;
+    }
+    pending.append(chunk, n);
+  }
 }
 
 void Checker::apply(Probe& p, bool passed, const std::string& stage, const std::string& error) {

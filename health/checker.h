@@ -27,6 +27,7 @@
 #include "balancing/membership.h"
 #include "conf/config.h"
 #include "health/check_state.h"
+#include "health/match.h"
 #include "health/outlier.h"
 
 namespace tg::health {
@@ -58,6 +59,10 @@ class Checker {
   boost::asio::awaitable<void> run(std::shared_ptr<Probe> probe);
   /// One check; false with `stage` and `error` (for the log) when it failed.
   boost::asio::awaitable<bool> check_once(Probe& p, std::string& stage, std::string& error);
+  /// type=websocket: checks the 101 answer, then closes the WebSocket cleanly.
+  boost::asio::awaitable<bool> close_websocket(Probe& p, const CheckResponse& r,
+                                               const std::string& key, std::string pending,
+                                               std::string& stage, std::string& error);
   void apply(Probe& p, bool passed, const std::string& stage, const std::string& error);
   std::chrono::milliseconds jitter(std::chrono::milliseconds max);
 

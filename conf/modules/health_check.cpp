@@ -145,6 +145,8 @@ bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
     } else if (key == "type") {
       if (value == "tcp") {
         hc.type = HealthCheck::Type::kTcp;
+      } else if (value == "websocket") {
+        hc.type = HealthCheck::Type::kWebSocket;
       } else if (value == "http") {
         hc.type = HealthCheck::Type::kHttp;
       } else {

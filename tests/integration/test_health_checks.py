@@ -290,6 +290,35 @@ class OutlierDetectionTest(IntegrationTest):
         self.assertEqual(self.px.error_log().count("peer is ejected"), 1)
 
 
+class WebSocketHealthCheckTest(IntegrationTest):
+    def test_type_websocket_handshakes_and_closes_cleanly(self):
+        if is_nginx():
+            self.skipTest("tidegate extension")
+        from tests.support.ws_backends import WsEchoBackend
+        ws = WsEchoBackend("ws")
+        ws.start()
+        self.addCleanup(ws.stop)
+        plain = self.backend("plain")  # answers the Upgrade with a 200: not a WebSocket server
+        port = free_port()
+        self.px = self.proxy(fill(CONF.replace("location / {", "location / {\n"
+                                               "            proxy_http_version 1.1;"),
+                                  PORT=port, B1=ws.addr, B2=plain.addr,
+                                  HC="type=websocket uri=/ws/health"))
+        api = Api(port)
+        self.assertTrue(ws.wait_for(lambda b: len(b.closes) >= 2, 5), ws.closes)
+        self.assertEqual(ws.closes[0][0], 1000)
+        path, headers = ws.handshakes[0]
+        self.assertEqual(path, "/ws/health")
+        names = {k.lower(): v for k, v in headers}
+        self.assertEqual(names["host"], "app")
+        self.assertEqual(names["sec-websocket-version"], "13")
+        self.assertTrue(self.px.wait_log("peer is unhealthy while checking WebSocket handshake of "
+                                         "upstream, health check \"/ws/health\" of peer %s"
+                                         % plain.addr), self.px.error_log())
+        self.assertEqual(api.peer_by_server("app", ws.addr)["state"], "up")
+        self.assertEqual(api.peer_by_server("app", plain.addr)["state"], "unhealthy")
+
+
 class HealthCheckConfTest(IntegrationTest):
     def test_errors_at_t(self):
         if is_nginx():
