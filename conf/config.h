@@ -310,6 +310,8 @@ struct HealthCheck {
   /// location's proxy_set_header, variables other than $proxy_host empty).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string http_version = "1.0";
+  /// keepalive_time=: a connection serves the checks of this long (0: one per check).
+  Millis keepalive_time{0};
   Millis connect_timeout{60'000};  ///< proxy_connect_timeout, or timeout=
   Millis read_timeout{60'000};     ///< proxy_read_timeout, or timeout=
   SourceLocation where;

@@ -162,8 +162,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("api", kLocation, kNoArgs | kTake1, "NGINX Plus REST API v9"),
     Spec("health_check", kLocation, kAnyArgs,
          "NGINX Plus's; `type=tcp`, `type=websocket` and `timeout=` are tidegate extensions; "
-         "not yet: "
-         "`keepalive_time=`, `type=grpc`"),
+         "not yet: `type=grpc`"),
     Spec("match", kHttp, kBlock | kTake1, "`status`, `header`, `body`; not yet: `require`"),
     Spec("status_zone", kServer | kLocation, kTake1, "NGINX Plus"),
     Spec("prometheus", kLocation, kNoArgs, kExtension),

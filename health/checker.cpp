@@ -26,8 +26,17 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::chrono::milliseconds kReconcileEvery{200};
+// One timer drives every probe: each tick starts the checks that are due and
+// closes the sockets of steps past their deadline (no timer per probe: 1,000
+// servers checked every second would re-arm the reactor's timerfd thousands of
+// times a second). Checks start up to one tick late; timeouts end up to one late.
+constexpr std::chrono::milliseconds kTick{25};
+// Membership changes and outlier detection are looked at every this many ticks.
+constexpr int kReconcileTicks = 8;
+using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr size_t kMaxHead = 16 * 1024;  // the largest response head a check reads
+constexpr size_t kFirstRead = 2048;     // the buffer grows to kMaxHead for a larger head
+const std::vector<http::HeaderSpan> kNoHeaders;
 
 bool iequal(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -75,7 +84,7 @@ std::string_view header_value(const CheckResponse& r, std::string_view name) {
 struct Checker::Probe {
   Probe(asio::io_context& io, std::shared_ptr<const conf::Config> c, size_t i,
         std::shared_ptr<balancing::Peer> p)
-      : config(std::move(c)), check(i), peer(std::move(p)), timer(io), deadline(io), socket(io) {}
+      : config(std::move(c)), check(i), peer(std::move(p)), socket(io) {}
   const conf::HealthCheck& hc() const { return config->http.health_checks[check]; }
 
   std::shared_ptr<const conf::Config> config;  ///< keeps the check's settings alive
@@ -83,32 +92,27 @@ struct Checker::Probe {
   std::shared_ptr<balancing::Peer> peer;
   CheckState state;
   bool stopped = false;
+  bool in_flight = false;  ///< a check is running
   bool timed_out = false;
-  asio::steady_timer timer;     ///< the wait between checks
-  asio::steady_timer deadline;  ///< closes the socket when a step takes too long
+  SteadyTime deadline = SteadyTime::max();  ///< the running step's end (tick() enforces it)
   tcp::socket socket;
+  std::string request;  ///< the check's request head (built at the first check)
+  std::chrono::steady_clock::time_point connected_at;  ///< of the open socket (keepalive_time)
 
   void stop() {
     stopped = true;
     boost::system::error_code ec;
-    timer.cancel();
-    deadline.cancel();
     socket.close(ec);
   }
-  /// The next step must end within `t`, or the socket is closed under it.
+  /// The next step must end within `t`, or tick() closes the socket under it.
   void arm(std::chrono::milliseconds t) {
     timed_out = false;
-    deadline.expires_after(t);
-    deadline.async_wait([this](const boost::system::error_code& ec) {
-      if (ec) return;
-      timed_out = true;
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    });
+    deadline = std::chrono::steady_clock::now() + t;
   }
+  void disarm() { deadline = SteadyTime::max(); }
 };
 
-Checker::Checker(asio::io_context& io) : io_(io), reconcile_timer_(io) {}
+Checker::Checker(asio::io_context& io) : io_(io), tick_timer_(io) {}
 
 Checker::~Checker() {
   stop();
@@ -118,6 +122,8 @@ void Checker::configure(std::shared_ptr<const conf::Config> config,
                         std::vector<std::shared_ptr<balancing::GroupMembership>> groups) {
   for (auto& [key, p] : probes_) p->stop();
   probes_.clear();
+  due_ = {};
+  in_flight_.clear();
   config_ = std::move(config);
   groups_ = std::move(groups);
   versions_.assign(config_->http.health_checks.size(), 0);
@@ -130,15 +136,19 @@ void Checker::configure(std::shared_ptr<const conf::Config> config,
       s.peer->set_ejected(false);
     }
   }
+  const bool was_running = running_;
   running_ = true;
   reconcile();
+  if (!was_running) tick();
 }
 
 void Checker::stop() {
   running_ = false;
-  reconcile_timer_.cancel();
+  tick_timer_.cancel();
   for (auto& [key, p] : probes_) p->stop();
   probes_.clear();
+  due_ = {};
+  in_flight_.clear();
 }
 
 void Checker::reconcile() {
@@ -170,9 +180,38 @@ void Checker::reconcile() {
     for (const auto& s : groups_[i]->servers()) s.peer->set_outlier_counting(true);
     outliers_.tick(*ups[i].outlier, *groups_[i], now);
   }
-  reconcile_timer_.expires_after(kReconcileEvery);
-  reconcile_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) reconcile();
+}
+
+void Checker::schedule(const std::shared_ptr<Probe>& p, SteadyTime at) {
+  due_.push(Due{at, ++due_seq_, p});
+}
+
+void Checker::tick() {
+  if (!running_) return;
+  if (++ticks_ % kReconcileTicks == 0) reconcile();
+  const auto now = std::chrono::steady_clock::now();
+  // Deadlines: only the checks running now (a few at a time) are looked at.
+  std::erase_if(in_flight_, [](const auto& p) { return !p->in_flight || p->stopped; });
+  for (const auto& p : in_flight_) {
+    if (now >= p->deadline) {  // a hung step: its operation fails with the socket closed
+      p->timed_out = true;
+      p->deadline = SteadyTime::max();
+      boost::system::error_code ignored;
+      p->socket.close(ignored);
+    }
+  }
+  // Due checks come off a heap ordered by time: a tick costs what it starts.
+  while (!due_.empty() && due_.top().at <= now) {
+    std::shared_ptr<Probe> p = due_.top().probe;
+    due_.pop();
+    if (p->stopped) continue;
+    p->in_flight = true;
+    in_flight_.push_back(p);
+    asio::co_spawn(io_, run(std::move(p)), asio::detached);
+  }
+  tick_timer_.expires_after(kTick);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) tick();
   });
 }
 
@@ -181,8 +220,10 @@ void Checker::start_probe(size_t check, std::shared_ptr<balancing::Peer> peer) {
   // A server already unhealthy (before a reload, or by another check) needs
   // `passes` passes to come back, not `fails` failures to stay out.
   p->state.healthy = p->peer->healthy();
-  probes_.emplace(Key{check, p->peer->id()}, p);
-  asio::co_spawn(io_, run(std::move(p)), asio::detached);
+  // A server is checked as soon as it is known (a `checking` one waits for this),
+  // or within the jitter; then every interval plus up to jitter.
+  schedule(p, std::chrono::steady_clock::now() + jitter(p->hc().jitter));
+  probes_.emplace(Key{check, p->peer->id()}, std::move(p));
 }
 
 std::chrono::milliseconds Checker::jitter(std::chrono::milliseconds max) {
@@ -192,21 +233,13 @@ std::chrono::milliseconds Checker::jitter(std::chrono::milliseconds max) {
 }
 
 asio::awaitable<void> Checker::run(std::shared_ptr<Probe> p) {
-  // A server is checked as soon as it is known (a `checking` one waits for this),
-  // then every interval plus up to jitter.
-  std::chrono::milliseconds wait = jitter(p->hc().jitter);
-  for (;;) {
-    if (wait.count() > 0) {
-      p->timer.expires_after(wait);
-      co_await p->timer.async_wait(kTuple);
-      if (p->stopped) co_return;
-    }
-    std::string stage, error;
-    const bool passed = co_await check_once(*p, stage, error);
-    if (p->stopped) co_return;
-    apply(*p, passed, stage, error);
-    wait = p->hc().interval + jitter(p->hc().jitter);
-  }
+  std::string stage, error;
+  const bool passed = co_await check_once(*p, stage, error);
+  if (p->stopped) co_return;  // the probe (and maybe the checker) is gone
+  p->disarm();
+  p->in_flight = false;
+  schedule(p, std::chrono::steady_clock::now() + p->hc().interval + jitter(p->hc().jitter));
+  apply(*p, passed, stage, error);
 }
 
 asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::string& error) {
@@ -214,112 +247,162 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
   tcp::endpoint ep = p.peer->endpoint();
   if (hc.port > 0) ep.port(static_cast<std::uint16_t>(hc.port));
   boost::system::error_code ignored;
-  p.socket.close(ignored);
+  const bool websocket = hc.type == conf::HealthCheck::Type::kWebSocket;
+  const bool keepalive = hc.keepalive_time.count() > 0 && hc.type == conf::HealthCheck::Type::kHttp;
+  const auto now = std::chrono::steady_clock::now();
+  // keepalive_time: a connection that a previous check left open, young enough.
+  bool reused = keepalive && p.socket.is_open() && now - p.connected_at < hc.keepalive_time;
+  if (!reused) p.socket.close(ignored);
   auto failed = [&](const char* what, const boost::system::error_code& ec, const char* during) {
     stage = during;
     error = p.timed_out ? "upstream timed out (110: Connection timed out)"
                         : std::string(what) + " failed (" + std::to_string(ec.value()) + ": " +
                               ec.message() + ")";
-    p.deadline.cancel();
+    p.disarm();
     p.socket.close(ignored);
     return false;
   };
 
-  p.arm(hc.connect_timeout);
-  auto [cec] = co_await p.socket.async_connect(ep, kTuple);
-  if (p.stopped) co_return false;
-  if (cec) co_return failed("connect()", cec, "connecting to upstream");
-  if (hc.type == conf::HealthCheck::Type::kTcp) {
-    stage = "connecting to upstream";
-    p.deadline.cancel();
-    p.socket.close(ignored);
-    co_return true;
+  // The request is the same for every check of this probe (built once), but a
+  // WebSocket handshake's key.
+  if (p.request.empty()) {
+    p.request = "GET " + hc.uri + " HTTP/" +
+                (websocket || keepalive ? std::string("1.1") : hc.http_version) + "\r\n";
+    for (const auto& [name, value] : hc.headers) {
+      if ((websocket || keepalive) && iequal(name, "connection")) continue;
+      if (websocket && iequal(name, "upgrade")) continue;
+      p.request += name + ": " + value + "\r\n";
+    }
+    if (!websocket) p.request += "\r\n";
   }
-
-  const bool websocket = hc.type == conf::HealthCheck::Type::kWebSocket;
   std::string key;
-  std::string request =
-      "GET " + hc.uri + " HTTP/" + (websocket ? std::string("1.1") : hc.http_version) + "\r\n";
-  for (const auto& [name, value] : hc.headers) {
-    if (websocket && (iequal(name, "connection") || iequal(name, "upgrade"))) continue;
-    request += name + ": " + value + "\r\n";
-  }
+  std::string ws_request;
   if (websocket) {
     key = websocket_key();
-    request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-               "\r\nSec-WebSocket-Version: 13\r\n";
+    ws_request = p.request +
+                 "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
+                 "\r\nSec-WebSocket-Version: 13\r\n\r\n";
   }
-  request += "\r\n";
-  p.arm(hc.read_timeout);
-  auto [wec, wn] = co_await asio::async_write(p.socket, asio::buffer(request), kTuple);
-  if (p.stopped) co_return false;
-  if (wec) co_return failed("writev()", wec, "sending request to upstream");
+  const std::string& request = websocket ? ws_request : p.request;
 
   const conf::MatchBlock* match = hc.match >= 0 ? &p.config->http.matches[hc.match] : nullptr;
-  bool needs_body = false;
+  // A connection kept for the next check must be read to the end of the answer.
+  bool needs_body = keepalive;
+  bool needs_headers = websocket;
   if (match) {
-    for (const auto& t : match->tests) needs_body |= t.kind == conf::MatchTest::Kind::kBody;
+    for (const auto& t : match->tests) {
+      needs_body |= t.kind == conf::MatchTest::Kind::kBody;
+      needs_headers |= t.kind == conf::MatchTest::Kind::kHeader;
+    }
   }
   http::HttpParser parser(http::MessageType::kResponse);
-  parser.set_limits(http::HeadLimits{static_cast<uint32_t>(kMaxHead), 0, 0});
-  std::vector<char> buf(kMaxHead);
+  std::string buf;
   size_t held = 0, fed = 0;
   CheckResponse response;
   bool head_copied = false;
-  for (;;) {
-    if (held == buf.size()) {
-      if (!parser.headers_done()) break;  // a head larger than kMaxHead
-      // The head is copied out: the buffer takes the body, keeping unparsed bytes.
-      std::memmove(buf.data(), buf.data() + fed, held - fed);
-      held -= fed;
-      fed = 0;
-    }
-    auto [rec, n] = co_await p.socket.async_read_some(
-        asio::buffer(buf.data() + held, buf.size() - held), kTuple);
-    if (p.stopped) co_return false;
-    if (rec == asio::error::eof) {
-      parser.finish();
-    } else if (rec) {
-      co_return failed("recv()", rec,
-                       parser.headers_done() ? "reading response body from upstream"
-                                             : "reading response header from upstream");
-    }
-    held += n;
-    if (n > 0) fed += parser.feed(buf.data(), fed, held);
-    if (parser.failed()) {
-      stage = "reading response header from upstream";
-      error = "upstream sent invalid response";
-      p.deadline.cancel();
-      p.socket.close(ignored);
-      co_return false;
-    }
-    if (parser.headers_done() && !head_copied) {
-      head_copied = true;
-      response.status = parser.status_code();
-      for (const auto& h : parser.headers()) {
-        response.headers.emplace_back(std::string(h.name.in(buf.data())),
-                                      std::string(h.value.in(buf.data())));
+  // A reused connection the server closed meanwhile fails before any answer: the
+  // check is made again once on a new connection, as nginx retries a cached one.
+  for (int attempt = 0;; ++attempt) {
+    if (!reused) {
+      p.arm(hc.connect_timeout);
+      auto [cec] = co_await p.socket.async_connect(ep, kTuple);
+      if (p.stopped) co_return false;
+      if (cec) co_return failed("connect()", cec, "connecting to upstream");
+      p.connected_at = now;
+      if (hc.type == conf::HealthCheck::Type::kTcp) {
+        stage = "connecting to upstream";
+        p.disarm();
+        p.socket.close(ignored);
+        co_return true;
       }
     }
-    for (const auto& sp : parser.body()) {
-      const size_t room = kMaxCheckBody - response.body.size();
-      response.body.append(buf.data() + sp.offset, std::min<size_t>(sp.length, room));
+    p.arm(hc.read_timeout);
+    auto [wec, wn] = co_await asio::async_write(p.socket, asio::buffer(request), kTuple);
+    if (p.stopped) co_return false;
+    if (wec && reused && attempt == 0) {
+      p.socket.close(ignored);
+      reused = false;
+      continue;
     }
-    parser.body().clear();
-    if (head_copied && (websocket || !needs_body || parser.message_done() ||
-                        response.body.size() >= kMaxCheckBody)) {
-      break;
+    if (wec) co_return failed("writev()", wec, "sending request to upstream");
+
+    parser.reset();
+    parser.set_limits(http::HeadLimits{static_cast<uint32_t>(kMaxHead), 0, 0});
+    parser.set_no_body(false);
+    buf.assign(kFirstRead, '\0');
+    held = fed = 0;
+    response = CheckResponse{};
+    head_copied = false;
+    bool retry = false;
+    for (;;) {
+      if (held == buf.size()) {
+        if (parser.headers_done()) {
+          // The head is copied out: the buffer takes the body, keeping unparsed bytes.
+          buf.erase(0, fed);
+          held -= fed;
+          fed = 0;
+          buf.resize(std::max(buf.size(), held + kFirstRead));
+        } else if (buf.size() < kMaxHead) {
+          buf.resize(std::min(buf.size() * 2, kMaxHead));  // offsets stay valid
+        } else {
+          break;  // a head larger than kMaxHead
+        }
+      }
+      auto [rec, n] = co_await p.socket.async_read_some(
+          asio::buffer(buf.data() + held, buf.size() - held), kTuple);
+      if (p.stopped) co_return false;
+      if (rec && held == 0 && reused && attempt == 0 && !p.timed_out) {
+        retry = true;  // closed by the server while idle
+        break;
+      }
+      if (rec == asio::error::eof) {
+        parser.finish();
+      } else if (rec) {
+        co_return failed("recv()", rec,
+                         parser.headers_done() ? "reading response body from upstream"
+                                               : "reading response header from upstream");
+      }
+      held += n;
+      if (n > 0) fed += parser.feed(buf.data(), fed, held);
+      if (parser.failed()) {
+        stage = "reading response header from upstream";
+        error = "upstream sent invalid response";
+        p.disarm();
+        p.socket.close(ignored);
+        co_return false;
+      }
+      if (parser.headers_done() && !head_copied) {
+        head_copied = true;
+        response.status = parser.status_code();
+        for (const auto& h : needs_headers ? parser.headers() : kNoHeaders) {
+          response.headers.emplace_back(std::string(h.name.in(buf.data())),
+                                        std::string(h.value.in(buf.data())));
+        }
+      }
+      for (const auto& sp : parser.body()) {
+        const size_t room = kMaxCheckBody - response.body.size();
+        response.body.append(buf.data() + sp.offset, std::min<size_t>(sp.length, room));
+      }
+      parser.body().clear();
+      if (head_copied && (websocket || !needs_body || parser.message_done() ||
+                          response.body.size() >= kMaxCheckBody)) {
+        break;
+      }
+      if (rec == asio::error::eof) {
+        stage = parser.headers_done() ? "reading response body from upstream"
+                                      : "reading response header from upstream";
+        error = "upstream prematurely closed connection";
+        p.disarm();
+        p.socket.close(ignored);
+        co_return false;
+      }
     }
-    if (rec == asio::error::eof) {
-      stage = parser.headers_done() ? "reading response body from upstream"
-                                    : "reading response header from upstream";
-      error = "upstream prematurely closed connection";
-      p.deadline.cancel();
-      co_return false;
-    }
+    if (!retry) break;
+    p.socket.close(ignored);
+    reused = false;
   }
   if (!head_copied) {
-    p.deadline.cancel();
+    p.disarm();
     p.socket.close(ignored);
     stage = "reading response header from upstream";
     error = "upstream sent too big header";
@@ -327,11 +410,13 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
   }
   if (websocket) {
     // The bytes after the 101's head are the first WebSocket frames.
-    co_return co_await close_websocket(p, response, key, std::string(buf.data() + fed, held - fed),
-                                       stage, error);
+    co_return co_await close_websocket(p, response, key, buf.substr(fed, held - fed), stage, error);
   }
-  p.deadline.cancel();
-  p.socket.close(ignored);
+  p.disarm();
+  // Kept for the next check only when the answer ended cleanly and may be followed.
+  if (!keepalive || !parser.message_done() || !parser.keep_alive() || fed != held) {
+    p.socket.close(ignored);
+  }
   std::string_view why;
   const bool ok = passes(match, response, why);
   stage = std::string(why);
@@ -345,7 +430,7 @@ asio::awaitable<bool> Checker::close_websocket(Probe& p, const CheckResponse& r,
   auto fail = [&](std::string what) {
     stage = "checking WebSocket handshake of upstream";
     error = std::move(what);
-    p.deadline.cancel();
+    p.disarm();
     p.socket.close(ignored);
     return false;
   };
@@ -381,7 +466,7 @@ asio::awaitable<bool> Checker::close_websocket(Probe& p, const CheckResponse& r,
       const auto b0 = static_cast<unsigned char>(pending[at]);
       const auto b1 = static_cast<unsigned char>(pending[at + 1]);
       if ((b0 & 0x0f) == 0x8) {
-        p.deadline.cancel();
+        p.disarm();
         p.socket.close(ignored);
         stage = "closing WebSocket of upstream";
         co_return true;
@@ -409,7 +494,7 @@ asio::awaitable<bool> Checker::close_websocket(Probe& p, const CheckResponse& r,
       stage = "closing WebSocket of upstream";
       error = p.timed_out ? "upstream timed out (110: Connection timed out)"
                           : "upstream closed the connection without a close frame";
-      p.deadline.cancel();
+      p.disarm();
       p.socket.close(ignored);
       co_return false;
     }
@@ -425,10 +510,11 @@ void Checker::apply(Probe& p, bool passed, const std::string& stage, const std::
   if (!passed) counters.fails.fetch_add(1, std::memory_order_relaxed);
   counters.last_passed.store(passed ? 1 : 0, std::memory_order_relaxed);
 
-  const std::string& group = config_->http.upstreams[hc.upstream].name;
-  const std::string where =
-      ", health check \"" + hc.uri + "\" of peer " + peer.name() + " in upstream \"" + group + "\"";
-  if (!passed && !error.empty()) log(LogLevel::kError, error + " while " + stage + where);
+  auto where = [&] {
+    return ", health check \"" + hc.uri + "\" of peer " + peer.name() + " in upstream \"" +
+           config_->http.upstreams[hc.upstream].name + "\"";
+  };
+  if (!passed && !error.empty()) log(LogLevel::kError, error + " while " + stage + where());
 
   const bool checking = peer.checking();
   record(p.state, passed, hc.fails, hc.passes, checking);
@@ -449,9 +535,9 @@ void Checker::apply(Probe& p, bool passed, const std::string& stage, const std::
   if (healthy == !was_out) return;
   if (!healthy) {
     counters.unhealthy.fetch_add(1, std::memory_order_relaxed);
-    log(LogLevel::kWarn, "peer is unhealthy while " + stage + where);
+    log(LogLevel::kWarn, "peer is unhealthy while " + stage + where());
   } else {
-    log(LogLevel::kNotice, "peer is healthy while " + stage + where);
+    log(LogLevel::kNotice, "peer is healthy while " + stage + where());
   }
 }
 

@@ -5,8 +5,9 @@
 // request and reads the answer through http::HttpParser), with the check's
 // timeouts as deadlines: a hung server is a failed check, not a stuck checker.
 //
-// The same pass that follows membership changes (every 200 ms) runs each
-// group's outlier detection (`outlier_detection`).
+// One timer ticks every 25 ms: it starts the checks that are due and closes the
+// sockets of steps past their deadline. Every 200 ms it also follows membership
+// changes and runs each group's outlier detection (`outlier_detection`).
 //
 // Verdicts go to the servers' Peers (unhealthy, checking), which the workers'
 // pickers read: a server is healthy only if it passes all checks of its group.
@@ -20,6 +21,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,9 +55,14 @@ class Checker {
   struct Probe;
   using Key = std::pair<size_t, std::uint64_t>;  ///< check index, server id
 
-  /// Starts probes for servers new to a checked group, stops those of servers gone.
+  /// Starts probes for servers new to a checked group, stops those of servers gone;
+  /// runs outlier detection.
   void reconcile();
+  /// Starts the checks that are due, enforces deadlines; re-arms itself.
+  void tick();
+  void schedule(const std::shared_ptr<Probe>& p, std::chrono::steady_clock::time_point at);
   void start_probe(size_t check, std::shared_ptr<balancing::Peer> peer);
+  /// One check of `probe` and its verdict.
   boost::asio::awaitable<void> run(std::shared_ptr<Probe> probe);
   /// One check; false with `stage` and `error` (for the log) when it failed.
   boost::asio::awaitable<bool> check_once(Probe& p, std::string& stage, std::string& error);
@@ -67,11 +74,22 @@ class Checker {
   std::chrono::milliseconds jitter(std::chrono::milliseconds max);
 
   boost::asio::io_context& io_;
-  boost::asio::steady_timer reconcile_timer_;
+  boost::asio::steady_timer tick_timer_;
+  std::uint64_t ticks_ = 0;
   std::shared_ptr<const conf::Config> config_;
   std::vector<std::shared_ptr<balancing::GroupMembership>> groups_;
   std::vector<std::uint64_t> versions_;  ///< per check: the group version reconciled
   std::map<Key, std::shared_ptr<Probe>> probes_;
+  /// Probes by the time of their next check (stopped ones are skipped when due).
+  struct Due {
+    std::chrono::steady_clock::time_point at;
+    std::uint64_t seq;  ///< keeps equal times in order
+    std::shared_ptr<Probe> probe;
+    bool operator>(const Due& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  std::uint64_t due_seq_ = 0;
+  std::vector<std::shared_ptr<Probe>> in_flight_;
   std::mt19937_64 rng_{std::random_device{}()};
   OutlierDetector outliers_;
   bool running_ = false;

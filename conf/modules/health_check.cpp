@@ -158,9 +158,7 @@ bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
       hc.connect_timeout = hc.read_timeout;
       timeout_set = true;
     } else if (key == "keepalive_time") {
-      fail(d,
-           "the \"keepalive_time\" parameter of \"health_check\" is not supported by "
-           "tidegate yet");
+      time(hc.keepalive_time);
     } else {
       invalid();
     }

@@ -88,9 +88,8 @@ TEST(HealthCheck, ErrorsNameTheLine) {
             "\"persistent\" requires \"mandatory\" in t.conf:7");
   EXPECT_EQ(build_error(with("", "health_check uri=health;")),
             "invalid parameter \"uri=health\" in t.conf:7");
-  EXPECT_EQ(build_error(with("", "health_check keepalive_time=60s;")),
-            "the \"keepalive_time\" parameter of \"health_check\" is not supported by tidegate "
-            "yet in t.conf:7");
+  EXPECT_EQ(build_error(with("", "health_check type=grpc;")),
+            "health check type \"grpc\" is not supported by tidegate yet in t.conf:7");
   EXPECT_EQ(build_error(with("match m { status 99; }", "health_check match=m;")),
             "invalid status \"99\" in t.conf:3");
   EXPECT_EQ(build_error(with("match m { body = x; }", "health_check match=m;")),

@@ -152,6 +152,16 @@ class HealthCheckTest(IntegrationTest):
         self.assertEqual(self.send(6), {"b1": 6})
         self.assertEqual(self.api.peer_by_server("app", dead.addr)["requests"], 0)
 
+    def test_keepalive_time_reuses_one_connection(self):
+        self.start(hc="keepalive_time=60s interval=100ms")
+        b1, b2 = self.bes
+        wait_until(lambda: b1.health_requests >= 6, 5, what="six checks of b1")
+        self.assertEqual(b1.connections, 1)
+        self.assertEqual(b2.connections, 1)
+        http10 = [r for r in b1.requests if r.path == "/health" and r.version != "HTTP/1.1"]
+        self.assertEqual(http10, [])
+        self.assertEqual(self.state(b1), "up")
+
     def test_mandatory_servers_get_no_request_until_they_pass(self):
         self.start(hc="mandatory", backends=3, B3="")
         b1, b2, b3 = self.bes
