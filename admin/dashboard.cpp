@@ -86,6 +86,15 @@ async function change(upstream, id, method, body) {
   refresh();
 }
 
+// Active health checks and outlier ejection, as a tooltip of the state.
+function healthText(p) {
+  const hc = p.health_checks || {};
+  let text = hc.checks ? `health checks: ${hc.checks}, failed ${hc.fails}, unhealthy ${hc.unhealthy} times` +
+    (hc.last_passed === undefined ? "" : hc.last_passed ? ", last passed" : ", last failed") : "no health checks";
+  if (p.ejected) text += "; ejected by outlier detection";
+  return text;
+}
+
 function serverRow(upstream, p) {
   const w = (p.windows && p.windows["10s"]) || {};
   const m = (p.windows && p.windows["1m"]) || {};
@@ -111,7 +120,7 @@ function serverRow(upstream, p) {
   }
   return el("tr", { "data-server-id": p.id, "data-server": p.server },
     el("td", {}, p.server, p.backup ? " (backup)" : ""),
-    el("td", { class: "state " + p.state }, p.state),
+    el("td", { class: "state " + p.state, title: healthText(p) }, p.state),
     el("td", {}, p.weight), el("td", {}, p.active), el("td", {}, p.tunnels),
     el("td", {}, fmt(w.rps, 1)), el("td", {}, fmt(m.p95_ms, 1)),
     el("td", {}, fmt((m.error_rate || 0) * 100, 2) + "%"),

@@ -239,6 +239,27 @@ class DashboardTest(DashboardBase):
         except WebDriverException:
             return None
 
+    def test_health_check_states_and_counts_show(self):
+        self.port = free_port()
+        self.bes = [self.backend("b%d" % i) for i in (1, 2, 3)]
+        self.bes[1].health_reply = (503, [], b"down")
+        conf = CONF.replace("location / { proxy_pass http://be; }",
+                            "location / { proxy_pass http://be; "
+                            "health_check interval=200ms uri=/health; }")
+        self.px = self.proxy(fill(conf, PORT=self.port, WRITE="write=on",
+                                  **{"B%d" % (i + 1): b.addr for i, b in enumerate(self.bes)}))
+        self.api = Api(self.port)
+        sid = self.api.server_id("be", self.bes[1].addr)
+        driver = self.browser()
+        self.open_dashboard(driver, self.port)
+        wait_until(lambda: (self.rows(driver).get(sid) or {}).get("state") == "unhealthy" or None,
+                   10, what="the failing server's row unhealthy")
+        title = wait_until(lambda: driver.execute_script(
+            'const td = document.querySelector(\'tr[data-server-id="%d"] td.state\');'
+            'return td ? td.getAttribute("title") : null;' % sid), 10, what="the state's title")
+        self.assertRegex(title, r"^health checks: \d+, failed \d+, unhealthy 1 times, last failed$")
+        self.assertEqual(self.console_errors(driver), [])
+
     def test_a_read_only_api_says_why_and_turns_the_buttons_off(self):
         self.start(write="")
         driver = self.browser()

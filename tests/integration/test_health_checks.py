@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tests.support.admin_client import Api, wait_until  # noqa: E402
+from tests.support.admin_client import Api, parse_prometheus, sample, wait_until  # noqa: E402
 from tests.support.harness import (IntegrationTest, fill, free_port, http_get, is_nginx,  # noqa: E402
                                    make_prefix, run_cli)
 
@@ -35,6 +35,7 @@ http {
     server {
         listen 127.0.0.1:@PORT@;
         location /api { api write=on; }
+        location = /metrics { prometheus; }
         location / {
             proxy_pass http://app;
             health_check interval=200ms fails=2 passes=2 uri=/health @HC@;
@@ -101,6 +102,13 @@ class HealthCheckTest(IntegrationTest):
         self.assertGreaterEqual(hc["checks"], hc["fails"])
         # check traffic is not request traffic
         self.assertEqual(peer["requests"], 5)
+        samples, _, _ = parse_prometheus(http_get(self.port, "/metrics").text)
+        labels = {"upstream": "app", "server": b2.addr}
+        self.assertEqual(sample(samples, "nginxplus_upstream_server_health_checks_unhealthy",
+                                **labels), 1)
+        self.assertGreaterEqual(sample(samples, "nginxplus_upstream_server_health_checks_fails",
+                                       **labels), 2)
+        self.assertEqual(sample(samples, "nginxplus_upstream_server_state", **labels), 6)
         b2.health_reply = OK
         self.assertTrue(self.px.wait_log("peer is healthy while checking status code of upstream, "
                                          'health check "/health" of peer %s' % b2.addr), self.px.error_log())
@@ -151,6 +159,30 @@ class HealthCheckTest(IntegrationTest):
         # every request goes to the live one, none fails over first
         self.assertEqual(self.send(6), {"b1": 6})
         self.assertEqual(self.api.peer_by_server("app", dead.addr)["requests"], 0)
+
+    def test_every_check_of_a_group_must_pass_and_draining_servers_are_checked(self):
+        conf = CONF.replace("        location / {", "        location /second {\n"
+                            "            proxy_pass http://app;\n"
+                            "            health_check interval=200ms uri=/second/health;\n"
+                            "        }\n        location / {")
+        self.start(conf=conf)
+        b1, b2 = self.bes
+        wait_until(lambda: b2.health_requests >= 2, 5, what="checks of b2")
+        self.assertEqual(self.state(b2), "up")
+        # b2 fails only the second check: /health still answers 200, every other path 500
+        b2.error_status = 500
+        self.assertTrue(self.px.wait_log('peer is unhealthy while checking status code of upstream, '
+                                         'health check "/second/health" of peer %s' % b2.addr),
+                        self.px.error_log())
+        self.wait_state(b2, "unhealthy")
+        b2.error_status = None
+        self.wait_state(b2, "up")
+        # a draining server goes on being checked
+        sid = self.api.server_id("app", b1.addr)
+        self.api.call("PATCH", "/http/upstreams/app/servers/%d" % sid, body={"drain": True})
+        before = b1.health_requests
+        wait_until(lambda: b1.health_requests >= before + 3, 5, what="checks of draining b1")
+        self.assertEqual(self.state(b1), "draining")
 
     def test_keepalive_time_reuses_one_connection(self):
         self.start(hc="keepalive_time=60s interval=100ms")
