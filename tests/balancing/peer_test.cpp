@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "balancing/metrics_collector.h"
 #include "test_groups.h"
 
 namespace tg::balancing {
@@ -236,6 +237,56 @@ TEST(Peer, InflightAgeIgnoresLeasesPickedWithoutTracking) {
   const Peer& a = peer(new_picker, "a");
   EXPECT_EQ(a.active(), 2);
   EXPECT_EQ(a.inflight_age(kStart + 3s), 2s);
+}
+
+// Active health (checking, unhealthy), outlier ejection, operator flags (down,
+// drain) and passive health (max_fails) each keep a server out on their own; the
+// state a reader sees names the first of them, as NGINX Plus orders its states.
+TEST(Peer, ActiveHealthEjectionDownDrainAndPassiveFailuresCombine) {
+  GroupPicker picker(a_and_b());
+  Peer& a = const_cast<Peer&>(peer(picker, "a"));
+  a.set_checking(true);
+  EXPECT_FALSE(a.available());
+  EXPECT_EQ(state_name(a, kStart), "checking");
+  EXPECT_EQ(pick_with(picker, {}, kStart), "b");
+  a.set_checking(false);
+  a.set_healthy(false);
+  EXPECT_EQ(state_name(a, kStart), "unhealthy");
+  a.set_draining(true, kStart);
+  EXPECT_FALSE(a.available(Binding::kSticky));  // unhealthy: not even for sticky requests
+  EXPECT_EQ(state_name(a, kStart), "unhealthy");
+  a.set_healthy(true);
+  EXPECT_EQ(state_name(a, kStart), "draining");
+  EXPECT_TRUE(a.available(Binding::kSticky));
+  a.set_draining(false, kStart);
+  a.set_ejected(true);
+  EXPECT_EQ(state_name(a, kStart), "unhealthy");
+  EXPECT_FALSE(a.available());
+  a.set_ejected(false);
+  a.set_down(true);
+  EXPECT_EQ(state_name(a, kStart), "down");
+  a.set_down(false);
+  // passive failures: unavail while within fail_timeout, whatever the checks say
+  hold(picker, "a", kStart).release(Outcome::kFailure, kStart);
+  EXPECT_EQ(state_name(a, kStart + 1s), "unavail");
+  EXPECT_EQ(state_name(a, kStart + 11s), "up");
+}
+
+TEST(Peer, ComingBackFromCheckingOrUnhealthyStartsTheSlowStartRamp) {
+  auto a = server("a");
+  a.slow_start = 10s;
+  GroupPicker picker(group(Algorithm::kRoundRobin, {a, server("b")}));
+  Peer& p = const_cast<Peer&>(peer(picker, "a"));
+  p.set_checking(true);
+  p.set_checking(false);  // passed its first check
+  p.observe(kStart);
+  EXPECT_EQ(p.slow_start_ends(), kStart + 10s);
+  EXPECT_EQ(p.slow_start_weight(10, kStart + 5s), 5);
+  p.observe(kStart + 20s);
+  p.set_healthy(false);
+  p.set_healthy(true);
+  p.observe(kStart + 30s);
+  EXPECT_EQ(p.slow_start_ends(), kStart + 40s);
 }
 
 }  // namespace
