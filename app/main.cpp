@@ -314,6 +314,7 @@ class Server {
   }
 
   void reload() {
+    if (stopping_) return;  // a reload would restart what is being stopped
     std::shared_ptr<const proxy::Runtime> next;
     std::shared_ptr<proxy::NewListeners> sockets;
     try {

@@ -216,7 +216,8 @@ struct ServerBlock {
 /// max_ejection_time=T max_ejection_percent=P` (tidegate extension after Envoy's
 /// outlier detection): a server answering N 5xx in a row (gateway failures
 /// included) is ejected for base x its ejections so far (at most max), never more
-/// than P% of the group at once (but always one); each whole interval a server
+/// than P% of the group at once (but always one, and never the last primary still
+/// available: nginx's `single` rule); each whole interval a server
 /// spends back in the group takes one off its count.
 struct OutlierDetection {
   int consecutive_5xx = 5;

@@ -773,6 +773,12 @@ class Builder {
       }
       if (!value.empty()) hc.headers.emplace_back(h.name, std::move(value));
     }
+    // `proxy_set_header Host $host` is empty in a check: the group's name then, so
+    // an HTTP/1.1 check (keepalive_time=, type=websocket) never goes without Host.
+    if (std::none_of(hc.headers.begin(), hc.headers.end(),
+                     [](const auto& h) { return lower(h.first) == "host"; })) {
+      hc.headers.emplace_back("Host", loc.proxy->proxy_host);
+    }
   }
 
   ProxyTarget proxy_target(const Directive& d) {

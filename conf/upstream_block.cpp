@@ -5,6 +5,8 @@
 // peak_ewma.
 #include "conf/upstream_block.h"
 
+#include <limits>
+
 #include <algorithm>
 #include <cctype>
 #include <utility>
@@ -147,8 +149,9 @@ class UpstreamBuilder {
       const std::string key = a.substr(0, eq);
       const std::string value = a.substr(eq + 1);
       int64_t ms = 0;
-      auto time = [&](Millis& out) {
-        if (!parse_nginx_time(value, false, ms) || ms <= 0) {
+      auto time = [&](Millis& out) {  // at most 24 days: added to the clock
+        if (!parse_nginx_time(value, false, ms) || ms <= 0 ||
+            ms > std::numeric_limits<int32_t>::max()) {
           fail(d, "invalid parameter \"" + a + "\"");
         }
         out = Millis(ms);

@@ -105,10 +105,7 @@ struct Checker::Probe {
     socket.close(ec);
   }
   /// The next step must end within `t`, or tick() closes the socket under it.
-  void arm(std::chrono::milliseconds t) {
-    timed_out = false;
-    deadline = std::chrono::steady_clock::now() + t;
-  }
+  void arm(std::chrono::milliseconds t) { deadline = std::chrono::steady_clock::now() + t; }
   void disarm() { deadline = SteadyTime::max(); }
 };
 
@@ -127,12 +124,15 @@ void Checker::configure(std::shared_ptr<const conf::Config> config,
   config_ = std::move(config);
   groups_ = std::move(groups);
   versions_.assign(config_->http.health_checks.size(), 0);
-  outliers_.clear();
+  // Outlier state stays across a reload (an ejected server must still come back);
+  // groups without outlier_detection (any more) have nobody ejected or counted.
   const auto& ups = config_->http.upstreams;
   for (size_t i = 0; i < ups.size() && i < groups_.size(); ++i) {
     if (ups[i].outlier) continue;
-    for (const auto& s : groups_[i]->servers()) {  // no (more) outlier detection here
+    outliers_.forget(groups_[i]->name());
+    for (const auto& s : groups_[i]->servers()) {
       s.peer->set_outlier_counting(false);
+      s.peer->reset_consecutive_errors();
       s.peer->set_ejected(false);
     }
   }
@@ -250,6 +250,7 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
   const bool websocket = hc.type == conf::HealthCheck::Type::kWebSocket;
   const bool keepalive = hc.keepalive_time.count() > 0 && hc.type == conf::HealthCheck::Type::kHttp;
   const auto now = std::chrono::steady_clock::now();
+  p.timed_out = false;  // set by tick() when a step's deadline closes the socket
   // keepalive_time: a connection that a previous check left open, young enough.
   bool reused = keepalive && p.socket.is_open() && now - p.connected_at < hc.keepalive_time;
   if (!reused) p.socket.close(ignored);
@@ -348,6 +349,7 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
           break;  // a head larger than kMaxHead
         }
       }
+      p.arm(hc.read_timeout);  // as proxy_read_timeout: between two reads
       auto [rec, n] = co_await p.socket.async_read_some(
           asio::buffer(buf.data() + held, buf.size() - held), kTuple);
       if (p.stopped) co_return false;
@@ -356,7 +358,14 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
         break;
       }
       if (rec == asio::error::eof) {
-        parser.finish();
+        if (!parser.finish()) {
+          stage = parser.headers_done() ? "reading response body from upstream"
+                                        : "reading response header from upstream";
+          error = "upstream prematurely closed connection";
+          p.disarm();
+          p.socket.close(ignored);
+          co_return false;
+        }
       } else if (rec) {
         co_return failed("recv()", rec,
                          parser.headers_done() ? "reading response body from upstream"
@@ -528,11 +537,13 @@ void Checker::apply(Probe& p, bool passed, const std::string& stage, const std::
     healthy = healthy && it->second->state.healthy;
     all_checked = all_checked && it->second->state.checked;
   }
-  const bool was_out = checking || !peer.healthy();
+  // `checking` is not a verdict: a server leaving it healthy is not logged, one
+  // failing its first check is, as any server turning unhealthy.
+  const bool was_healthy = peer.healthy();
   if (checking && healthy && !all_checked) return;  // other checks still to pass
   peer.set_healthy(healthy);
   if (checking) peer.set_checking(false);
-  if (healthy == !was_out) return;
+  if (healthy == was_healthy) return;
   if (!healthy) {
     counters.unhealthy.fetch_add(1, std::memory_order_relaxed);
     log(LogLevel::kWarn, "peer is unhealthy while " + stage + where());

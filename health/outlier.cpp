@@ -30,7 +30,8 @@ void OutlierDetector::tick(const conf::OutlierDetection& cfg,
     balancing::Peer& peer = *s.peer;
     Server& st = g.servers[peer.id()];
     if (!peer.ejected()) continue;
-    if (st.until && now >= *st.until) {
+    if (!st.until) st.until = now;  // ejected by a state this detector lost: returns now
+    if (now >= *st.until) {
       st.until.reset();
       st.quiet_since = now;
       peer.reset_consecutive_errors();
@@ -40,15 +41,22 @@ void OutlierDetector::tick(const conf::OutlierDetection& cfg,
       ++ejected;
     }
   }
-  // Envoy's rule: never more than the share, but one server always may go.
+  // Envoy's rule: never more than the share, but one server always may go. And,
+  // as nginx never takes a group's only primary out for passive failures, the last
+  // primary still available stays (else every request would get a 502).
   const std::size_t allowed =
-      cfg.max_ejection_percent == 0
-          ? 0
-          : std::max<std::size_t>(1, servers.size() * cfg.max_ejection_percent / 100);
+      std::max<std::size_t>(1, servers.size() * cfg.max_ejection_percent / 100);
+  std::size_t primaries_up = 0;
+  for (const auto& s : servers) {
+    if (!s.config.backup && s.peer->available()) ++primaries_up;
+  }
   for (const auto& s : servers) {
     balancing::Peer& peer = *s.peer;
     if (peer.ejected() || peer.consecutive_errors() < cfg.consecutive_5xx) continue;
     if (ejected >= allowed) break;
+    const bool primary_up = !s.config.backup && peer.available();
+    if (primary_up && primaries_up <= 1) continue;
+    if (primary_up) --primaries_up;
     Server& st = g.servers[peer.id()];
     ++st.ejections;
     const auto for_ms = std::min(cfg.base_ejection_time * st.ejections, cfg.max_ejection_time);

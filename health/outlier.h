@@ -24,8 +24,10 @@ class OutlierDetector {
             balancing::TimePoint now);
   /// Times server `id` was ejected (its backoff multiplier), 0 if never.
   int ejections(std::uint64_t id) const;
-  /// Forgets every group (a reload that drops outlier_detection).
-  void clear() { groups_.clear(); }
+  /// Forgets group `name` (a reload dropped its outlier_detection).
+  void forget(std::string_view name) {
+    if (auto it = groups_.find(name); it != groups_.end()) groups_.erase(it);
+  }
 
  private:
   struct Server {

@@ -1,10 +1,14 @@
 // NGINX Plus's ngx_http_upstream_hc_module: `health_check` (location) and
 // `match` (http), with tidegate's `type=tcp` and `timeout=` parameters.
+#include <limits>
+
 #include "conf/directive_args.h"
 #include "conf/modules/modules.h"
 
 namespace tg::conf::modules {
 namespace {
+
+constexpr int64_t kMaxTimeMs = std::numeric_limits<int32_t>::max();
 
 /// "200" or "200-399", both ends 100..599.
 bool status_range(const std::string& text, std::pair<int, int>& out) {
@@ -108,8 +112,8 @@ bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
     const std::string value = eq == std::string::npos ? std::string() : a.substr(eq + 1);
     auto invalid = [&]() { fail(d, "invalid parameter \"" + a + "\""); };
     auto time = [&](Millis& out) {
-      int64_t ms = 0;
-      if (!parse_nginx_time(value, false, ms) || ms < 0) invalid();
+      int64_t ms = 0;  // at most 24 days: deadlines are added to the clock
+      if (!parse_nginx_time(value, false, ms) || ms < 0 || ms > kMaxTimeMs) invalid();
       out = Millis(ms);
     };
     auto count = [&](int& out, int min, int max) {
@@ -134,6 +138,9 @@ bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
       count(hc.passes, 1, 1'000'000);
     } else if (key == "uri") {
       if (value.empty() || value[0] != '/') invalid();
+      for (const char c : value) {  // it goes into the request line as it is
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) invalid();
+      }
       hc.uri = value;
     } else if (key == "port") {
       count(hc.port, 1, 65535);

@@ -2,6 +2,8 @@
 // configuration reads them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "build_helpers.h"
 
 namespace tg::conf {
@@ -38,6 +40,14 @@ TEST(HealthCheck, DefaultsAndTheLocationsProxySettings) {
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
   EXPECT_EQ(got, want);
+}
+
+TEST(HealthCheck, HostIsTheGroupWhenTheLocationsHostIsAVariable) {
+  auto cfg = build(with("", "proxy_set_header Host $host;\nhealth_check;"));
+  const auto& headers = cfg->http.health_checks[0].headers;
+  EXPECT_NE(
+      std::find(headers.begin(), headers.end(), std::pair<std::string, std::string>("Host", "app")),
+      headers.end());
 }
 
 TEST(HealthCheck, Parameters) {
@@ -88,6 +98,10 @@ TEST(HealthCheck, ErrorsNameTheLine) {
             "\"persistent\" requires \"mandatory\" in t.conf:7");
   EXPECT_EQ(build_error(with("", "health_check uri=health;")),
             "invalid parameter \"uri=health\" in t.conf:7");
+  EXPECT_EQ(build_error(with("", "health_check \"uri=/a b\";")),
+            "invalid parameter \"uri=/a b\" in t.conf:7");
+  EXPECT_EQ(build_error(with("", "health_check interval=30d;")),
+            "invalid parameter \"interval=30d\" in t.conf:7");
   EXPECT_EQ(build_error(with("", "health_check type=grpc;")),
             "health check type \"grpc\" is not supported by tidegate yet in t.conf:7");
   EXPECT_EQ(build_error(with("match m { status 99; }", "health_check match=m;")),

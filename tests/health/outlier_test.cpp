@@ -77,10 +77,35 @@ TEST(Outlier, NeverMoreThanTheShareButAlwaysOne) {
   int ejected = 0;
   for (int i = 0; i < 4; ++i) ejected += f.peer(i).ejected();
   EXPECT_EQ(ejected, 2);
-  Fixture one(1);  // 50% of 1 rounds to 0: one may go anyway
-  one.errors(0, 3);
-  one.detector.tick(one.cfg, one.group, kT0);
-  EXPECT_TRUE(one.peer(0).ejected());
+  Fixture three(3);  // 10% of 3 rounds to 0: one may go anyway
+  three.cfg.max_ejection_percent = 10;
+  three.errors(0, 3);
+  three.errors(1, 3);
+  three.detector.tick(three.cfg, three.group, kT0);
+  EXPECT_EQ(three.peer(0).ejected() + three.peer(1).ejected(), 1);
+}
+
+TEST(Outlier, AServerEjectedBeforeAReloadStillComesBack) {
+  Fixture f(3);
+  f.errors(0, 3);
+  f.detector.tick(f.cfg, f.group, kT0);
+  ASSERT_TRUE(f.peer(0).ejected());
+  OutlierDetector after_reload;  // state lost, the Peer's flag kept
+  after_reload.tick(f.cfg, f.group, kT0 + 1s);
+  EXPECT_FALSE(f.peer(0).ejected());
+}
+
+TEST(Outlier, TheLastPrimaryStillAvailableIsNeverEjected) {
+  Fixture f(2);
+  f.cfg.max_ejection_percent = 100;
+  f.errors(0, 3);
+  f.errors(1, 3);
+  f.detector.tick(f.cfg, f.group, kT0);
+  EXPECT_NE(f.peer(0).ejected(), f.peer(1).ejected());  // one goes, one stays
+  Fixture single(1);
+  single.errors(0, 3);
+  single.detector.tick(single.cfg, single.group, kT0);
+  EXPECT_FALSE(single.peer(0).ejected());
 }
 
 TEST(Outlier, QuietIntervalsTakeTheBackoffDown) {

@@ -52,11 +52,13 @@ class HealthCheckTest(IntegrationTest):
         if is_nginx():
             self.skipTest("NGINX Plus's health_check / tidegate")
 
-    def start(self, hc="", backends=2, conf=CONF, **values):
+    def start(self, hc="", backends=2, conf=CONF, health=None, **values):
         self.port = free_port()
         self.bes = [self.backend("b%d" % (i + 1)) for i in range(backends)]
         for i, b in enumerate(self.bes):
             values.setdefault("B%d" % (i + 1), b.addr)
+            if health is not None:
+                b.health_reply = health
         self.px = self.proxy(fill(conf, PORT=self.port, HC=hc, **values))
         self.api = Api(self.port)
 
@@ -117,19 +119,18 @@ class HealthCheckTest(IntegrationTest):
         self.assertEqual(self.send(10), {"b1": 5, "b2": 5})
 
     def test_match_tests_headers_and_body(self):
-        self.start(hc="match=body_ok")
+        self.start(hc="match=body_ok", health=OK)
         b1, b2 = self.bes
-        wait_until(lambda: b2.health_requests >= 1, 5, what="checks reaching b2")
-        b1.health_reply = OK
-        b2.health_reply = OK
-        time.sleep(0.5)
+        wait_until(lambda: b2.health_requests >= 2, 5, what="checks reaching b2")
         self.assertEqual(self.state(b2), "up")
         b2.health_reply = (200, [("Content-Type", "application/json")], b"ok")
-        self.assertTrue(self.px.wait_log("peer is unhealthy while checking headers of upstream"))
+        self.assertTrue(self.px.wait_log("peer is unhealthy while checking headers of upstream, "
+                                         "health check \"/health\" of peer %s" % b2.addr))
         b2.health_reply = OK
         self.wait_state(b2, "up")
         b2.health_reply = (200, [("Content-Type", "text/plain")], b"maintenance")
-        self.assertTrue(self.px.wait_log("peer is unhealthy while checking body of upstream"))
+        self.assertTrue(self.px.wait_log("peer is unhealthy while checking body of upstream, "
+                                         "health check \"/health\" of peer %s" % b2.addr))
         self.assertEqual(self.state(b1), "up")
 
     def test_a_hung_server_fails_by_the_timeout(self):
@@ -210,6 +211,10 @@ class HealthCheckTest(IntegrationTest):
         self.assertLessEqual(seen, {"checking", "unhealthy"})
         self.assertEqual(self.state(b3), "unhealthy")
         self.assertEqual(self.proxied(b3), [])
+        # failing its first check is becoming unhealthy: logged and counted
+        self.assertTrue(self.px.wait_log("peer is unhealthy while checking status code of "
+                                         "upstream, health check \"/health\" of peer %s" % b3.addr))
+        self.assertEqual(self.api.peer_by_server("app", b3.addr)["health_checks"]["unhealthy"], 1)
         b3.health_reply = OK
         self.wait_state(b3, "up")
         got = self.send(9)
@@ -218,7 +223,8 @@ class HealthCheckTest(IntegrationTest):
     def test_a_new_server_is_checking_before_its_first_check(self):
         self.start(hc="mandatory interval=60s", backends=3, B3="")
         b1, b2, b3 = self.bes
-        wait_until(lambda: self.state(b1) == "up", 5, what="b1 up")
+        wait_until(lambda: self.state(b1) == "up" and self.state(b2) == "up", 5,
+                   what="b1 and b2 up")
         b3.health_reply = "hang"  # its first check never ends within this test
         self.api.add_server("app", {"server": b3.addr})
         self.assertEqual(self.state(b3), "checking")
@@ -231,14 +237,17 @@ class HealthCheckTest(IntegrationTest):
         b2.health_reply = (500, [], b"")
         self.wait_state(b2, "unhealthy")
         self.wait_state(b1, "up")
+        # b1's checks after the reload never end: only `persistent` keeps it up
+        b1.health_reply = "hang"
         gen = self.api.json("/nginx")["generation"]
-        self.px.write_conf(fill(CONF, PORT=self.port, HC="mandatory persistent interval=60s",
+        self.px.write_conf(fill(CONF, PORT=self.port, HC="mandatory persistent timeout=30s",
                                 B1=b1.addr, B2=b2.addr))
         self.px.signal(signal.SIGHUP)
         wait_until(lambda: self.api.json("/nginx")["generation"] == gen + 1, 10, what="reload")
         # persistent: no `checking` window after the reload
         self.assertEqual(self.state(b1), "up")
         self.assertEqual(self.state(b2), "unhealthy")
+        self.assertEqual(self.send(4), {"b1": 4})
 
     def test_without_persistent_a_reload_checks_again(self):
         self.start(hc="mandatory")
@@ -275,7 +284,7 @@ http {
         zone app 64k;
         server @B1@;
         server @B2@;
-        outlier_detection consecutive_5xx=3 base_ejection_time=1s max_ejection_percent=50;
+        outlier_detection consecutive_5xx=3 base_ejection_time=@BASE@ max_ejection_percent=50;
     }
     server {
         listen 127.0.0.1:@PORT@;
@@ -292,8 +301,10 @@ class OutlierDetectionTest(IntegrationTest):
             self.skipTest("tidegate extension")
         self.port = free_port()
         self.bes = [self.backend("b1"), self.backend("b2")]
+        # the share test must not see its ejection end
+        base = "30s" if "share" in self._testMethodName else "2s"
         self.px = self.proxy(fill(OUTLIER_CONF, PORT=self.port, B1=self.bes[0].addr,
-                                  B2=self.bes[1].addr))
+                                  B2=self.bes[1].addr, BASE=base))
         self.api = Api(self.port)
 
     def statuses(self, n):
@@ -309,7 +320,7 @@ class OutlierDetectionTest(IntegrationTest):
         b2.error_status = 500
         # round robin: three 500s from b2 within six requests
         self.assertEqual(self.statuses(6), {("b1", 200): 3, ("b2", 500): 3})
-        self.assertTrue(self.px.wait_log("peer is ejected for 1s after 3 consecutive errors, peer "
+        self.assertTrue(self.px.wait_log("peer is ejected for 2s after 3 consecutive errors, peer "
                                          "%s in upstream \"app\"" % b2.addr), self.px.error_log())
         peer = self.api.peer_by_server("app", b2.addr)
         self.assertEqual(peer["state"], "unhealthy")
