@@ -57,8 +57,10 @@ void GroupMembership::load(std::span<const ServerConfig> servers, const Balancer
     if (!checks_.active) {  // no checks (any more): nothing keeps a server out
       s.peer->set_checking(false);
       s.peer->set_healthy(true);
-    } else if (checks_.mandatory && !checks_.persistent) {
-      s.peer->set_checking(true);  // NGINX Plus: checked again after a reload
+    } else if (checks_.mandatory && (!checks_.persistent || !s.peer->healthy())) {
+      // NGINX Plus: checked again after a reload; with `persistent`, only the
+      // servers that were not healthy before it.
+      s.peer->set_checking(true);
     }
   }
   servers_ = std::move(next);

@@ -65,8 +65,9 @@ class GroupMembership {
 
   /// The group's active health checks (the conf's `health_check` lines for it), set
   /// before load(): with `mandatory`, servers new to the group start `checking` (no
-  /// requests until their first pass), and without `persistent` a reload puts every
-  /// server back there. Without checks, no server stays checking or unhealthy.
+  /// requests until their first pass), and a reload puts every server back there,
+  /// but with `persistent` the healthy ones. Without checks, no server stays checking
+  /// or unhealthy.
   struct Checks {
     bool active = false;
     bool mandatory = false;

@@ -167,6 +167,33 @@ TEST(GroupMembership, APickerFromBeforeARemovalNeverOffersTheRemovedServer) {
   }
 }
 
+TEST(GroupMembership, MandatoryChecksPutServersInCheckingAsNginxPlus) {
+  GroupMembership g("backend", 1);
+  g.set_checks({true, true, false});
+  std::vector<ServerConfig> conf{server("a"), server("b")};
+  g.load(conf, round_robin(), true, std::nullopt);
+  auto a = g.servers()[0].peer, b = g.servers()[1].peer;
+  EXPECT_TRUE(a->checking());  // at start
+  a->set_checking(false);
+  b->set_checking(false);
+  const auto id = g.add(server("c"), kStart);
+  EXPECT_TRUE(g.find(id)->peer->checking());  // added at run time
+  g.find(id)->peer->set_checking(false);
+  b->set_healthy(false);
+  g.load(conf, round_robin(), true, kStart);  // a reload without persistent: all again
+  EXPECT_TRUE(a->checking());
+  EXPECT_TRUE(g.find(id)->peer->checking());
+  for (const auto& s : g.servers()) s.peer->set_checking(false);
+  g.set_checks({true, true, true});  // persistent: the healthy ones stay
+  g.load(conf, round_robin(), true, kStart);
+  EXPECT_FALSE(a->checking());
+  EXPECT_TRUE(b->checking());
+  g.set_checks({});  // checks removed: nothing keeps a server out
+  g.load(conf, round_robin(), true, kStart);
+  EXPECT_FALSE(b->checking());
+  EXPECT_TRUE(b->healthy());
+}
+
 TEST(GroupMembership, TunnelsKeepAZombie) {
   GroupMembership g("backend", 1);
   std::vector<ServerConfig> conf{server("a")};
