@@ -20,6 +20,7 @@ constexpr std::array kBuiltins = {
     Builtin{"remote_addr", Var::kRemoteAddr},
     Builtin{"binary_remote_addr", Var::kRemoteAddr},
     Builtin{"remote_port", Var::kRemotePort},
+    Builtin{"remote_user", Var::kRemoteUser},
     Builtin{"server_addr", Var::kServerAddr},
     Builtin{"server_port", Var::kServerPort},
     Builtin{"server_name", Var::kServerName},

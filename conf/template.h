@@ -23,6 +23,7 @@ enum class Var : uint8_t {
   kIsArgs,
   kRemoteAddr,
   kRemotePort,
+  kRemoteUser,  ///< the user of `Authorization: Basic` (whether or not auth_basic checks it)
   kServerAddr,
   kServerPort,
   kServerName,

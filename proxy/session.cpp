@@ -677,6 +677,14 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& s = settings();
+  if (status == 444) {
+    // nginx's `return 444`: no answer at all, the connection is closed (logged as 444).
+    ctx.status = 444;
+    keep_alive_ = false;
+    unread_input_ = false;
+    in_.end = 0;  // a close, not a lingering one: nothing is owed to this client
+    co_return;
+  }
   // error_page: internal redirect to a URI or named location, or a redirect to a URL.
   // Applied once per request (nginx's recursive_error_pages off), and only to answers
   // without a body of their own (nginx: `return 404 "text"` and the API module send

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <random>
 
+#include "proxy/auth_basic.h"
 #include "proxy/request_context.h"
 
 namespace tg::proxy {
@@ -195,6 +196,11 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       break;
     case Var::kRemotePort:
       out += std::to_string(ctx.conn->remote_port);
+      break;
+    case Var::kRemoteUser:
+      if (auto credentials = basic_credentials(ctx.header("authorization"))) {
+        out += credentials->first;
+      }
       break;
     case Var::kServerAddr:
       out += ctx.conn->server_addr;

@@ -354,6 +354,24 @@ http {
         if not is_nginx():
             self.assertEqual(len(body), 50000)
 
+    # -- return 444 ---------------------------------------------------------------------------
+
+    def test_return_444_closes_without_an_answer(self):
+        px = self.start("""
+http {
+    log_format st '$request_uri $status';
+    access_log st.log st;
+    server { listen 127.0.0.1:@PORT@; location /drop { return 444; } location / { return 200 ok; } }
+}
+""")
+        for target in (b"/drop", b"/drop?x=1"):
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(s.recv(65536), b"")  # closed, not one byte of a response
+        self.assertEqual(http_get(self.port, "/other").status, 200)
+        self.assertTrue(px.wait_log("/other 200", rel="st.log"), px.log("st.log"))
+        self.assertIn("/drop 444", px.log("st.log"))
+
     # -- lingering close ----------------------------------------------------------------------
 
     def test_lingering_close_reads_while_the_client_sends_then_closes_when_it_stops(self):

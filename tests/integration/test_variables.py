@@ -186,5 +186,41 @@ class LogEscapingTest(IntegrationTest):
             self.assertEqual(f.read(), b"/e|" + self.UA + b"||end\n")
 
 
+MAIN_CONF = """
+worker_processes 1;
+http {
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                    '$status $body_bytes_sent "$http_referer" "$http_user_agent"';
+    access_log main.log main;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { return 204; }
+    }
+}
+"""
+
+
+class RemoteUserTest(IntegrationTest):
+    """$remote_user (the `main` log_format nearly every conf copies): the user of a
+    Basic Authorization header, whether or not auth_basic checks it; "-" without one."""
+
+    def test_main_log_format(self):
+        port = free_port()
+        px = self.proxy(fill(MAIN_CONF, PORT=port))
+        for path, auth in (("/with", b"Authorization: Basic YWxpY2U6c2VjcmV0\r\n"),  # alice:secret
+                           ("/bearer", b"Authorization: Bearer abc\r\n"),
+                           ("/without", b"")):
+            with RawClient(port) as c:
+                c.send(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + auth +
+                       b"Connection: close\r\n\r\n")
+                self.assertEqual(c.read_response().status, 204)
+        self.assertTrue(px.wait_log("/without", rel="main.log"))
+        lines = {line.split('"')[1].split(" ")[1]: line
+                 for line in px.log("main.log").splitlines()}
+        self.assertIn("127.0.0.1 - alice [", lines["/with"])
+        self.assertIn("127.0.0.1 - - [", lines["/bearer"])
+        self.assertIn("127.0.0.1 - - [", lines["/without"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -161,6 +161,13 @@ TEST_F(Variables, RequestLineVariables) {
   EXPECT_EQ(eval("$server_name"), "s");
 }
 
+TEST_F(Variables, RemoteUserIsTheBasicAuthorizationsUser) {
+  parse("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n");
+  EXPECT_EQ(eval("[$remote_user]"), "[alice]");
+  parse("GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n\r\n");
+  EXPECT_EQ(eval("[$remote_user]"), "[]");
+}
+
 TEST_F(Variables, BracedVariableNameEndsAtTheBrace) {
   parse("GET /p?b=v HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(eval("${arg_b}suffix"), "vsuffix");
