@@ -1,5 +1,7 @@
 #include "admin/admin_service.h"
 
+#include <algorithm>
+
 #include <boost/asio/post.hpp>
 
 #include "admin/api.h"
@@ -101,6 +103,18 @@ proxy::ControlResponse AdminService::dispatch(const proxy::ControlRequest& reque
       return prometheus_response(request, state);
     case conf::ControlHandler::Kind::kDashboard:
       return dashboard_response(request);
+    case conf::ControlHandler::Kind::kStubStatus:
+      return proxy::ControlResponse::read_only(request.method, "text/plain", [&state] {
+        // nginx's ngx_http_stub_status_module page, trailing spaces included. Reading:
+        // connections with neither a request being served nor waiting for one.
+        const auto t = state.totals();
+        const auto reading = std::max<std::int64_t>(0, t.active - t.idle - t.current);
+        return "Active connections: " + std::to_string(t.active) +
+               " \nserver accepts handled requests\n " + std::to_string(t.accepted) + " " +
+               std::to_string(t.accepted - t.dropped) + " " + std::to_string(t.requests) +
+               " \nReading: " + std::to_string(reading) + " Writing: " + std::to_string(t.current) +
+               " Waiting: " + std::to_string(t.idle) + " \n";
+      });
   }
   return proxy::ControlResponse{};
 }

@@ -30,6 +30,24 @@ struct AdminState {
   std::map<std::uint64_t, balancing::ServerStatsSnapshot>* peer_baselines = nullptr;
   std::map<std::string, balancing::ServerStatsSnapshot, std::less<>>* zone_baselines = nullptr;
 
+  /// The workers' connection and request counters, summed.
+  struct Totals {
+    std::uint64_t accepted = 0, dropped = 0, requests = 0;
+    std::int64_t active = 0, idle = 0, current = 0;
+  };
+  Totals totals() const {
+    Totals t;
+    for (const auto* w : workers) {
+      t.accepted += w->accepted.load(std::memory_order_relaxed);
+      t.dropped += w->dropped.load(std::memory_order_relaxed);
+      t.requests += w->requests.load(std::memory_order_relaxed);
+      t.active += w->active.load(std::memory_order_relaxed);
+      t.idle += w->idle.load(std::memory_order_relaxed);
+      t.current += w->current.load(std::memory_order_relaxed);
+    }
+    return t;
+  }
+
   /// Idle upstream keep-alive connections of `group` in every worker's pool.
   std::int64_t keepalive(std::string_view group) const {
     std::int64_t n = 0;

@@ -468,26 +468,14 @@ ControlResponse zones(const ControlRequest& r, AdminState& st, const std::vector
 }
 
 json::object connections_json(const AdminState& st) {
-  std::uint64_t accepted = 0, dropped = 0;
-  std::int64_t active = 0, idle = 0;
-  for (const auto* w : st.workers) {
-    accepted += w->accepted.load(std::memory_order_relaxed);
-    dropped += w->dropped.load(std::memory_order_relaxed);
-    active += w->active.load(std::memory_order_relaxed);
-    idle += w->idle.load(std::memory_order_relaxed);
-  }
+  const auto t = st.totals();
   return json::object{
-      {"accepted", accepted}, {"dropped", dropped}, {"active", active}, {"idle", idle}};
+      {"accepted", t.accepted}, {"dropped", t.dropped}, {"active", t.active}, {"idle", t.idle}};
 }
 
 json::object requests_json(const AdminState& st) {
-  std::uint64_t total = 0;
-  std::int64_t current = 0;
-  for (const auto* w : st.workers) {
-    total += w->requests.load(std::memory_order_relaxed);
-    current += w->current.load(std::memory_order_relaxed);
-  }
-  return json::object{{"total", total}, {"current", current}};
+  const auto t = st.totals();
+  return json::object{{"total", t.requests}, {"current", t.current}};
 }
 
 /// NGINX Plus's `fields` argument: only the named fields of an object, or of each

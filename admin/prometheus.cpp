@@ -121,16 +121,7 @@ int state_number(std::string_view state) {
 
 std::string prometheus_text(AdminState& st) {
   Page p;
-  std::uint64_t accepted = 0, dropped = 0, total = 0;
-  std::int64_t active = 0, idle = 0, current = 0;
-  for (const auto* w : st.workers) {
-    accepted += w->accepted.load();
-    dropped += w->dropped.load();
-    active += w->active.load();
-    idle += w->idle.load();
-    total += w->requests.load();
-    current += w->current.load();
-  }
+  const auto [accepted, dropped, total, active, idle, current] = st.totals();
   p.family("nginxplus_connections_accepted", "counter", "Accepted client connections");
   p.sample("nginxplus_connections_accepted", {}, static_cast<double>(accepted));
   p.family("nginxplus_connections_dropped", "counter", "Dropped client connections");

@@ -110,7 +110,7 @@ struct AccessRule {
 
 /// What the control thread answers in a location (tidegate's admin surface).
 struct ControlHandler {
-  enum class Kind { kApi, kPrometheus, kDashboard };
+  enum class Kind { kApi, kPrometheus, kDashboard, kStubStatus };
   Kind kind = Kind::kApi;
   bool write = false;  ///< `api write=on`
 };

@@ -166,6 +166,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("match", kHttp, kBlock | kTake1, "`status`, `header`, `body`; not yet: `require`"),
     Spec("status_zone", kServer | kLocation, kTake1, "NGINX Plus"),
     Spec("prometheus", kLocation, kNoArgs, kExtension),
+    Spec("stub_status", kLocation, kNoArgs | kTake1),
     Spec("dashboard", kLocation, kNoArgs, kExtension),
 
     // access, auth_basic

@@ -20,6 +20,13 @@ bool control_handler(const Directive& d, Location& loc) {
     h.kind = ControlHandler::Kind::kPrometheus;
   } else if (d.name == "dashboard") {
     h.kind = ControlHandler::Kind::kDashboard;
+  } else if (d.name == "stub_status") {
+    // ngx_http_stub_status_module; `stub_status on|off` is its old form.
+    if (!d.args.empty() && d.args[0] != "on" && d.args[0] != "off") {
+      fail(d, "invalid value \"" + d.args[0] + "\" in \"stub_status\" directive");
+    }
+    if (!d.args.empty() && d.args[0] == "off") return true;
+    h.kind = ControlHandler::Kind::kStubStatus;
   } else {
     return false;
   }

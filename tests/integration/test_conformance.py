@@ -354,6 +354,35 @@ http {
         if not is_nginx():
             self.assertEqual(len(body), 50000)
 
+    # -- stub_status ---------------------------------------------------------------------------
+
+    def test_stub_status_page(self):
+        import re
+        self.start("""
+http {
+    access_log off;
+    server { listen 127.0.0.1:@PORT@; location = /status { stub_status; } location / { return 200; } }
+}
+""")
+        page = re.compile(r"Active connections: (\d+) \nserver accepts handled requests\n (\d+) (\d+) "
+                          r"(\d+) \nReading: (\d+) Writing: (\d+) Waiting: (\d+) \n")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5):  # idle, says nothing
+            time.sleep(0.2)
+            r = http_get(self.port, "/status")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("Content-Type"), "text/plain")
+            m = page.fullmatch(r.text)
+            self.assertIsNotNone(m, r.text)
+            active, accepts, handled, requests, reading, writing, waiting = map(int, m.groups())
+            self.assertGreaterEqual(active, 2)
+            self.assertEqual(accepts, handled)
+            self.assertGreaterEqual(writing, 1)  # this request
+            self.assertGreaterEqual(waiting, 1)  # the idle connection
+            self.assertEqual(active, reading + writing + waiting)
+        again = page.fullmatch(http_get(self.port, "/status").text)
+        self.assertEqual(int(again.group(4)), requests + 1)
+        self.assertEqual(http_request(self.port, "POST", "/status", body=b"x").status, 405)
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):
