@@ -161,6 +161,11 @@ struct LocationSettings {
   std::string charset;
   /// allow / deny rules in order (a level with any replaces its parent's).
   std::vector<AccessRule> access;
+  /// ngx_http_realip_module: the proxies whose `real_ip_header` is believed (a level
+  /// with any replaces its parent's), the header, and `real_ip_recursive`.
+  std::vector<AccessRule> real_ip_from;
+  std::string real_ip_header = "X-Real-IP";
+  bool real_ip_recursive = false;
   /// auth_basic realm ("" = off) and auth_basic_user_file.
   std::string auth_basic;
   std::string auth_basic_user_file;

@@ -55,6 +55,7 @@ struct ListFlags {
   bool access_log = false;
   bool error_page = false;
   bool access = false;  ///< allow / deny
+  bool real_ip_from = false;
 };
 
 class Builder {
@@ -309,6 +310,7 @@ class Builder {
   void common_setting(const Directive& d, LocationSettings& s, ListFlags& flags) {
     const auto& n = d.name;
     if (modules::access(d, s, flags.access, cfg_.warnings) ||
+        modules::realip(d, s, flags.real_ip_from, cfg_.warnings) ||
         modules::auth_basic(d, s, conf_dir())) {
       return;
     }

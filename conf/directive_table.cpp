@@ -174,6 +174,9 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("deny", kHsl, kTake1),
     Spec("auth_basic", kHsl, kTake1),
     Spec("auth_basic_user_file", kHsl, kTake1),
+    Spec("set_real_ip_from", kHsl, kTake1, "not yet: `unix:`"),
+    Spec("real_ip_header", kHsl, kTake1, "not yet: `proxy_protocol`"),
+    Spec("real_ip_recursive", kHsl, kFlag),
 
     // upstream
     Spec("server", kUpstream, k1More),

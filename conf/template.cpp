@@ -21,6 +21,8 @@ constexpr std::array kBuiltins = {
     Builtin{"binary_remote_addr", Var::kRemoteAddr},
     Builtin{"remote_port", Var::kRemotePort},
     Builtin{"remote_user", Var::kRemoteUser},
+    Builtin{"realip_remote_addr", Var::kRealipRemoteAddr},
+    Builtin{"realip_remote_port", Var::kRealipRemotePort},
     Builtin{"server_addr", Var::kServerAddr},
     Builtin{"server_port", Var::kServerPort},
     Builtin{"server_name", Var::kServerName},

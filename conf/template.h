@@ -23,6 +23,8 @@ enum class Var : uint8_t {
   kIsArgs,
   kRemoteAddr,
   kRemotePort,
+  kRealipRemoteAddr,  ///< the TCP peer's address, whatever realip made of $remote_addr
+  kRealipRemotePort,
   kRemoteUser,  ///< the user of `Authorization: Basic` (whether or not auth_basic checks it)
   kServerAddr,
   kServerPort,

@@ -3,6 +3,7 @@
 // nginx: a location's `return` answers before its access rules are checked.
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "common/error_log.h"
 #include "proxy/exchange.h"
@@ -16,6 +17,7 @@ bool rule_matches(const conf::AccessRule& rule, const ConnectionInfo& conn) {
   if (rule.all) return true;
   const bool v4 = rule.network.is_v4();
   if ((conn.remote_bytes_len == 4) != v4) return false;
+  if (conn.remote_bytes_len == 0) return false;
   std::array<uint8_t, 16> net{};
   size_t size = 4;
   if (v4) {
@@ -36,13 +38,94 @@ bool rule_matches(const conf::AccessRule& rule, const ConnectionInfo& conn) {
   return true;
 }
 
+/// An address as a realip header gives it: "1.2.3.4", "1.2.3.4:80", "::1", "[::1]:80".
+std::optional<boost::asio::ip::address> header_address(std::string_view text) {
+  text = trim(text);
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(text, ec);
+  if (!ec) return a;
+  std::string_view host = text;
+  if (text.starts_with('[')) {
+    const size_t end = text.find(']');
+    if (end == std::string_view::npos) return std::nullopt;
+    host = text.substr(1, end - 1);
+  } else if (const size_t colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+  }
+  a = boost::asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return a;
+}
+
 }  // namespace
+
+void set_remote_address(ConnectionInfo& conn, const boost::asio::ip::address& address) {
+  conn.remote_addr = address.to_string();
+  if (address.is_v4()) {
+    const auto b = address.to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), conn.remote_bytes.begin());
+    conn.remote_bytes_len = 4;
+    return;
+  }
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) {
+    const auto b = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).to_bytes();
+    std::copy(b.begin(), b.end(), conn.remote_bytes.begin());
+    conn.remote_bytes_len = 4;
+    return;
+  }
+  const auto b = v6.to_bytes();
+  std::copy(b.begin(), b.end(), conn.remote_bytes.begin());
+  conn.remote_bytes_len = 16;
+}
+
+const std::string& ClientSession::client_addr() const {
+  return x_ && x_->ctx.conn ? x_->ctx.conn->remote_addr : info_.remote_addr;
+}
+
+void ClientSession::apply_realip(const conf::LocationSettings& s) {
+  auto& x = *x_;
+  if (x.realip_done || s.real_ip_from.empty()) return;
+  auto trusted = [&](const ConnectionInfo& c) {
+    return std::any_of(s.real_ip_from.begin(), s.real_ip_from.end(),
+                       [&](const conf::AccessRule& r) { return rule_matches(r, c); });
+  };
+  if (!trusted(info_)) return;
+  // Every line of the header, in order (several X-Forwarded-For lines make one list).
+  std::string values;
+  for (const auto& h : x.parser.headers()) {
+    if (!iequals(h.name.in(x.ctx.base), s.real_ip_header)) continue;
+    if (!values.empty()) values += ',';
+    values += h.value.in(x.ctx.base);
+  }
+  if (values.empty()) return;
+  // From the right: the address the last proxy saw; with real_ip_recursive, past
+  // every trusted proxy to the first address that is not one (or the leftmost).
+  ConnectionInfo candidate = info_;
+  std::string_view rest = values;
+  bool found = false;
+  while (!rest.empty()) {
+    const size_t comma = rest.rfind(',');
+    const std::string_view item = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(0, comma);
+    auto address = header_address(item);
+    if (!address) break;  // nginx stops at what it cannot parse
+    set_remote_address(candidate, *address);
+    candidate.remote_port = 0;
+    found = true;
+    if (!s.real_ip_recursive || !trusted(candidate)) break;
+  }
+  if (!found) return;
+  x.realip_done = true;  // nginx: once applied, the location's settings are not looked at
+  x.real_client = std::move(candidate);
+  x.ctx.conn = &x.real_client;
+}
 
 Task<bool> ClientSession::check_access(const conf::Location& loc) {
   const auto& s = loc.settings;
   auto& ctx = x_->ctx;
   auto describe = [&] {
-    std::string text = ", client: " + info_.remote_addr + ", server: " + ctx.server->names.first +
+    std::string text = ", client: " + client_addr() + ", server: " + ctx.server->names.first +
                        ", request: \"" + std::string(ctx.method) + " " +
                        std::string(ctx.request_target) + " " + std::string(ctx.protocol) + "\"";
     std::string_view host = ctx.header("host");
@@ -50,7 +133,7 @@ Task<bool> ClientSession::check_access(const conf::Location& loc) {
     return text;
   };
   for (const auto& rule : s.access) {
-    if (!rule_matches(rule, info_)) continue;
+    if (!rule_matches(rule, *ctx.conn)) continue;
     if (rule.allow) break;
     log(LogLevel::kError,
         "*" + std::to_string(info_.id) + " access forbidden by rule" + describe());

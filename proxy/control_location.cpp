@@ -71,7 +71,7 @@ Task<void> ClientSession::serve_control(const conf::Location& loc, int redirects
   request.location = loc.pattern;
   request.path = ctx.uri;
   request.args = std::string(ctx.args);
-  request.client = info_.remote_addr;
+  request.client = client_addr();
   const int64_t limit = std::min<int64_t>(kMaxControlBody, loc.settings.client_max_body_size > 0
                                                                ? loc.settings.client_max_body_size
                                                                : kMaxControlBody);

@@ -94,6 +94,8 @@ struct ClientSession::Exchange {
   std::string request_head_copy;   ///< the request head, kept while a tunnel is open
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
+  ConnectionInfo real_client;                   ///< ctx.conn once the realip module applied
+  bool realip_done = false;  ///< applied (or found nothing to apply) at server level
 };
 
 /// State of an open tunnel (owned by the session while it is one).

@@ -151,7 +151,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   if (s.client_max_body_size > 0 && parser.content_length() > s.client_max_body_size) {
     log(LogLevel::kError,
         "*" + std::to_string(info_.id) + " client intended to send too large body: " +
-            std::to_string(parser.content_length()) + " bytes, client: " + info_.remote_addr);
+            std::to_string(parser.content_length()) + " bytes, client: " + client_addr());
     keep_alive_ = false;
     co_await respond_error(413, redirects);
     co_return;
@@ -285,9 +285,9 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     x.body_base = x.io.get();
   }
   if (s.client_max_body_size > 0 && x.body_bytes > s.client_max_body_size) {
-    log(LogLevel::kError,
-        "*" + std::to_string(info_.id) + " client intended to send too large chunked body: " +
-            std::to_string(x.body_bytes) + "+ bytes, client: " + info_.remote_addr);
+    log(LogLevel::kError, "*" + std::to_string(info_.id) +
+                              " client intended to send too large chunked body: " +
+                              std::to_string(x.body_bytes) + "+ bytes, client: " + client_addr());
     keep_alive_ = false;
     co_await respond_error(413, redirects);
     co_return;
@@ -328,7 +328,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
     pick_input.hash_key = hash_key;
   } else if (balancer.algorithm == balancing::Algorithm::kIpHash) {
     pick_input.client_addr =
-        std::span<const uint8_t>(info_.remote_bytes.data(), info_.remote_bytes_len);
+        std::span<const uint8_t>(ctx.conn->remote_bytes.data(), ctx.conn->remote_bytes_len);
   }
   if (balancer.sticky.mode == balancing::StickyConfig::Mode::kCookie) {
     pick_input.sticky = request_cookie(ctx, balancer.sticky.cookie_name);

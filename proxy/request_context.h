@@ -36,9 +36,16 @@ struct ConnectionInfo {
   uint8_t remote_bytes_len = 0;
 };
 
+/// Sets `remote_addr` and `remote_bytes` of `conn` (an IPv4-mapped IPv6 address
+/// counts as IPv4, as for allow/deny and ip_hash).
+void set_remote_address(ConnectionInfo& conn, const boost::asio::ip::address& address);
+
 struct RequestContext {
   const conf::Config* config = nullptr;
+  /// The client as the request is handled: the TCP peer, or the address the realip
+  /// module took from a trusted proxy's header ($remote_addr, allow/deny, ip_hash).
   const ConnectionInfo* conn = nullptr;
+  const ConnectionInfo* peer = nullptr;  ///< the TCP peer ($realip_remote_addr)
 
   // Request head (views into the client buffer).
   const char* base = nullptr;

@@ -70,23 +70,7 @@ ClientSession::ClientSession(Worker& worker, Socket socket,
   boost::system::error_code ec;
   auto remote = client_.remote_endpoint(ec);
   auto local = client_.local_endpoint(ec);
-  info_.remote_addr = remote.address().to_string();
-  if (remote.address().is_v4()) {
-    auto b = remote.address().to_v4().to_bytes();
-    std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
-    info_.remote_bytes_len = 4;
-  } else {
-    auto v6 = remote.address().to_v6();
-    if (v6.is_v4_mapped()) {
-      auto b = asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_bytes();
-      std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
-      info_.remote_bytes_len = 4;
-    } else {
-      auto b = v6.to_bytes();
-      std::copy(b.begin(), b.end(), info_.remote_bytes.begin());
-      info_.remote_bytes_len = 16;
-    }
-  }
+  set_remote_address(info_, remote.address());
   info_.remote_port = remote.port();
   info_.server_addr = local.address().to_string();
   info_.server_port = local.port();
@@ -325,7 +309,8 @@ Task<bool> ClientSession::read_head() {
                                        static_cast<uint32_t>(server.large_header_buffers)});
   ctx.reset();
   ctx.config = gen_->runtime->config.get();
-  ctx.conn = &info_;
+  ctx.conn = ctx.peer = &info_;
+  x.realip_done = false;
   x.consumed = 0;
   x.body_bytes = 0;
   x.body_from_socket = false;
@@ -351,7 +336,7 @@ Task<bool> ClientSession::read_head() {
           "*" + std::to_string(info_.id) + " client sent " + std::string(http::describe(error)) +
               (x.parser.request_line_done() ? " while reading client request headers"
                                             : " while reading client request line") +
-              ", client: " + info_.remote_addr);
+              ", client: " + client_addr());
       co_await respond_error(http::status_for(error));
       finish_request();
       co_return false;
@@ -369,7 +354,7 @@ Task<bool> ClientSession::read_head() {
         log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                  " client timed out (110: Connection timed out) while reading "
                                  "client request headers, client: " +
-                                 info_.remote_addr);
+                                 client_addr());
       }
       keep_alive_ = false;
       in_.end = 0;
@@ -421,10 +406,11 @@ Task<bool> ClientSession::read_head() {
   if (!bad && host_count == 0 && x.parser.http_minor() >= 1) {
     log(LogLevel::kInfo,
         "*" + std::to_string(info_.id) +
-            " client sent HTTP/1.1 request without \"Host\" header, client: " + info_.remote_addr);
+            " client sent HTTP/1.1 request without \"Host\" header, client: " + client_addr());
     bad = true;
   }
   ctx.server = find_server(*listen_, ctx.host);
+  if (!bad) apply_realip(ctx.server->settings);  // nginx's post-read phase: server level
   begin_request();
   ctx.host_from_request = !ctx.host.empty();
   if (ctx.host.empty()) ctx.host = ctx.server->names.first;
@@ -438,7 +424,7 @@ Task<bool> ClientSession::read_head() {
     // Not a forward proxy (CONNECT); TRACE would echo credentials. nginx: 405.
     keep_alive_ = false;
     log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " client sent " +
-                             std::string(ctx.method) + " method, client: " + info_.remote_addr);
+                             std::string(ctx.method) + " method, client: " + client_addr());
     co_await respond_error(405);
     finish_request();
     co_return false;
@@ -591,6 +577,7 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
     }
     co_return;
   }
+  apply_realip(loc->settings);  // nginx's preaccess phase, unless done at server level
   // Only locations with access rules pay for the access phase's coroutine.
   if ((!loc->settings.access.empty() || !loc->settings.auth_basic.empty()) &&
       !co_await check_access(*loc)) {
@@ -843,7 +830,7 @@ Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bu
       log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
                                " client timed out (110: Connection timed out) while sending "
                                "response to client, client: " +
-                               info_.remote_addr);
+                               client_addr());
     }
     keep_alive_ = false;
     co_return false;
@@ -883,7 +870,7 @@ void ClientSession::body_failed(const boost::system::error_code& ec) {
                              (timed_out_ ? " client timed out (110: Connection timed out) "
                                            "while reading client request body"
                                          : " client prematurely closed connection") +
-                             ", client: " + info_.remote_addr);
+                             ", client: " + client_addr());
     return;
   }
   // A body that breaks its own framing after the head was read (nginx: 400 and
@@ -892,7 +879,7 @@ void ClientSession::body_failed(const boost::system::error_code& ec) {
   log(LogLevel::kError, "*" + std::to_string(info_.id) +
                             (x_->parser.chunked() ? " client sent invalid chunked body"
                                                   : " client sent invalid body") +
-                            ", client: " + info_.remote_addr);
+                            ", client: " + client_addr());
 }
 
 // Produces the next piece of the request body as buffers (chunk-encoded when
@@ -939,8 +926,8 @@ void ClientSession::log_upstream_error(std::string_view what, const std::string&
   auto& ctx = x_->ctx;
   std::string line = "*" + std::to_string(info_.id) + " ";
   line += what;
-  line += ", client: " + info_.remote_addr + ", server: " + ctx.server->names.first +
-          ", request: \"" + std::string(ctx.method) + " " + std::string(ctx.request_target) + " " +
+  line += ", client: " + client_addr() + ", server: " + ctx.server->names.first + ", request: \"" +
+          std::string(ctx.method) + " " + std::string(ctx.request_target) + " " +
           std::string(ctx.protocol) + "\", upstream: \"" + upstream_url + "\"";
   std::string_view host = ctx.header("host");
   if (!host.empty()) line += ", host: \"" + std::string(host) + "\"";

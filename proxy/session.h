@@ -70,6 +70,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                      std::string_view extra_headers = {});
   /// The access phase (allow/deny, auth_basic): false when it answered 403 or 401.
   Task<bool> check_access(const conf::Location& loc);
+  /// ngx_http_realip_module: when the TCP peer is one of `s.real_ip_from`, the
+  /// client becomes the address in `s.real_ip_header` (X-Forwarded-For walked from the
+  /// right, past trusted proxies with real_ip_recursive). Once per request.
+  void apply_realip(const conf::LocationSettings& s);
+  /// The client's address for log lines: the realip one once applied.
+  const std::string& client_addr() const;
   /// A location answered by the control thread (api, prometheus, dashboard).
   Task<void> serve_control(const conf::Location& loc, int redirects);
   /// Reads the whole request body into `out` (at most `limit` bytes); false when the

@@ -194,8 +194,14 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
     case Var::kRemoteAddr:
       out += ctx.conn->remote_addr;
       break;
-    case Var::kRemotePort:
-      out += std::to_string(ctx.conn->remote_port);
+    case Var::kRemotePort:  // none when realip took an address without a port (nginx)
+      if (ctx.conn->remote_port != 0) out += std::to_string(ctx.conn->remote_port);
+      break;
+    case Var::kRealipRemoteAddr:
+      out += (ctx.peer ? ctx.peer : ctx.conn)->remote_addr;
+      break;
+    case Var::kRealipRemotePort:
+      out += std::to_string((ctx.peer ? ctx.peer : ctx.conn)->remote_port);
       break;
     case Var::kRemoteUser:
       if (auto credentials = basic_credentials(ctx.header("authorization"))) {

@@ -1,4 +1,5 @@
-// ngx_http_access_module: allow / deny.
+// ngx_http_access_module (allow / deny) and ngx_http_realip_module (set_real_ip_from,
+// real_ip_header, real_ip_recursive): both read addresses and CIDR blocks.
 #include <boost/asio/ip/address.hpp>
 
 #include "conf/directive_args.h"
@@ -24,23 +25,10 @@ boost::asio::ip::address network_of(const boost::asio::ip::address& a, unsigned 
   return boost::asio::ip::address_v6(mask(a.to_v6().to_bytes()));
 }
 
-}  // namespace
-
-bool access(const Directive& d, LocationSettings& s, bool& replaced,
-            std::vector<std::string>& warnings) {
-  if (d.name != "allow" && d.name != "deny") return false;
-  if (!replaced) {
-    s.access.clear();
-    replaced = true;
-  }
-  AccessRule rule;
-  rule.allow = d.name == "allow";
+/// `address` or `address/prefix` of `d` into `rule` (nginx's ngx_ptocidr, with its
+/// warning for host bits set beyond the prefix).
+void cidr(const Directive& d, AccessRule& rule, std::vector<std::string>& warnings) {
   const std::string& text = d.args[0];
-  if (text == "all") {
-    rule.all = true;
-    s.access.push_back(rule);
-    return true;
-  }
   if (text.starts_with("unix:")) fail(d, "unix domain sockets are not supported");
   const auto slash = text.find('/');
   boost::system::error_code ec;
@@ -62,8 +50,52 @@ bool access(const Directive& d, LocationSettings& s, bool& replaced,
     warnings.push_back(
         ConfError("low address bits of " + text + " are meaningless", d.where).what());
   }
+}
+
+}  // namespace
+
+bool access(const Directive& d, LocationSettings& s, bool& replaced,
+            std::vector<std::string>& warnings) {
+  if (d.name != "allow" && d.name != "deny") return false;
+  if (!replaced) {
+    s.access.clear();
+    replaced = true;
+  }
+  AccessRule rule;
+  rule.allow = d.name == "allow";
+  if (d.args[0] == "all") {
+    rule.all = true;
+  } else {
+    cidr(d, rule, warnings);
+  }
   s.access.push_back(rule);
   return true;
+}
+
+bool realip(const Directive& d, LocationSettings& s, bool& replaced,
+            std::vector<std::string>& warnings) {
+  if (d.name == "set_real_ip_from") {
+    if (!replaced) {
+      s.real_ip_from.clear();
+      replaced = true;
+    }
+    AccessRule rule;
+    cidr(d, rule, warnings);
+    s.real_ip_from.push_back(rule);
+    return true;
+  }
+  if (d.name == "real_ip_header") {
+    if (d.args[0] == "proxy_protocol") {
+      fail(d, "\"real_ip_header proxy_protocol\" is not supported by tidegate yet");
+    }
+    s.real_ip_header = d.args[0];
+    return true;
+  }
+  if (d.name == "real_ip_recursive") {
+    s.real_ip_recursive = d.args[0] == "on";  // the table checked on|off
+    return true;
+  }
+  return false;
 }
 
 }  // namespace tg::conf::modules

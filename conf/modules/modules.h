@@ -14,6 +14,11 @@ namespace tg::conf::modules {
 bool access(const Directive& d, LocationSettings& s, bool& replaced,
             std::vector<std::string>& warnings);
 
+/// ngx_http_realip_module: `set_real_ip_from address|CIDR` (repeatable; `replaced` as
+/// for access), `real_ip_header name` (not `proxy_protocol` yet), `real_ip_recursive`.
+bool realip(const Directive& d, LocationSettings& s, bool& replaced,
+            std::vector<std::string>& warnings);
+
 /// ngx_http_auth_basic_module: `auth_basic "realm" | off`, `auth_basic_user_file path`
 /// (relative to the conf prefix).
 bool auth_basic(const Directive& d, LocationSettings& s, const std::string& conf_prefix);

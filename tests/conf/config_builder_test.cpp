@@ -701,5 +701,27 @@ TEST(Rewrite, RejectsBadNamesAndCodes) {
   EXPECT_EQ(build_error(in_server("return /x;")), "invalid return code \"/x\" in t.conf:4");
 }
 
+TEST(RealIp, ListsReplaceTheParentsAndHeadersInherit) {
+  auto cfg = build(
+      in_http("set_real_ip_from 10.0.0.0/8; real_ip_header X-Forwarded-For;\n"
+              "server { listen 8080; location /a { } location /b { set_real_ip_from 192.0.2.1; "
+              "real_ip_recursive on; } }"));
+  const auto& server = only_server(*cfg);
+  ASSERT_EQ(server.locations.size(), 2u);
+  const auto& a = server.locations[0]->settings;
+  const auto& b = server.locations[1]->settings;
+  ASSERT_EQ(a.real_ip_from.size(), 1u);
+  EXPECT_EQ(a.real_ip_from[0].prefix, 8u);
+  EXPECT_EQ(a.real_ip_header, "X-Forwarded-For");
+  EXPECT_FALSE(a.real_ip_recursive);
+  ASSERT_EQ(b.real_ip_from.size(), 1u);  // its own list replaces the parent's
+  EXPECT_EQ(b.real_ip_from[0].network.to_string(), "192.0.2.1");
+  EXPECT_TRUE(b.real_ip_recursive);
+  EXPECT_EQ(build_error(in_http("real_ip_header proxy_protocol;")),
+            "\"real_ip_header proxy_protocol\" is not supported by tidegate yet in t.conf:3");
+  EXPECT_EQ(build_error(in_http("set_real_ip_from 10.0.0.300;")),
+            "invalid parameter \"10.0.0.300\" in t.conf:3");
+}
+
 }  // namespace
 }  // namespace tg::conf

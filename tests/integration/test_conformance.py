@@ -383,6 +383,66 @@ http {
         self.assertEqual(int(again.group(4)), requests + 1)
         self.assertEqual(http_request(self.port, "POST", "/status", body=b"x").status, 405)
 
+    # -- realip ---------------------------------------------------------------------------------
+
+    def test_realip_takes_the_client_from_trusted_proxies_only(self):
+        ports = [free_port() for _ in range(3)]
+        self.start("""
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        set_real_ip_from 127.0.0.1;
+        location / { return 200 "$remote_addr|$realip_remote_addr|$remote_port"; }
+        location /denied { deny 203.0.113.7; proxy_pass http://@BE@; }
+        location /xff/ {
+            real_ip_header X-Forwarded-For;
+            proxy_pass http://@BE@/;
+            proxy_set_header X-Client $remote_addr;
+        }
+    }
+    server {
+        listen 127.0.0.1:@P1@;
+        set_real_ip_from 127.0.0.0/8;
+        set_real_ip_from 10.0.0.0/8;
+        real_ip_header X-Forwarded-For;
+        location / { return 200 "$remote_addr"; }
+    }
+    server {
+        listen 127.0.0.1:@P2@;
+        set_real_ip_from 127.0.0.0/8;
+        set_real_ip_from 10.0.0.0/8;
+        real_ip_header X-Forwarded-For;
+        real_ip_recursive on;
+        location / { return 200 "$remote_addr"; }
+    }
+    server {
+        listen 127.0.0.1:@P3@;
+        set_real_ip_from 10.0.0.1;
+        location / { return 200 "$remote_addr"; }
+    }
+}
+""", P1=ports[0], P2=ports[1], P3=ports[2])
+
+        def get(port, path, **headers):
+            return http_get(port, path, headers=headers)
+        # X-Real-IP from a trusted peer, at server level: before `return` too
+        r = get(self.port, "/", **{"X-Real-IP": "198.51.100.9"})
+        self.assertEqual(r.text, "198.51.100.9|127.0.0.1|")
+        self.assertTrue(get(self.port, "/").text.startswith("127.0.0.1|127.0.0.1|"))
+        # allow/deny see the real client
+        self.assertEqual(get(self.port, "/denied", **{"X-Real-IP": "203.0.113.7"}).status, 403)
+        self.assertEqual(get(self.port, "/denied", **{"X-Real-IP": "203.0.113.8"}).status, 200)
+        # a location's real_ip_header applies before the proxy when the server's did not
+        echoed = get(self.port, "/xff/echo", **{"X-Forwarded-For": "192.0.2.5"}).json()
+        self.assertEqual([v for k, v in echoed["headers"] if k.lower() == "x-client"],
+                         ["192.0.2.5"])
+        xff = {"X-Forwarded-For": "203.0.113.1, 10.0.0.2"}
+        self.assertEqual(get(ports[0], "/", **xff).text, "10.0.0.2")  # the last proxy's word
+        self.assertEqual(get(ports[1], "/", **xff).text, "203.0.113.1")  # past trusted proxies
+        # an untrusted peer's header is ignored
+        self.assertEqual(get(ports[2], "/", **{"X-Real-IP": "198.51.100.9"}).text, "127.0.0.1")
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):
