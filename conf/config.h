@@ -132,6 +132,8 @@ struct LocationSettings {
   Millis lingering_timeout{5'000};
   int64_t client_max_body_size = 1 << 20;
   std::string proxy_http_version = "1.0";
+  Template proxy_method;                         ///< empty: the client's method
+  bool proxy_pass_request_headers = true;        ///< off: only proxy_set_header's lines go
   std::vector<HeaderTemplate> proxy_set_header;  ///< merged with nginx's defaults
   std::vector<std::string> proxy_hide_header;    ///< lower-case names, defaults included
   std::vector<std::string> proxy_pass_header;    ///< (flat lists: scanned per response header)

@@ -347,6 +347,10 @@ class Builder {
         fail(d, "invalid value \"" + d.args[0] + "\"");
       }
       s.proxy_http_version = d.args[0];
+    } else if (n == "proxy_method") {
+      s.proxy_method = compile(d, d.args[0]);
+    } else if (n == "proxy_pass_request_headers") {
+      s.proxy_pass_request_headers = flag_arg(d);
     } else if (n == "proxy_set_header") {
       if (!flags.proxy_set_header) s.proxy_set_header.clear();
       flags.proxy_set_header = true;

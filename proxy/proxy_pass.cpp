@@ -47,6 +47,8 @@ bool contains_ci(const std::vector<std::string>& set, std::string_view name) {
   return false;
 }
 
+const std::vector<http::HeaderSpan> kNoHeaders;
+
 bool idempotent(std::string_view method) {
   return method != "POST" && method != "LOCK" && method != "PATCH";
 }
@@ -144,9 +146,21 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   std::shared_ptr<balancing::GroupPicker> picker_owner = worker_.picker(*gen_, target.upstream);
   auto& picker = *picker_owner;
   const bool has_body = !x.error_page_get && (parser.chunked() || parser.content_length() > 0);
-  // An error_page fetch is a GET (HEAD stays HEAD) without the original body.
-  const std::string_view method =
+  // An error_page fetch is a GET (HEAD stays HEAD) without the original body;
+  // otherwise proxy_method, when set, names the upstream's method.
+  std::string_view method =
       x.error_page_get && ctx.method != "HEAD" ? std::string_view("GET") : ctx.method;
+  std::string method_text;
+  if (!x.error_page_get && !s.proxy_method.source().empty()) {
+    expand(s.proxy_method, ctx, method_text);
+    if (!http::is_token(method_text)) {  // a variable must not break the request line
+      log(LogLevel::kError, "*" + std::to_string(info_.id) + " invalid \"proxy_method\" value \"" +
+                                method_text + "\", client: " + client_addr());
+      co_await respond_error(500, redirects);
+      co_return;
+    }
+    method = method_text;
+  }
 
   if (s.client_max_body_size > 0 && parser.content_length() > s.client_max_body_size) {
     log(LogLevel::kError,
@@ -212,7 +226,7 @@ Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
   const char* base = ctx.base;
   const conf::ServerBlock& head_rules = *listen_->default_server;
   std::string_view connection_tokens = ctx.header("connection");
-  for (const auto& hs : parser.headers()) {
+  for (const auto& hs : s.proxy_pass_request_headers ? parser.headers() : kNoHeaders) {
     std::string_view name = hs.name.in(base);
     if (hop_by_hop_request(name)) continue;
     // ignore_invalid_headers (on by default): names that are not tokens, and

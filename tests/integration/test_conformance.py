@@ -443,6 +443,35 @@ http {
         # an untrusted peer's header is ignored
         self.assertEqual(get(ports[2], "/", **{"X-Real-IP": "198.51.100.9"}).text, "127.0.0.1")
 
+    # -- proxy_method, proxy_pass_request_headers -----------------------------------------------
+
+    def test_proxy_method_and_proxy_pass_request_headers(self):
+        self.start("""
+http {
+    access_log off;
+    map $arg_m $wanted { default PATCH; bad "GE T"; }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /post/ { proxy_method POST; proxy_pass http://@BE@/; }
+        location /var/ { proxy_method $wanted; proxy_pass http://@BE@/; }
+        location /bare/ {
+            proxy_pass_request_headers off;
+            proxy_set_header X-Kept yes;
+            proxy_pass http://@BE@/;
+        }
+    }
+}
+""")
+        self.assertEqual(http_get(self.port, "/post/echo").json()["method"], "POST")
+        self.assertEqual(http_get(self.port, "/var/echo").json()["method"], "PATCH")
+        echoed = http_get(self.port, "/bare/echo", headers={"X-Custom": "1"}).json()
+        names = {k.lower() for k, _ in echoed["headers"]}
+        self.assertIn("x-kept", names)
+        self.assertIn("host", names)
+        self.assertNotIn("x-custom", names)
+        if not is_nginx():  # nginx sends the bytes as they are: a broken request line
+            self.assertEqual(http_get(self.port, "/var/echo?m=bad").status, 500)
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):
