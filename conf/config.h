@@ -276,6 +276,10 @@ struct MapConfig {
   std::vector<std::pair<std::string, Template>> trailing;  ///< "www.example."
   std::vector<std::pair<std::shared_ptr<const Regex>, Template>> regex;
   Template default_value;
+  /// `split_clients` (same variable machinery): MurmurHash2 of the source picks the
+  /// first part whose bound is above it; bounds are cumulative shares of 2^32, and
+  /// `*` (the rest) has none.
+  std::vector<std::pair<std::optional<uint32_t>, Template>> split;
 };
 
 /// One line of a `match` block (NGINX Plus's ngx_http_upstream_hc_module): a test a

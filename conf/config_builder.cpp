@@ -81,7 +81,8 @@ class Builder {
   // ---- variables declared anywhere (nginx allows use before definition) ----
   void collect_variables(const std::vector<Directive>& tree) {
     for (const auto& d : tree) {
-      if (d.name == "map" && d.args.size() == 2 && d.args[1].size() > 1 && d.args[1][0] == '$') {
+      if ((d.name == "map" || d.name == "split_clients") && d.args.size() == 2 &&
+          d.args[1].size() > 1 && d.args[1][0] == '$') {
         std::string name = lower(d.args[1].substr(1));  // nginx: names are case-insensitive
         if (!scope_.maps.count(name)) {
           scope_.maps.emplace(name, static_cast<uint32_t>(scope_.maps.size()));
@@ -95,7 +96,9 @@ class Builder {
           cfg_.http.user_variables.push_back(name);
         }
       }
-      if (d.has_block && d.name != "map" && d.name != "types") collect_variables(d.block);
+      if (d.has_block && d.name != "map" && d.name != "split_clients" && d.name != "types") {
+        collect_variables(d.block);
+      }
     }
   }
 
@@ -211,6 +214,8 @@ class Builder {
         upstream_block(d);
       } else if (d.name == "map") {
         map_block(d);
+      } else if (d.name == "split_clients") {
+        split_clients_block(d);
       } else if (modules::match_block(d, h.matches)) {
       } else if (d.name == "log_format") {
         log_format(d);
@@ -866,6 +871,53 @@ class Builder {
   }
 
   // ---- map ----
+  /// ngx_http_split_clients_module: `split_clients "$key" $var { 0.5% a; 2% b; * c; }`.
+  void split_clients_block(const Directive& sd) {
+    MapConfig m;
+    if (sd.args[1].size() < 2 || sd.args[1][0] != '$') {
+      fail(sd, "invalid variable name \"" + sd.args[1] + "\"");
+    }
+    m.target = lower(sd.args[1].substr(1));
+    m.source = compile(sd, sd.args[0]);
+    m.default_value = Template::literal("");
+    uint64_t sum = 0;  // in hundredths of a percent
+    for (const auto& e : sd.block) {
+      if (e.args.size() > 1) fail(e, "invalid number of arguments in split_clients");
+      Template value = compile(e, e.args.empty() ? std::string() : e.args[0]);
+      if (e.name == "*") {
+        m.split.emplace_back(std::nullopt, std::move(value));
+        continue;
+      }
+      // nginx's ngx_atofp(.., 2): up to two decimals, then '%'.
+      const std::string& text = e.name;
+      uint64_t hundredths = 0;
+      int decimals = -1;
+      bool ok = text.size() >= 2 && text.back() == '%';
+      for (size_t i = 0; ok && i + 1 < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '.' && decimals < 0) {
+          decimals = 0;
+        } else if (c >= '0' && c <= '9' && decimals < 2 && hundredths < 1'000'000) {
+          hundredths = hundredths * 10 + static_cast<uint64_t>(c - '0');
+          if (decimals >= 0) ++decimals;
+        } else {
+          ok = false;
+        }
+      }
+      if (!ok || hundredths == 0) fail(e, "invalid percent value \"" + text + "\"");
+      for (int d = std::max(decimals, 0); d < 2; ++d) hundredths *= 10;
+      sum += hundredths;
+      if (sum > 10000) fail(e, "percent total is greater than 100%");
+      m.split.emplace_back(static_cast<uint32_t>(sum * 0xffffffffULL / 10000), std::move(value));
+    }
+    uint32_t index = scope_.maps.at(m.target);
+    if (cfg_.http.maps.size() <= index) cfg_.http.maps.resize(index + 1);
+    if (!cfg_.http.maps[index].target.empty()) {
+      fail(sd, "duplicate variable \"$" + m.target + "\"");
+    }
+    cfg_.http.maps[index] = std::move(m);
+  }
+
   void map_block(const Directive& md) {
     MapConfig m;
     if (md.args[1].size() < 2 || md.args[1][0] != '$') {

@@ -68,6 +68,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("server", kHttp, kBlock | kNoArgs),
     Spec("upstream", kHttp, kBlock | kTake1),
     Spec("map", kHttp, kBlock | kTake2),
+    Spec("split_clients", kHttp, kBlock | kTake2),
     Spec("log_format", kHttp, k2More),
     Spec("types", kHsl, kBlock | kNoArgs),
     Spec("default_type", kHsl, kTake1),

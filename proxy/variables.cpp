@@ -136,12 +136,59 @@ std::string_view map_lookup(const conf::MapConfig& map, const std::string& key,
   return {};
 }
 
+/// MurmurHash2 (Austin Appleby's, seed 0 mixed with the length), as nginx's
+/// ngx_murmur_hash2 computes it for split_clients: the same key lands in the same
+/// part as with nginx.
+uint32_t murmur_hash2(std::string_view data) {
+  constexpr uint32_t m = 0x5bd1e995;
+  uint32_t h = static_cast<uint32_t>(data.size());
+  size_t i = 0;
+  for (; i + 4 <= data.size(); i += 4) {
+    uint32_t k = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2])) << 16 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 3])) << 24;
+    k *= m;
+    k ^= k >> 24;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (data.size() - i) {
+    case 3:
+      h ^= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2])) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= static_cast<uint32_t>(static_cast<unsigned char>(data[i]));
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return h;
+}
+
 void append_map(uint32_t index, RequestContext& ctx, std::string& out) {
   if (ctx.map_values.size() <= index) ctx.map_values.resize(ctx.config->http.maps.size());
   auto& cached = ctx.map_values[index];
   if (!cached) {
     const auto& map = ctx.config->http.maps[index];
     std::string key = expand(map.source, ctx);
+    if (!map.split.empty()) {
+      const uint32_t hash = murmur_hash2(key);
+      cached.emplace();
+      for (const auto& [bound, value] : map.split) {
+        if (!bound || hash < *bound) {
+          expand(value, ctx, *cached);
+          break;
+        }
+      }
+      out += *cached;
+      return;
+    }
     conf::Captures caps;
     const conf::Template* value = nullptr;
     std::string_view subject = map_lookup(map, key, caps, value);

@@ -723,5 +723,21 @@ TEST(RealIp, ListsReplaceTheParentsAndHeadersInherit) {
             "invalid parameter \"10.0.0.300\" in t.conf:3");
 }
 
+TEST(SplitClients, PartsAndErrors) {
+  auto cfg = build(in_http("split_clients $remote_addr $v { 0.5% a; 2% b; * c; }"));
+  ASSERT_EQ(cfg->http.maps.size(), 1u);
+  const auto& split = cfg->http.maps[0].split;
+  ASSERT_EQ(split.size(), 3u);
+  EXPECT_EQ(split[0].first, static_cast<uint32_t>(50ULL * 0xffffffffULL / 10000));
+  EXPECT_EQ(split[1].first, static_cast<uint32_t>(250ULL * 0xffffffffULL / 10000));
+  EXPECT_FALSE(split[2].first);
+  EXPECT_EQ(build_error(in_http("split_clients $remote_addr $v { 60% a; 50% b; }")),
+            "percent total is greater than 100% in t.conf:3");
+  EXPECT_EQ(build_error(in_http("split_clients $remote_addr $v { 1.234% a; }")),
+            "invalid percent value \"1.234%\" in t.conf:3");
+  EXPECT_EQ(build_error(in_http("split_clients $remote_addr $v { ten% a; }")),
+            "invalid percent value \"ten%\" in t.conf:3");
+}
+
 }  // namespace
 }  // namespace tg::conf

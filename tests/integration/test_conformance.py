@@ -472,6 +472,63 @@ http {
         if not is_nginx():  # nginx sends the bytes as they are: a broken request line
             self.assertEqual(http_get(self.port, "/var/echo?m=bad").status, 500)
 
+    # -- split_clients ---------------------------------------------------------------------------
+
+    @staticmethod
+    def murmur2(data):
+        """MurmurHash2 as nginx's ngx_murmur_hash2 (written here from the algorithm, to
+        check both servers against the same expectation)."""
+        m, mask = 0x5BD1E995, 0xFFFFFFFF
+        h = len(data)
+        i = 0
+        while i + 4 <= len(data):
+            k = int.from_bytes(data[i:i + 4], "little")
+            k = (k * m) & mask
+            k ^= k >> 24
+            k = (k * m) & mask
+            h = ((h * m) & mask) ^ k
+            i += 4
+        rest = data[i:]
+        if len(rest) == 3:
+            h ^= rest[2] << 16
+        if len(rest) >= 2:
+            h ^= rest[1] << 8
+        if len(rest) >= 1:
+            h ^= rest[0]
+            h = (h * m) & mask
+        h ^= h >> 13
+        h = (h * m) & mask
+        h ^= h >> 15
+        return h
+
+    def test_split_clients_picks_parts_as_nginx(self):
+        self.start("""
+http {
+    access_log off;
+    split_clients "${arg_k}salt" $variant {
+        12.5%   a;
+        50%     b;
+        *       c;
+    }
+    split_clients "$arg_k" $partial { 0.5% tiny; }
+    server { listen 127.0.0.1:@PORT@; location / { return 200 "$variant|$partial"; } }
+}
+""")
+        bounds = [(12.5, "a"), (62.5, "b")]
+        seen = set()
+        for n in range(60):
+            key = "user%d" % n
+            h = self.murmur2((key + "salt").encode())
+            want = "c"
+            for total, value in bounds:
+                if h < int(total * 100) * 0xFFFFFFFF // 10000:
+                    want = value
+                    break
+            tiny = "tiny" if self.murmur2(key.encode()) < 50 * 0xFFFFFFFF // 10000 else ""
+            self.assertEqual(http_get(self.port, "/?k=" + key).text, want + "|" + tiny, key)
+            seen.add(want)
+        self.assertEqual(seen, {"a", "b", "c"})
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):
