@@ -115,6 +115,22 @@ struct ControlHandler {
   bool write = false;  ///< `api write=on`
 };
 
+/// ngx_http_limit_req_module's `limit_req_zone key zone=name:size rate=Nr/s|Nr/m`.
+struct LimitReqZone {
+  std::string name;
+  Template key;             ///< an empty value is not limited
+  int64_t rate = 1000;      ///< thousandths of a request per second, as nginx
+  size_t max_entries = 64;  ///< keys kept (least recently used go first)
+};
+
+/// `limit_req zone=name [burst=N] [nodelay | delay=N]`.
+struct LimitReq {
+  static constexpr int kNoDelay = -1;
+  size_t zone = 0;  ///< index into HttpConfig::limit_req_zones
+  int burst = 0;
+  int delay = 0;  ///< requests beyond the rate let through at once; kNoDelay: all
+};
+
 /// Per-location settings after nginx's http -> server -> location merge.
 struct LocationSettings {
   Millis keepalive_timeout{75'000};
@@ -168,6 +184,11 @@ struct LocationSettings {
   std::vector<AccessRule> real_ip_from;
   std::string real_ip_header = "X-Real-IP";
   bool real_ip_recursive = false;
+  /// limit_req lines (a level with any replaces its parent's), and their answer.
+  std::vector<LimitReq> limit_req;
+  int limit_req_status = 503;
+  LogLevel limit_req_log_level = LogLevel::kError;
+  bool limit_req_dry_run = false;
   /// auth_basic realm ("" = off) and auth_basic_user_file.
   std::string auth_basic;
   std::string auth_basic_user_file;
@@ -337,6 +358,7 @@ struct HttpConfig {
   std::vector<std::string> user_variables;   ///< `set` slots
   std::map<std::string, std::string> types;  ///< extension -> MIME type
   std::vector<MatchBlock> matches;
+  std::vector<LimitReqZone> limit_req_zones;
   std::vector<HealthCheck> health_checks;  ///< in the order of their locations
 };
 

@@ -56,6 +56,7 @@ struct ListFlags {
   bool error_page = false;
   bool access = false;  ///< allow / deny
   bool real_ip_from = false;
+  bool limit_req = false;
 };
 
 class Builder {
@@ -209,7 +210,12 @@ class Builder {
     LocationSettings settings = default_settings();
     ListFlags flags;
     ServerBlock header_defaults;
+    auto compile_fn = [this](const Directive& d, const std::string& text) {
+      return compile(d, text);
+    };
+    for (const auto& d : http.block) modules::limit_req_zone(d, h.limit_req_zones, compile_fn);
     for (const auto& d : http.block) {
+      if (d.name == "limit_req_zone") continue;
       if (d.name == "upstream") {
         upstream_block(d);
       } else if (d.name == "map") {
@@ -316,6 +322,7 @@ class Builder {
     const auto& n = d.name;
     if (modules::access(d, s, flags.access, cfg_.warnings) ||
         modules::realip(d, s, flags.real_ip_from, cfg_.warnings) ||
+        modules::limit_req(d, s, flags.limit_req, cfg_.http.limit_req_zones) ||
         modules::auth_basic(d, s, conf_dir())) {
       return;
     }

@@ -183,6 +183,11 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("auth_basic", kHsl, kTake1),
     Spec("auth_basic_user_file", kHsl, kTake1),
     Spec("set_real_ip_from", kHsl, kTake1, "not yet: `unix:`"),
+    Spec("limit_req_zone", kHttp, kTake3 | k1More, "not: `sync` (no cluster)"),
+    Spec("limit_req", kHsl, k1More),
+    Spec("limit_req_status", kHsl, kTake1),
+    Spec("limit_req_log_level", kHsl, kTake1),
+    Spec("limit_req_dry_run", kHsl, kFlag),
     Spec("real_ip_header", kHsl, kTake1, "not yet: `proxy_protocol`"),
     Spec("real_ip_recursive", kHsl, kFlag),
 

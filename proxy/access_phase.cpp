@@ -3,7 +3,11 @@
 // nginx: a location's `return` answers before its access rules are checked.
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdio>
 #include <optional>
+
+#include <boost/asio/basic_waitable_timer.hpp>
 
 #include "common/error_log.h"
 #include "proxy/exchange.h"
@@ -121,17 +125,85 @@ void ClientSession::apply_realip(const conf::LocationSettings& s) {
   x.ctx.conn = &x.real_client;
 }
 
+std::string ClientSession::describe_request() const {
+  const auto& ctx = x_->ctx;
+  std::string text = ", client: " + client_addr() + ", server: " + ctx.server->names.first +
+                     ", request: \"" + std::string(ctx.method) + " " +
+                     std::string(ctx.request_target) + " " + std::string(ctx.protocol) + "\"";
+  std::string_view host = ctx.header("host");
+  if (!host.empty()) text += ", host: \"" + std::string(host) + "\"";
+  return text;
+}
+
+Task<bool> ClientSession::limit_requests(const conf::Location& loc) {
+  const auto& s = loc.settings;
+  auto& ctx = x_->ctx;
+  const auto& zones = ctx.config->http.limit_req_zones;
+  const auto& limiters = gen_->runtime->limit_req_zones;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  auto excess_text = [](int64_t excess) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(excess / 1000),
+                  static_cast<long long>(excess % 1000));
+    return std::string(buf);
+  };
+  const std::string dry = s.limit_req_dry_run ? ", dry run" : "";
+  std::vector<std::string> keys(s.limit_req.size());
+  // nginx's order: every limit is looked at first, and only a request that none
+  // refuses is accounted in all of them.
+  for (size_t i = 0; i < s.limit_req.size(); ++i) {
+    const auto& r = s.limit_req[i];
+    keys[i] = expand(zones[r.zone].key, ctx);
+    if (keys[i].empty()) continue;  // an empty key is not limited
+    const auto result = limiters[r.zone]->lookup(keys[i], now_ms, zones[r.zone].rate, r.burst,
+                                                 /*account=*/false);
+    if (!result.busy) continue;
+    log(s.limit_req_log_level, "*" + std::to_string(info_.id) + " limiting requests" + dry +
+                                   ", excess: " + excess_text(result.excess) + " by zone \"" +
+                                   zones[r.zone].name + "\"" + describe_request());
+    if (s.limit_req_dry_run) continue;
+    co_await respond_error(s.limit_req_status);
+    co_return false;
+  }
+  int64_t delay_ms = 0, delay_excess = 0;
+  size_t delay_zone = 0;
+  for (size_t i = 0; i < s.limit_req.size(); ++i) {
+    const auto& r = s.limit_req[i];
+    if (keys[i].empty()) continue;
+    const auto& zone = zones[r.zone];
+    const auto result = limiters[r.zone]->lookup(keys[i], now_ms, zone.rate, r.burst, true);
+    if (result.busy || r.delay == conf::LimitReq::kNoDelay) continue;
+    const int64_t allowed = static_cast<int64_t>(r.delay) * 1000;
+    if (result.excess <= allowed) continue;
+    const int64_t ms = (result.excess - allowed) * 1000 / zone.rate;
+    if (ms > delay_ms) {
+      delay_ms = ms;
+      delay_excess = result.excess;
+      delay_zone = r.zone;
+    }
+  }
+  if (delay_ms == 0) co_return true;
+  // Logged one level below limit_req_log_level, as nginx does (not below info).
+  const auto level = s.limit_req_log_level == LogLevel::kInfo
+                         ? LogLevel::kInfo
+                         : static_cast<LogLevel>(static_cast<int>(s.limit_req_log_level) - 1);
+  log(level, "*" + std::to_string(info_.id) + " delaying request" + dry +
+                 ", excess: " + excess_text(delay_excess) + ", by zone \"" +
+                 zones[delay_zone].name + "\"" + describe_request());
+  if (s.limit_req_dry_run) co_return true;
+  boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                    boost::asio::wait_traits<std::chrono::steady_clock>, Executor>
+      timer(client_.get_executor(), std::chrono::milliseconds(delay_ms));
+  co_await timer.async_wait(kTuple);
+  co_return !quit_;
+}
+
 Task<bool> ClientSession::check_access(const conf::Location& loc) {
   const auto& s = loc.settings;
   auto& ctx = x_->ctx;
-  auto describe = [&] {
-    std::string text = ", client: " + client_addr() + ", server: " + ctx.server->names.first +
-                       ", request: \"" + std::string(ctx.method) + " " +
-                       std::string(ctx.request_target) + " " + std::string(ctx.protocol) + "\"";
-    std::string_view host = ctx.header("host");
-    if (!host.empty()) text += ", host: \"" + std::string(host) + "\"";
-    return text;
-  };
+  auto describe = [&] { return describe_request(); };
   for (const auto& rule : s.access) {
     if (!rule_matches(rule, *ctx.conn)) continue;
     if (rule.allow) break;

@@ -99,6 +99,17 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     if (!file) throw conf::ConfError(error);
     rt->access_logs.emplace(path, file);
   }
+  for (size_t i = 0; i < config->http.limit_req_zones.size(); ++i) {
+    const auto& z = config->http.limit_req_zones[i];
+    std::shared_ptr<RateLimiter> kept;
+    if (previous) {
+      const auto& before = previous->config->http.limit_req_zones;
+      for (size_t j = 0; j < before.size() && j < previous->limit_req_zones.size(); ++j) {
+        if (before[j].name == z.name) kept = previous->limit_req_zones[j];
+      }
+    }
+    rt->limit_req_zones.push_back(kept ? kept : std::make_shared<RateLimiter>(z.max_entries));
+  }
   std::vector<std::string> location_zone_names;
   for (const auto& s : config->http.servers) {
     if (!s.status_zone.empty() && !rt->server_zones.count(s.status_zone)) {

@@ -12,6 +12,7 @@
 #include "balancing/upstream.h"
 #include "conf/config.h"
 #include "proxy/access_log.h"
+#include "proxy/rate_limiter.h"
 #include "proxy/router.h"
 #include "proxy/zone_stats.h"
 
@@ -31,6 +32,9 @@ struct Runtime {
   std::map<std::string, std::shared_ptr<ZoneStats>, std::less<>> location_zones;
   ZoneStats* server_zone(std::string_view name) const;
   ZoneStats* location_zone(std::string_view name) const;
+  /// One per conf::HttpConfig::limit_req_zones (same index); a zone that stays across
+  /// a reload (same name) keeps its keys.
+  std::vector<std::shared_ptr<RateLimiter>> limit_req_zones;
   /// Open access log files by path.
   std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
   /// Set when a reload replaced this generation: once its last connection closes

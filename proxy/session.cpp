@@ -578,6 +578,7 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
     co_return;
   }
   apply_realip(loc->settings);  // nginx's preaccess phase, unless done at server level
+  if (!loc->settings.limit_req.empty() && !co_await limit_requests(*loc)) co_return;
   // Only locations with access rules pay for the access phase's coroutine.
   if ((!loc->settings.access.empty() || !loc->settings.auth_basic.empty()) &&
       !co_await check_access(*loc)) {

@@ -70,6 +70,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                      std::string_view extra_headers = {});
   /// The access phase (allow/deny, auth_basic): false when it answered 403 or 401.
   Task<bool> check_access(const conf::Location& loc);
+  /// ngx_http_limit_req_module's preaccess phase: false when the request was refused
+  /// (answered with limit_req_status); a request beyond `delay` waits its turn.
+  Task<bool> limit_requests(const conf::Location& loc);
+  /// ", client: ..., server: ..., request: \"...\", host: \"...\"" for log lines.
+  std::string describe_request() const;
   /// ngx_http_realip_module: when the TCP peer is one of `s.real_ip_from`, the
   /// client becomes the address in `s.real_ip_header` (X-Forwarded-For walked from the
   /// right, past trusted proxies with real_ip_recursive). Once per request.

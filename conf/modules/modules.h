@@ -3,6 +3,8 @@
 // returns false for a directive that is not its own.
 #pragma once
 
+#include <functional>
+
 #include "conf/ast.h"
 #include "conf/config.h"
 
@@ -18,6 +20,14 @@ bool access(const Directive& d, LocationSettings& s, bool& replaced,
 /// for access), `real_ip_header name` (not `proxy_protocol` yet), `real_ip_recursive`.
 bool realip(const Directive& d, LocationSettings& s, bool& replaced,
             std::vector<std::string>& warnings);
+
+/// ngx_http_limit_req_module's zone (http), read before the rest of http.
+bool limit_req_zone(const Directive& d, std::vector<LimitReqZone>& zones,
+                    const std::function<Template(const Directive&, const std::string&)>& compile);
+/// limit_req (`replaced` as for access), limit_req_status, limit_req_log_level,
+/// limit_req_dry_run.
+bool limit_req(const Directive& d, LocationSettings& s, bool& replaced,
+               const std::vector<LimitReqZone>& zones);
 
 /// ngx_http_auth_basic_module: `auth_basic "realm" | off`, `auth_basic_user_file path`
 /// (relative to the conf prefix).

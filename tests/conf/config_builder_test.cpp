@@ -739,5 +739,31 @@ TEST(SplitClients, PartsAndErrors) {
             "invalid percent value \"ten%\" in t.conf:3");
 }
 
+TEST(LimitReq, ZonesLimitsAndErrors) {
+  auto cfg =
+      build(in_http("limit_req zone=one burst=5 nodelay;\n"
+                    "limit_req_zone $binary_remote_addr zone=one:10m rate=30r/m;\n"
+                    "server { listen 8080; location / { limit_req zone=one burst=2 delay=1; "
+                    "limit_req_status 429; limit_req_log_level warn; } }"));
+  ASSERT_EQ(cfg->http.limit_req_zones.size(), 1u);
+  EXPECT_EQ(cfg->http.limit_req_zones[0].rate, 500);  // 30 r/m in thousandths per second
+  EXPECT_EQ(cfg->http.limit_req_zones[0].max_entries, 10u * 1024 * 1024 / 128);
+  const auto& server = only_server(*cfg);
+  ASSERT_EQ(server.settings.limit_req.size(), 1u);  // the zone defined after its use
+  EXPECT_EQ(server.settings.limit_req[0].delay, LimitReq::kNoDelay);
+  const auto& loc = server.locations[0]->settings;
+  ASSERT_EQ(loc.limit_req.size(), 1u);  // its own line replaces the inherited one
+  EXPECT_EQ(loc.limit_req[0].burst, 2);
+  EXPECT_EQ(loc.limit_req[0].delay, 1);
+  EXPECT_EQ(loc.limit_req_status, 429);
+  EXPECT_EQ(loc.limit_req_log_level, LogLevel::kWarn);
+  EXPECT_EQ(build_error(in_http("limit_req zone=nope;")),
+            "zero size shared memory zone \"nope\" in t.conf:3");
+  EXPECT_EQ(build_error(in_http("limit_req_zone $a zone=z:10m rate=5r/h;")),
+            "invalid rate \"5r/h\" in t.conf:3");
+  EXPECT_EQ(build_error(in_http("limit_req_zone $a zone=z:10m rate=1r/s; limit_req_status 302;")),
+            "value must be between 400 and 599 in t.conf:3");
+}
+
 }  // namespace
 }  // namespace tg::conf

@@ -529,6 +529,45 @@ http {
             seen.add(want)
         self.assertEqual(seen, {"a", "b", "c"})
 
+    # -- limit_req -------------------------------------------------------------------------------
+
+    def test_limit_req(self):
+        px = self.start("""
+http {
+    access_log off;
+    limit_req_zone $arg_k zone=slow:1m rate=1r/m;
+    limit_req_zone $arg_k zone=second:1m rate=1r/s;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /strict/ { limit_req zone=slow; proxy_pass http://@BE@/; }
+        location /burst/ { limit_req zone=slow burst=2 nodelay; proxy_pass http://@BE@/; }
+        location /status/ { limit_req zone=slow; limit_req_status 429; proxy_pass http://@BE@/; }
+        location /delay/ { limit_req zone=second burst=1; proxy_pass http://@BE@/; }
+        location /dry/ { limit_req zone=slow; limit_req_dry_run on; proxy_pass http://@BE@/; }
+        location /free/ { limit_req zone=slow; proxy_pass http://@BE@/; }
+    }
+}
+""")
+
+        def codes(path, n):
+            return [http_get(self.port, path).status for _ in range(n)]
+        self.assertEqual(codes("/strict/echo?k=a", 2), [200, 503])
+        self.assertEqual(codes("/strict/echo?k=b", 1), [200])  # keys are counted apart
+        self.assertTrue(px.wait_log('limiting requests, excess: 1.000 by zone'), px.error_log())
+        self.assertIn('by zone "slow", client: 127.0.0.1, server: , request: "GET '
+                      '/strict/echo?k=a HTTP/1.1"', px.error_log())
+        self.assertEqual(codes("/burst/echo?k=c", 4), [200, 200, 200, 503])
+        self.assertEqual(codes("/status/echo?k=d", 2), [200, 429])
+        self.assertEqual(codes("/dry/echo?k=e", 3), [200, 200, 200])
+        self.assertTrue(px.wait_log("limiting requests, dry run"))
+        self.assertEqual(codes("/free/echo", 3), [200, 200, 200])  # an empty key is not limited
+        # burst=1 without nodelay: the second request waits its turn (about 1 s at 1r/s)
+        self.assertEqual(codes("/delay/echo?k=f", 1), [200])
+        started = time.monotonic()
+        self.assertEqual(codes("/delay/echo?k=f", 1), [200])
+        self.assertGreater(time.monotonic() - started, 0.5)
+        self.assertTrue(px.wait_log("delaying request, excess: "))
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):
