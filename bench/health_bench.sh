@@ -17,6 +17,8 @@
 #   PORTS=1000  WARMUP=3  DURATION=20
 #   JITTER=0           the checks' jitter= (0: every server exactly every interval)
 #   TIDEGATE_BIN=build/release/app/tidegate  NGINX_BIN=/usr/sbin/nginx
+#   STRACE=1           also count tidegate's system calls for 5 s (strace -c)
+#   PERF=file          also record a cpu-clock profile for 5 s into file (perf report -i)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -880,13 +880,7 @@ class Builder {
   // ---- map ----
   /// ngx_http_split_clients_module: `split_clients "$key" $var { 0.5% a; 2% b; * c; }`.
   void split_clients_block(const Directive& sd) {
-    MapConfig m;
-    if (sd.args[1].size() < 2 || sd.args[1][0] != '$') {
-      fail(sd, "invalid variable name \"" + sd.args[1] + "\"");
-    }
-    m.target = lower(sd.args[1].substr(1));
-    m.source = compile(sd, sd.args[0]);
-    m.default_value = Template::literal("");
+    MapConfig m = map_head(sd);
     uint64_t sum = 0;  // in hundredths of a percent
     for (const auto& e : sd.block) {
       if (e.args.size() > 1) fail(e, "invalid number of arguments in split_clients");
@@ -925,14 +919,20 @@ class Builder {
     cfg_.http.maps[index] = std::move(m);
   }
 
-  void map_block(const Directive& md) {
+  /// `map|split_clients source $variable { ... }`: what both blocks start with.
+  MapConfig map_head(const Directive& d) {
     MapConfig m;
-    if (md.args[1].size() < 2 || md.args[1][0] != '$') {
-      fail(md, "invalid variable name \"" + md.args[1] + "\"");
+    if (d.args[1].size() < 2 || d.args[1][0] != '$') {
+      fail(d, "invalid variable name \"" + d.args[1] + "\"");
     }
-    m.target = lower(md.args[1].substr(1));
-    m.source = compile(md, md.args[0]);
+    m.target = lower(d.args[1].substr(1));
+    m.source = compile(d, d.args[0]);
     m.default_value = Template::literal("");
+    return m;
+  }
+
+  void map_block(const Directive& md) {
+    MapConfig m = map_head(md);
     bool has_default = false;
     for (const auto& e : md.block) {
       // Entries are `key value;` lines; the parser gives the key as the name.

@@ -297,6 +297,14 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
     }
   }
   http::HttpParser parser(http::MessageType::kResponse);
+  auto closed_early = [&] {
+    stage = parser.headers_done() ? "reading response body from upstream"
+                                  : "reading response header from upstream";
+    error = "upstream prematurely closed connection";
+    p.disarm();
+    p.socket.close(ignored);
+    return false;
+  };
   std::string buf;
   size_t held = 0, fed = 0;
   CheckResponse response;
@@ -358,14 +366,7 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
         break;
       }
       if (rec == asio::error::eof) {
-        if (!parser.finish()) {
-          stage = parser.headers_done() ? "reading response body from upstream"
-                                        : "reading response header from upstream";
-          error = "upstream prematurely closed connection";
-          p.disarm();
-          p.socket.close(ignored);
-          co_return false;
-        }
+        if (!parser.finish()) co_return closed_early();
       } else if (rec) {
         co_return failed("recv()", rec,
                          parser.headers_done() ? "reading response body from upstream"
@@ -397,14 +398,7 @@ asio::awaitable<bool> Checker::check_once(Probe& p, std::string& stage, std::str
                           response.body.size() >= kMaxCheckBody)) {
         break;
       }
-      if (rec == asio::error::eof) {
-        stage = parser.headers_done() ? "reading response body from upstream"
-                                      : "reading response header from upstream";
-        error = "upstream prematurely closed connection";
-        p.disarm();
-        p.socket.close(ignored);
-        co_return false;
-      }
+      if (rec == asio::error::eof) co_return closed_early();
     }
     if (!retry) break;
     p.socket.close(ignored);
