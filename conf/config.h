@@ -123,6 +123,19 @@ struct LimitReqZone {
   size_t max_entries = 64;  ///< keys kept (least recently used go first)
 };
 
+/// ngx_http_limit_conn_module's `limit_conn_zone key zone=name:size`.
+struct LimitConnZone {
+  std::string name;
+  Template key;  ///< an empty value is not limited
+  size_t max_entries = 64;
+};
+
+/// `limit_conn zone number`: requests in progress per key.
+struct LimitConn {
+  size_t zone = 0;  ///< index into HttpConfig::limit_conn_zones
+  int limit = 1;
+};
+
 /// `limit_req zone=name [burst=N] [nodelay | delay=N]`.
 struct LimitReq {
   static constexpr int kNoDelay = -1;
@@ -189,6 +202,11 @@ struct LocationSettings {
   int limit_req_status = 503;
   LogLevel limit_req_log_level = LogLevel::kError;
   bool limit_req_dry_run = false;
+  /// limit_conn lines (a level with any replaces its parent's), and their answer.
+  std::vector<LimitConn> limit_conn;
+  int limit_conn_status = 503;
+  LogLevel limit_conn_log_level = LogLevel::kError;
+  bool limit_conn_dry_run = false;
   /// auth_basic realm ("" = off) and auth_basic_user_file.
   std::string auth_basic;
   std::string auth_basic_user_file;
@@ -359,6 +377,7 @@ struct HttpConfig {
   std::map<std::string, std::string> types;  ///< extension -> MIME type
   std::vector<MatchBlock> matches;
   std::vector<LimitReqZone> limit_req_zones;
+  std::vector<LimitConnZone> limit_conn_zones;
   std::vector<HealthCheck> health_checks;  ///< in the order of their locations
 };
 

@@ -57,6 +57,7 @@ struct ListFlags {
   bool access = false;  ///< allow / deny
   bool real_ip_from = false;
   bool limit_req = false;
+  bool limit_conn = false;
 };
 
 class Builder {
@@ -213,9 +214,12 @@ class Builder {
     auto compile_fn = [this](const Directive& d, const std::string& text) {
       return compile(d, text);
     };
-    for (const auto& d : http.block) modules::limit_req_zone(d, h.limit_req_zones, compile_fn);
     for (const auto& d : http.block) {
-      if (d.name == "limit_req_zone") continue;
+      modules::limit_req_zone(d, h.limit_req_zones, compile_fn) ||
+          modules::limit_conn_zone(d, h.limit_conn_zones, compile_fn);
+    }
+    for (const auto& d : http.block) {
+      if (d.name == "limit_req_zone" || d.name == "limit_conn_zone") continue;
       if (d.name == "upstream") {
         upstream_block(d);
       } else if (d.name == "map") {
@@ -323,6 +327,7 @@ class Builder {
     if (modules::access(d, s, flags.access, cfg_.warnings) ||
         modules::realip(d, s, flags.real_ip_from, cfg_.warnings) ||
         modules::limit_req(d, s, flags.limit_req, cfg_.http.limit_req_zones) ||
+        modules::limit_conn(d, s, flags.limit_conn, cfg_.http.limit_conn_zones) ||
         modules::auth_basic(d, s, conf_dir())) {
       return;
     }

@@ -188,6 +188,11 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("limit_req_status", kHsl, kTake1),
     Spec("limit_req_log_level", kHsl, kTake1),
     Spec("limit_req_dry_run", kHsl, kFlag),
+    Spec("limit_conn_zone", kHttp, kTake2),
+    Spec("limit_conn", kHsl, kTake2),
+    Spec("limit_conn_status", kHsl, kTake1),
+    Spec("limit_conn_log_level", kHsl, kTake1),
+    Spec("limit_conn_dry_run", kHsl, kFlag),
     Spec("real_ip_header", kHsl, kTake1, "not yet: `proxy_protocol`"),
     Spec("real_ip_recursive", kHsl, kFlag),
 

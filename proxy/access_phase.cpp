@@ -200,6 +200,37 @@ Task<bool> ClientSession::limit_requests(const conf::Location& loc) {
   co_return !quit_;
 }
 
+Task<bool> ClientSession::limit_connections(const conf::Location& loc) {
+  const auto& s = loc.settings;
+  auto& x = *x_;
+  const auto& zones = x.ctx.config->http.limit_conn_zones;
+  const auto& limiters = gen_->runtime->limit_conn_zones;
+  const std::string dry = s.limit_conn_dry_run ? ", dry run" : "";
+  for (const auto& c : s.limit_conn) {
+    std::string key = expand(zones[c.zone].key, x.ctx);
+    if (key.empty()) continue;  // an empty key is not limited
+    const auto verdict = limiters[c.zone]->acquire(key, c.limit);
+    if (verdict == ConnLimiter::Verdict::kTaken) {
+      x.conn_holds.emplace_back(limiters[c.zone], std::move(key));
+      continue;
+    }
+    if (verdict == ConnLimiter::Verdict::kZoneFull) {
+      log(LogLevel::kAlert, "*" + std::to_string(info_.id) +
+                                " could not allocate node in limit_conn zone \"" +
+                                zones[c.zone].name + "\"" + describe_request());
+    } else {
+      log(s.limit_conn_log_level, "*" + std::to_string(info_.id) + " limiting connections" + dry +
+                                      " by zone \"" + zones[c.zone].name + "\"" +
+                                      describe_request());
+    }
+    if (s.limit_conn_dry_run) continue;
+    x.conn_holds.clear();  // the places taken by the lines before are given back
+    co_await respond_error(s.limit_conn_status);
+    co_return false;
+  }
+  co_return true;
+}
+
 Task<bool> ClientSession::check_access(const conf::Location& loc) {
   const auto& s = loc.settings;
   auto& ctx = x_->ctx;

@@ -95,7 +95,8 @@ struct ClientSession::Exchange {
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
   ConnectionInfo real_client;                   ///< ctx.conn once the realip module applied
-  bool realip_done = false;  ///< applied (or found nothing to apply) at server level
+  bool realip_done = false;                     ///< applied at server level
+  std::vector<ConnHold> conn_holds;  ///< limit_conn places, given back when the request ends
 };
 
 /// State of an open tunnel (owned by the session while it is one).

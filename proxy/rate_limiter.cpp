@@ -30,4 +30,30 @@ RateLimiter::Result RateLimiter::lookup(std::string_view key, int64_t now_ms, in
   return {false, excess};
 }
 
+ConnLimiter::Verdict ConnLimiter::acquire(const std::string& key, int limit) {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(key);
+  if (it == counts_.end()) {
+    if (counts_.size() >= max_entries_) return Verdict::kZoneFull;
+    counts_.emplace(key, 1);
+    return Verdict::kTaken;
+  }
+  if (it->second >= limit) return Verdict::kBusy;
+  ++it->second;
+  return Verdict::kTaken;
+}
+
+void ConnLimiter::release(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(key);
+  if (it == counts_.end()) return;
+  if (--it->second <= 0) counts_.erase(it);
+}
+
+int ConnLimiter::count(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = counts_.find(key);
+  return it == counts_.end() ? 0 : it->second;
+}
+
 }  // namespace tg::proxy

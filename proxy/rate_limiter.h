@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -41,6 +42,51 @@ class RateLimiter {
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;  ///< most recently seen first
+};
+
+/// One `limit_conn_zone`: requests in progress per key, shared by every worker
+/// thread. A key is kept only while it holds requests.
+class ConnLimiter {
+ public:
+  explicit ConnLimiter(size_t max_entries) : max_entries_(max_entries ? max_entries : 1) {}
+  enum class Verdict { kTaken, kBusy, kZoneFull };
+  /// Takes one of `key`'s `limit` places.
+  Verdict acquire(const std::string& key, int limit);
+  void release(const std::string& key);
+  int count(const std::string& key) const;
+
+ private:
+  const size_t max_entries_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, int> counts_;
+};
+
+/// A place taken in a ConnLimiter, given back when the request ends (or its
+/// state is dropped in any other way).
+class ConnHold {
+ public:
+  ConnHold(std::shared_ptr<ConnLimiter> zone, std::string key)
+      : zone_(std::move(zone)), key_(std::move(key)) {}
+  ConnHold(ConnHold&& other) noexcept = default;
+  ConnHold& operator=(ConnHold&& other) noexcept {
+    if (this != &other) {
+      release();
+      zone_ = std::move(other.zone_);
+      key_ = std::move(other.key_);
+    }
+    return *this;
+  }
+  ConnHold(const ConnHold&) = delete;
+  ConnHold& operator=(const ConnHold&) = delete;
+  ~ConnHold() { release(); }
+
+ private:
+  void release() {
+    if (zone_) zone_->release(key_);
+    zone_.reset();
+  }
+  std::shared_ptr<ConnLimiter> zone_;
+  std::string key_;
 };
 
 }  // namespace tg::proxy

@@ -110,6 +110,16 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     }
     rt->limit_req_zones.push_back(kept ? kept : std::make_shared<RateLimiter>(z.max_entries));
   }
+  for (const auto& z : config->http.limit_conn_zones) {
+    std::shared_ptr<ConnLimiter> kept;
+    if (previous) {
+      const auto& before = previous->config->http.limit_conn_zones;
+      for (size_t j = 0; j < before.size() && j < previous->limit_conn_zones.size(); ++j) {
+        if (before[j].name == z.name) kept = previous->limit_conn_zones[j];
+      }
+    }
+    rt->limit_conn_zones.push_back(kept ? kept : std::make_shared<ConnLimiter>(z.max_entries));
+  }
   std::vector<std::string> location_zone_names;
   for (const auto& s : config->http.servers) {
     if (!s.status_zone.empty() && !rt->server_zones.count(s.status_zone)) {

@@ -35,6 +35,8 @@ struct Runtime {
   /// One per conf::HttpConfig::limit_req_zones (same index); a zone that stays across
   /// a reload (same name) keeps its keys.
   std::vector<std::shared_ptr<RateLimiter>> limit_req_zones;
+  /// The same for conf::HttpConfig::limit_conn_zones (requests in progress).
+  std::vector<std::shared_ptr<ConnLimiter>> limit_conn_zones;
   /// Open access log files by path.
   std::map<std::string, std::shared_ptr<AccessLogFile>> access_logs;
   /// Set when a reload replaced this generation: once its last connection closes

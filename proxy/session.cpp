@@ -120,6 +120,7 @@ void PooledBuffer::release(std::unique_ptr<char[]> buffer) {
 
 void ClientSession::recycle_exchange() {
   if (!x_) return;
+  x_->conn_holds.clear();
   if (t_spare_exchanges.size() < kSpareExchanges) {
     x_->io.reset();  // body buffers are rare; keep only the common ones
     t_spare_exchanges.push_back(std::move(x_));
@@ -488,6 +489,7 @@ void ClientSession::begin_request() {
 void ClientSession::record_request() {
   auto& ctx = x_->ctx;
   ctx.in_progress = false;
+  x_->conn_holds.clear();  // limit_conn: this request no longer counts
   auto& counters = worker_.counters();
   WorkerCounters::add(counters.current, -1);
   ZoneStats* location_zone = ctx.location && !ctx.location->status_zone.empty()
@@ -579,6 +581,7 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
   }
   apply_realip(loc->settings);  // nginx's preaccess phase, unless done at server level
   if (!loc->settings.limit_req.empty() && !co_await limit_requests(*loc)) co_return;
+  if (!loc->settings.limit_conn.empty() && !co_await limit_connections(*loc)) co_return;
   // Only locations with access rules pay for the access phase's coroutine.
   if ((!loc->settings.access.empty() || !loc->settings.auth_basic.empty()) &&
       !co_await check_access(*loc)) {

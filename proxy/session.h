@@ -73,6 +73,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// ngx_http_limit_req_module's preaccess phase: false when the request was refused
   /// (answered with limit_req_status); a request beyond `delay` waits its turn.
   Task<bool> limit_requests(const conf::Location& loc);
+  /// ngx_http_limit_conn_module: false when a key has its limit of requests in
+  /// progress (answered with limit_conn_status); else the places are held until the
+  /// request ends.
+  Task<bool> limit_connections(const conf::Location& loc);
   /// ", client: ..., server: ..., request: \"...\", host: \"...\"" for log lines.
   std::string describe_request() const;
   /// ngx_http_realip_module: when the TCP peer is one of `s.real_ip_from`, the

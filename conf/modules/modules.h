@@ -29,6 +29,14 @@ bool limit_req_zone(const Directive& d, std::vector<LimitReqZone>& zones,
 bool limit_req(const Directive& d, LocationSettings& s, bool& replaced,
                const std::vector<LimitReqZone>& zones);
 
+/// ngx_http_limit_conn_module's zone (http), read before the rest of http.
+bool limit_conn_zone(const Directive& d, std::vector<LimitConnZone>& zones,
+                     const std::function<Template(const Directive&, const std::string&)>& compile);
+/// limit_conn (`replaced` as for access), limit_conn_status, limit_conn_log_level,
+/// limit_conn_dry_run.
+bool limit_conn(const Directive& d, LocationSettings& s, bool& replaced,
+                const std::vector<LimitConnZone>& zones);
+
 /// ngx_http_auth_basic_module: `auth_basic "realm" | off`, `auth_basic_user_file path`
 /// (relative to the conf prefix).
 bool auth_basic(const Directive& d, LocationSettings& s, const std::string& conf_prefix);

@@ -739,6 +739,21 @@ TEST(SplitClients, PartsAndErrors) {
             "invalid percent value \"ten%\" in t.conf:3");
 }
 
+TEST(LimitConn, ZonesLimitsAndErrors) {
+  auto cfg = build(
+      in_http("limit_conn_zone $binary_remote_addr zone=addr:1m;\n"
+              "server { listen 8080; limit_conn addr 10; limit_conn_status 429; location / { } }"));
+  ASSERT_EQ(cfg->http.limit_conn_zones.size(), 1u);
+  const auto& settings = only_server(*cfg).locations[0]->settings;
+  ASSERT_EQ(settings.limit_conn.size(), 1u);  // inherited
+  EXPECT_EQ(settings.limit_conn[0].limit, 10);
+  EXPECT_EQ(settings.limit_conn_status, 429);
+  EXPECT_EQ(build_error(in_http("limit_conn nope 1;")),
+            "zero size shared memory zone \"nope\" in t.conf:3");
+  EXPECT_EQ(build_error(in_http("limit_conn_zone $a zone=z:1m; limit_conn z 0;")),
+            "invalid number of connections \"0\" in t.conf:3");
+}
+
 TEST(LimitReq, ZonesLimitsAndErrors) {
   auto cfg =
       build(in_http("limit_req zone=one burst=5 nodelay;\n"

@@ -568,6 +568,42 @@ http {
         self.assertGreater(time.monotonic() - started, 0.5)
         self.assertTrue(px.wait_log("delaying request, excess: "))
 
+    def test_limit_conn(self):
+        import threading
+        px = self.start("""
+http {
+    access_log off;
+    limit_conn_zone $arg_k zone=per_key:1m;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /one/ { limit_conn per_key 1; proxy_pass http://@BE@/; }
+        location /dry/ { limit_conn per_key 1; limit_conn_dry_run on; proxy_pass http://@BE@/; }
+        location /teapot/ { limit_conn per_key 1; limit_conn_status 429; proxy_pass http://@BE@/; }
+    }
+}
+""")
+        for prefix, refused in (("/one/", 503), ("/teapot/", 429), ("/dry/", 200)):
+            with self.subTest(prefix=prefix):
+                started = threading.Event()
+                slow = {}
+
+                def hold():
+                    started.set()
+                    slow["r"] = http_get(self.port, prefix + "slow?ms=1500&k=x")
+                t = threading.Thread(target=hold)
+                t.start()
+                started.wait()
+                # wait until the slow request is in progress at the backend
+                self.assertTrue(self.be.wait_for(lambda b: b.in_flight >= 1, 5))
+                self.assertEqual(http_get(self.port, prefix + "echo?k=x").status, refused)
+                self.assertEqual(http_get(self.port, prefix + "echo?k=y").status, 200)
+                t.join(10)
+                self.assertEqual(slow["r"].status, 200)
+                # its place is given back when it ends
+                self.assertEqual(http_get(self.port, prefix + "echo?k=x").status, 200)
+        self.assertIn('limiting connections by zone "per_key", client: 127.0.0.1', px.error_log())
+        self.assertIn("limiting connections, dry run", px.error_log())
+
     # -- return 444 ---------------------------------------------------------------------------
 
     def test_return_444_closes_without_an_answer(self):

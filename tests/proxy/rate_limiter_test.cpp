@@ -45,5 +45,24 @@ TEST(RateLimiter, TheLeastRecentlySeenKeysMakeRoom) {
   EXPECT_TRUE(z.lookup("c", 3, kTwoPerSecond, 0, false).busy);  // c still counted
 }
 
+TEST(ConnLimiter, PlacesAreTakenAndGivenBackByTheHolds) {
+  auto zone = std::make_shared<ConnLimiter>(2);
+  EXPECT_EQ(zone->acquire("a", 2), ConnLimiter::Verdict::kTaken);
+  {
+    ConnHold first(zone, "a");
+    EXPECT_EQ(zone->acquire("a", 2), ConnLimiter::Verdict::kTaken);
+    ConnHold second(zone, "a");
+    EXPECT_EQ(zone->acquire("a", 2), ConnLimiter::Verdict::kBusy);
+    EXPECT_EQ(zone->acquire("b", 1), ConnLimiter::Verdict::kTaken);
+    ConnHold b(zone, "b");
+    EXPECT_EQ(zone->acquire("c", 1), ConnLimiter::Verdict::kZoneFull);  // two keys fit
+    ConnHold moved = std::move(second);
+    EXPECT_EQ(zone->count("a"), 2);
+  }
+  EXPECT_EQ(zone->count("a"), 0);
+  EXPECT_EQ(zone->count("b"), 0);
+  EXPECT_EQ(zone->acquire("c", 1), ConnLimiter::Verdict::kTaken);
+}
+
 }  // namespace
 }  // namespace tg::proxy
