@@ -37,6 +37,21 @@ ZoneStats* zone_in(const std::map<std::string, std::shared_ptr<ZoneStats>, std::
   return it == zones.end() ? nullptr : it->second.get();
 }
 
+/// limit_req / limit_conn zones: one state per configured zone, the previous
+/// generation's when a zone of that name was there (its keys and counts stay).
+template <typename Zone, typename State>
+void keep_zones(const std::vector<Zone>& configured, const std::vector<Zone>& before,
+                const std::vector<std::shared_ptr<State>>& before_state,
+                std::vector<std::shared_ptr<State>>& out) {
+  for (const auto& z : configured) {
+    std::shared_ptr<State> kept;
+    for (size_t j = 0; j < before.size() && j < before_state.size(); ++j) {
+      if (before[j].name == z.name) kept = before_state[j];
+    }
+    out.push_back(kept ? kept : std::make_shared<State>(z.max_entries));
+  }
+}
+
 void collect_location_zones(const std::vector<std::unique_ptr<conf::Location>>& locations,
                             std::vector<std::string>& out) {
   for (const auto& l : locations) {
@@ -99,26 +114,14 @@ std::shared_ptr<const Runtime> build_runtime(std::shared_ptr<const conf::Config>
     if (!file) throw conf::ConfError(error);
     rt->access_logs.emplace(path, file);
   }
-  for (size_t i = 0; i < config->http.limit_req_zones.size(); ++i) {
-    const auto& z = config->http.limit_req_zones[i];
-    std::shared_ptr<RateLimiter> kept;
-    if (previous) {
-      const auto& before = previous->config->http.limit_req_zones;
-      for (size_t j = 0; j < before.size() && j < previous->limit_req_zones.size(); ++j) {
-        if (before[j].name == z.name) kept = previous->limit_req_zones[j];
-      }
-    }
-    rt->limit_req_zones.push_back(kept ? kept : std::make_shared<RateLimiter>(z.max_entries));
-  }
-  for (const auto& z : config->http.limit_conn_zones) {
-    std::shared_ptr<ConnLimiter> kept;
-    if (previous) {
-      const auto& before = previous->config->http.limit_conn_zones;
-      for (size_t j = 0; j < before.size() && j < previous->limit_conn_zones.size(); ++j) {
-        if (before[j].name == z.name) kept = previous->limit_conn_zones[j];
-      }
-    }
-    rt->limit_conn_zones.push_back(kept ? kept : std::make_shared<ConnLimiter>(z.max_entries));
+  if (previous) {
+    keep_zones(config->http.limit_req_zones, previous->config->http.limit_req_zones,
+               previous->limit_req_zones, rt->limit_req_zones);
+    keep_zones(config->http.limit_conn_zones, previous->config->http.limit_conn_zones,
+               previous->limit_conn_zones, rt->limit_conn_zones);
+  } else {
+    keep_zones(config->http.limit_req_zones, {}, {}, rt->limit_req_zones);
+    keep_zones(config->http.limit_conn_zones, {}, {}, rt->limit_conn_zones);
   }
   std::vector<std::string> location_zone_names;
   for (const auto& s : config->http.servers) {

@@ -5,6 +5,7 @@ server_name_in_redirect, charset, proxy_buffer_size, server_tokens and
 reset_timedout_connection."""
 
 import os
+import signal
 import socket
 import sys
 import time
@@ -532,7 +533,7 @@ http {
     # -- limit_req -------------------------------------------------------------------------------
 
     def test_limit_req(self):
-        px = self.start("""
+        conf = """
 http {
     access_log off;
     limit_req_zone $arg_k zone=slow:1m rate=1r/m;
@@ -547,7 +548,8 @@ http {
         location /free/ { limit_req zone=slow; proxy_pass http://@BE@/; }
     }
 }
-""")
+"""
+        px = self.start(conf)
 
         def codes(path, n):
             return [http_get(self.port, path).status for _ in range(n)]
@@ -567,6 +569,17 @@ http {
         self.assertEqual(codes("/delay/echo?k=f", 1), [200])
         self.assertGreater(time.monotonic() - started, 0.5)
         self.assertTrue(px.wait_log("delaying request, excess: "))
+        # a reload keeps the zone's keys: k=a is still over its rate
+        px.write_conf(fill(conf.replace("location /strict/",
+                                        'location = /gen { return 200 "2"; }\n'
+                                        "        location /strict/"),
+                           PORT=self.port, BE=self.be.addr))
+        px.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while http_get(self.port, "/gen").text != "2":
+            self.assertLess(time.monotonic(), deadline, px.error_log())
+            time.sleep(0.05)
+        self.assertEqual(codes("/strict/echo?k=a", 1), [503])
 
     def test_limit_conn(self):
         import threading
