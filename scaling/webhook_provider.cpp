@@ -1,0 +1,268 @@
+// The webhook provider: one signed POST per call through HttpClient, the answer checked
+// strictly (an instance without an address could never join the group).
+#include "scaling/webhook_provider.h"
+
+#include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <stdexcept>
+
+#include "common/error_log.h"
+#include "scaling/http_client.h"
+
+#ifndef TIDEGATE_VERSION
+#define TIDEGATE_VERSION "dev"
+#endif
+
+namespace tg::scaling {
+
+namespace json = boost::json;
+
+namespace {
+
+std::string hex(const unsigned char* data, std::size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 15];
+  }
+  return out;
+}
+
+// A random (version 4) UUID, the shape of GitHub's X-GitHub-Delivery: receivers that
+// deduplicate deliveries already know it.
+std::string delivery_id() {
+  std::array<unsigned char, 16> b{};
+  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) {
+    // Only unique, not secret: a counter keeps calls going if the generator ever fails.
+    static std::uint64_t fallback = 0;
+    const std::uint64_t n = ++fallback;
+    const std::uint64_t pid = static_cast<std::uint64_t>(::getpid());
+    for (int i = 0; i < 8; ++i) {
+      b[i] = static_cast<unsigned char>(n >> (8 * i));
+      b[8 + i] = static_cast<unsigned char>(pid >> (8 * i));
+    }
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  const std::string h = hex(b.data(), b.size());
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
+}
+
+std::string read_secret_file(const std::string& path) {
+  const auto failed = [&](int err) {
+    return std::invalid_argument("cannot read secret_file \"" + path + "\" " + errno_text(err));
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw failed(errno);
+  std::string secret;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      throw failed(err);
+    }
+    if (n == 0) break;
+    secret.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  // Files written with `echo` end in a newline that is not part of the key.
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw std::invalid_argument("secret_file \"" + path + "\" is empty");
+  return secret;
+}
+
+bool retryable_status(int status) {
+  return status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+class WebhookProvider final : public Provider {
+ public:
+  WebhookProvider(const ProviderContext& context, std::string url, std::string secret,
+                  HttpClientOptions options, Millis timeout)
+      : group_(context.group),
+        url_(std::move(url)),
+        secret_(std::move(secret)),
+        timeout_(timeout),
+        client_(context.control, std::move(options)) {}
+
+  std::string type() const override { return "webhook"; }
+
+  void list(ListDone done) override {
+    call(json::object{{"action", "list"}, {"group", group_}}, std::move(done));
+  }
+
+  void add(int n, ListDone done) override {
+    call(json::object{{"action", "add"}, {"group", group_}, {"count", n}}, std::move(done));
+  }
+
+  void remove(std::vector<Instance> instances, RemoveDone done) override {
+    json::array list;
+    for (const auto& i : instances) {
+      list.push_back(json::object{{"id", i.id}, {"address", i.address}});
+    }
+    post(json::object{{"action", "remove"}, {"group", group_}, {"instances", std::move(list)}},
+         [done = std::move(done)](std::variant<HttpResponse, ProviderError> result) {
+           if (auto* error = std::get_if<ProviderError>(&result)) {
+             done(std::move(*error));
+           } else {
+             done(std::nullopt);
+           }
+         });
+  }
+
+  // The autoscaler is stopping: calls in flight complete with "cancelled".
+  void shutdown() override { client_.cancel_all(); }
+
+ private:
+  using Answer = std::function<void(std::variant<HttpResponse, ProviderError>)>;
+
+  // list and add: the 2xx answer must carry the instances.
+  void call(json::object body, ListDone done) {
+    post(std::move(body),
+         [this, done = std::move(done)](std::variant<HttpResponse, ProviderError> result) {
+           if (auto* error = std::get_if<ProviderError>(&result)) {
+             done(std::move(*error));
+           } else {
+             done(parse_instances(std::get<HttpResponse>(result).body));
+           }
+         });
+  }
+
+  // Sends one signed call; the answer is any 2xx response, or the error for the log.
+  void post(json::object body, Answer then) {
+    HttpRequest request;
+    request.method = "POST";
+    request.url = url_;
+    request.body = json::serialize(body);
+    request.headers = {{"Content-Type", "application/json"},
+                       {"Accept", "application/json"},
+                       {"User-Agent", "tidegate/" TIDEGATE_VERSION},
+                       {"X-Tidegate-Delivery", delivery_id()}};
+    if (!secret_.empty()) {
+      request.headers.emplace_back("X-Tidegate-Signature-256",
+                                   webhook_signature(secret_, request.body));
+    }
+    // `this` outlives the callback: destroying client_ drops the callbacks it holds.
+    client_.send(std::move(request), timeout_, [this, then = std::move(then)](HttpResult result) {
+      if (auto* error = std::get_if<std::string>(&result)) {
+        then(ProviderError{"webhook provider: POST " + url_ + ": " + *error, true});
+        return;
+      }
+      auto& response = std::get<HttpResponse>(result);
+      if (response.status < 200 || response.status > 299) {
+        std::string message =
+            "webhook provider: HTTP " + std::to_string(response.status) + " from " + url_;
+        if (!response.body.empty()) message += ": " + body_excerpt(response.body);
+        then(ProviderError{std::move(message), retryable_status(response.status)});
+        return;
+      }
+      then(std::move(response));
+    });
+  }
+
+  ProviderResult<std::vector<Instance>> parse_instances(const std::string& body) const {
+    const auto invalid = [&](const std::string& why) {
+      return ProviderError{"webhook provider: invalid answer from " + url_ + ": " + why, true};
+    };
+    boost::system::error_code ec;
+    const json::value answer = json::parse(body, ec);
+    if (ec) return invalid(ec.message() + " in \"" + body_excerpt(body) + "\"");
+    const json::value* list =
+        answer.is_object() ? answer.as_object().if_contains("instances") : nullptr;
+    if (list == nullptr || !list->is_array()) return invalid("no \"instances\" array");
+    std::vector<Instance> out;
+    for (const auto& item : list->as_array()) {
+      const auto* object = item.if_object();
+      const json::value* id = object ? object->if_contains("id") : nullptr;
+      const json::value* address = object ? object->if_contains("address") : nullptr;
+      const auto text = [](const json::value* v) {
+        return v && v->is_string() && !v->as_string().empty();
+      };
+      if (!text(id) || !text(address)) {
+        return invalid("instances[" + std::to_string(out.size()) +
+                       "] needs non-empty strings \"id\" and \"address\"");
+      }
+      out.push_back({json::value_to<std::string>(*id), json::value_to<std::string>(*address)});
+    }
+    return out;
+  }
+
+  std::string group_;
+  std::string url_;
+  std::string secret_;
+  Millis timeout_;
+  HttpClient client_;  // last: destroyed first, before what its callbacks use
+};
+
+}  // namespace
+
+std::string webhook_signature(std::string_view secret, std::string_view body) {
+  using Mac = std::unique_ptr<EVP_MAC, decltype(&EVP_MAC_free)>;
+  using MacContext = std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)>;
+  const Mac mac(EVP_MAC_fetch(nullptr, OSSL_MAC_NAME_HMAC, nullptr), &EVP_MAC_free);
+  const MacContext context(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr, &EVP_MAC_CTX_free);
+  char digest[] = "SHA256";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+  // A non-null key pointer even for an empty key: null means "no key given".
+  static const unsigned char kNoKey = 0;
+  const auto* key =
+      secret.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(secret.data());
+  unsigned char out[EVP_MAX_MD_SIZE];
+  std::size_t size = 0;
+  if (!context || EVP_MAC_init(context.get(), key, secret.size(), params) != 1 ||
+      EVP_MAC_update(context.get(), reinterpret_cast<const unsigned char*>(body.data()),
+                     body.size()) != 1 ||
+      EVP_MAC_final(context.get(), out, &size, sizeof out) != 1) {
+    throw std::runtime_error("HMAC-SHA256 failed in OpenSSL");
+  }
+  return "sha256=" + hex(out, size);
+}
+
+std::unique_ptr<Provider> make_webhook_provider(const ProviderSpec& spec,
+                                                const ProviderContext& context) {
+  for (const auto& [key, value] : spec.params) {
+    if (key != "url" && key != "secret" && key != "secret_file" && key != "ca_file" &&
+        key != "timeout") {
+      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"webhook\"");
+    }
+  }
+  const auto url = spec.param("url");
+  if (!url) throw std::invalid_argument("provider \"webhook\" needs url=");
+  if (!parse_http_url(*url))
+    throw std::invalid_argument("invalid value \"" + *url + "\" of \"url=\"");
+  const auto secret = spec.param("secret");
+  const auto secret_file = spec.param("secret_file");
+  if (secret && secret_file) {
+    throw std::invalid_argument("provider \"webhook\" takes secret= or secret_file=, not both");
+  }
+  if (secret && secret->empty()) throw std::invalid_argument("invalid value \"\" of \"secret=\"");
+  const std::string timeout_text = spec.param("timeout").value_or("30s");
+  const Millis timeout = provider_duration("timeout", timeout_text);
+  if (timeout.count() == 0) {
+    throw std::invalid_argument("invalid value \"" + timeout_text + "\" of \"timeout=\"");
+  }
+  HttpClientOptions options;
+  options.ca_file = spec.param("ca_file").value_or("");
+  return std::make_unique<WebhookProvider>(
+      context, *url, secret_file ? read_secret_file(*secret_file) : secret.value_or(""),
+      std::move(options), timeout);
+}
+
+}  // namespace tg::scaling
