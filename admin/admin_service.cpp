@@ -91,6 +91,7 @@ proxy::ControlResponse AdminService::dispatch(const proxy::ControlRequest& reque
   state.load_time = load_time_;
   state.peer_baselines = &peer_baselines_;
   state.zone_baselines = &zone_baselines_;
+  state.autoscaler = autoscaler_;
   if (!runtime_) {
     proxy::ControlResponse r;
     r.status = 503;

@@ -16,6 +16,7 @@
 #include "proxy/control_plane.h"
 #include "proxy/runtime.h"
 #include "proxy/zone_stats.h"
+#include "scaling/autoscaler.h"
 
 namespace tg::admin {
 
@@ -29,6 +30,8 @@ struct AdminState {
   /// Statistics reset through the API (DELETE): values subtracted from what is reported.
   std::map<std::uint64_t, balancing::ServerStatsSnapshot>* peer_baselines = nullptr;
   std::map<std::string, balancing::ServerStatsSnapshot, std::less<>>* zone_baselines = nullptr;
+  /// The autoscaler (nullptr: none configured yet).
+  const scaling::Autoscaler* autoscaler = nullptr;
 
   /// The workers' connection and request counters, summed.
   struct Totals {
@@ -65,6 +68,8 @@ class AdminService : public proxy::ControlPlane {
   void set_runtime(std::shared_ptr<const proxy::Runtime> runtime, std::uint64_t generation);
   /// The workers whose counters /connections and /http/requests sum.
   void set_workers(std::vector<const proxy::WorkerCounters*> workers);
+  /// The autoscaler whose state /api/N/tidegate/autoscale and Prometheus show.
+  void set_autoscaler(const scaling::Autoscaler* autoscaler) { autoscaler_ = autoscaler; }
   /// Starts sampling once a second (on the control thread).
   void start();
   void stop();
@@ -87,6 +92,7 @@ class AdminService : public proxy::ControlPlane {
   std::chrono::system_clock::time_point load_time_;
   std::map<std::uint64_t, balancing::ServerStatsSnapshot> peer_baselines_;
   std::map<std::string, balancing::ServerStatsSnapshot, std::less<>> zone_baselines_;
+  const scaling::Autoscaler* autoscaler_ = nullptr;
   bool running_ = false;
 };
 

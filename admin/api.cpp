@@ -560,7 +560,7 @@ ControlResponse route(const ControlRequest& r, AdminState& st) {
   };
   if (path.size() == 1) {
     return get_only(json::array{"nginx", "processes", "connections", "slabs", "http", "stream",
-                                "resolvers", "ssl", "workers"});
+                                "resolvers", "ssl", "workers", "tidegate"});
   }
   const std::string& top = path[1];
   if (path.size() == 2) {
@@ -601,6 +601,7 @@ ControlResponse route(const ControlRequest& r, AdminState& st) {
       return get_only(json::array{"requests", "server_zones", "location_zones", "caches",
                                   "limit_conns", "limit_reqs", "keyvals", "upstreams"});
     }
+    if (top == "tidegate") return get_only(json::array{"autoscale"});
     if (top == "stream") {
       return get_only(
           json::array{"server_zones", "limit_conns", "keyvals", "upstreams", "zone_sync"});
@@ -608,6 +609,14 @@ ControlResponse route(const ControlRequest& r, AdminState& st) {
     return error(404, "path not found", "PathNotFound");
   }
   const std::string& section = path[2];
+  if (top == "tidegate" && section == "autoscale" && path.size() <= 4) {
+    // tidegate: every autoscaled group's bounds, counts, instances and recent events.
+    json::object all = st.autoscaler ? st.autoscaler->status().as_object() : json::object{};
+    if (path.size() == 3) return get_only(all);
+    auto it = all.find(path[3]);
+    if (it == all.end()) return error(404, "autoscaled upstream not found", "UpstreamNotFound");
+    return get_only(it->value());
+  }
   if (top == "http") {
     if (section == "requests" && path.size() == 3) return get_only(requests_json(st));
     if (section == "upstreams") return upstreams(r, st, path);

@@ -117,6 +117,30 @@ int state_number(std::string_view state) {
   return 0;
 }
 
+/// tidegate's autoscaler: counts per group and its events by kind and cause.
+void autoscale_families(Page& p, const scaling::Autoscaler& autoscaler) {
+  for (const auto& g : autoscaler.summaries()) {
+    const Labels l{{"upstream", g.group}};
+    p.family("tidegate_autoscale_current", "gauge",
+             "Servers the group has or is getting, draining ones excluded");
+    p.sample("tidegate_autoscale_current", l, g.current);
+    p.family("tidegate_autoscale_desired", "gauge", "Servers the last evaluation asked for");
+    p.sample("tidegate_autoscale_desired", l, g.desired);
+    p.family("tidegate_autoscale_min", "gauge", "Lower bound now (schedules change it)");
+    p.sample("tidegate_autoscale_min", l, g.min);
+    p.family("tidegate_autoscale_max", "gauge", "Upper bound now (schedules change it)");
+    p.sample("tidegate_autoscale_max", l, g.max);
+    p.family("tidegate_autoscale_events_total", "counter",
+             "Scaling decisions, holds with their cause, instance and provider events");
+    for (const auto& [key, n] : g.events) {
+      Labels e = l;
+      e.emplace_back("kind", key.first);
+      e.emplace_back("cause", key.second);
+      p.sample("tidegate_autoscale_events_total", e, static_cast<double>(n));
+    }
+  }
+}
+
 }  // namespace
 
 std::string prometheus_text(AdminState& st) {
@@ -225,6 +249,7 @@ std::string prometheus_text(AdminState& st) {
       histogram(p, "tidegate_upstream_server_response_seconds", l, s.latency);
     }
   }
+  if (st.autoscaler) autoscale_families(p, *st.autoscaler);
   return p.text();
 }
 

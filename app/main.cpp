@@ -29,6 +29,7 @@
 #include "health/checker.h"
 #include "proxy/runtime.h"
 #include "proxy/worker.h"
+#include "scaling/autoscaler.h"
 
 namespace {
 
@@ -156,6 +157,17 @@ bool daemonize() {
   return true;
 }
 
+/// The groups with an `autoscale` block, for the autoscaler.
+std::vector<scaling::Autoscaler::Group> autoscale_groups(const proxy::Runtime& runtime) {
+  std::vector<scaling::Autoscaler::Group> out;
+  const auto& ups = runtime.config->http.upstreams;
+  for (size_t i = 0; i < ups.size() && i < runtime.groups.size(); ++i) {
+    if (!ups[i].autoscale) continue;
+    out.push_back({runtime.groups[i], *ups[i].autoscale, ups[i].autoscale_server});
+  }
+  return out;
+}
+
 /// The running server: workers plus the control thread's duties.
 class Server {
  public:
@@ -215,6 +227,13 @@ class Server {
     admin_.set_runtime(runtime, runtime->generation);
     admin_.start();
     checker_.configure(runtime->config, runtime->groups);
+    admin_.set_autoscaler(&autoscaler_);
+    try {
+      autoscaler_.configure(autoscale_groups(*runtime));
+    } catch (const std::exception& e) {
+      log(LogLevel::kEmerg, e.what());
+      return 1;
+    }
     for (auto& w : workers_) {
       w->set_control(&admin_);
       // The last worker to finish ends the control loop; only this thread joins.
@@ -230,6 +249,7 @@ class Server {
                                std::to_string(m.worker_processes) + " worker thread(s)");
     wait_signals();
     control_.run();
+    autoscaler_.stop();  // the `local` provider's processes end with us
     for (auto& w : workers_) w->join();
     stop_signal_thread();
     log(LogLevel::kNotice, "exit");
@@ -343,6 +363,11 @@ class Server {
     runtime_ = next;
     admin_.set_runtime(next, next->generation);
     checker_.configure(next->config, next->groups);
+    try {
+      autoscaler_.configure(autoscale_groups(*next));
+    } catch (const std::exception& e) {
+      log(LogLevel::kEmerg, e.what());
+    }
     for (auto& w : workers_) w->reload(next, sockets);
   }
 
@@ -378,6 +403,7 @@ class Server {
   asio::steady_timer shutdown_timer_{control_};
   admin::AdminService admin_{control_};
   health::Checker checker_{control_};
+  scaling::Autoscaler autoscaler_{control_, admin_.metrics()};
   size_t stopped_workers_ = 0;
   std::thread signal_thread_;
   std::atomic<bool> signal_thread_done_{false};

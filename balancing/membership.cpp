@@ -70,11 +70,11 @@ void GroupMembership::load(std::span<const ServerConfig> servers, const Balancer
   publish();
 }
 
-std::uint64_t GroupMembership::add(const ServerConfig& config, TimePoint now) {
+std::uint64_t GroupMembership::add(const ServerConfig& config, TimePoint now, bool checking) {
   auto peer = std::make_shared<Peer>(config, worker_slots_, epoch_);
   if (config.drain) peer->set_draining(true, now);
   peer->begin_slow_start();
-  if (checks_.mandatory) peer->set_checking(true);
+  if (checks_.mandatory || (checking && checks_.active)) peer->set_checking(true);
   const std::uint64_t id = peer->id();
   servers_.push_back(Server{std::move(peer), config, false, true});
   publish();

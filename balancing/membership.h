@@ -76,8 +76,9 @@ class GroupMembership {
   void set_checks(const Checks& checks) { checks_ = checks; }
   const Checks& checks() const noexcept { return checks_; }
 
-  /// Adds a server (run time); returns its id.
-  std::uint64_t add(const ServerConfig& config, TimePoint now);
+  /// Adds a server (run time); returns its id. `checking`: it takes no requests until
+  /// its first health check passes (the autoscaler's new instances), as with `mandatory`.
+  std::uint64_t add(const ServerConfig& config, TimePoint now, bool checking = false);
   /// Changes the settings of server `id` (its address and tier stay); false if unknown.
   bool update(std::uint64_t id, const ServerConfig& config, TimePoint now);
   /// Removes server `id`; false if unknown.

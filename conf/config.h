@@ -17,6 +17,7 @@
 #include "conf/ast.h"
 #include "conf/regex.h"
 #include "conf/template.h"
+#include "scaling/spec.h"
 
 namespace tg::conf {
 
@@ -302,6 +303,10 @@ struct UpstreamConfig {
   int keepalive_requests = 1000;
   Millis keepalive_time{3'600'000};
   std::string zone;
+  /// `autoscale { ... }` (tidegate): the group's autoscaler, and the settings its new
+  /// servers get (`server_params`: weight, slow_start, max_fails, ...).
+  std::optional<scaling::AutoscaleSpec> autoscale;
+  balancing::ServerConfig autoscale_server;
   SourceLocation where;
 };
 

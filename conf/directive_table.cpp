@@ -23,6 +23,7 @@ constexpr std::string_view kNoGzip = "no compression";
 constexpr std::string_view kHashSizing = "tables are sized automatically";
 constexpr std::string_view kNoTempFiles = "no temp files";
 constexpr std::string_view kExtension = "tidegate extension";
+constexpr std::string_view kInAutoscale = "tidegate extension, in `autoscale`";
 
 constexpr DirectiveSpec Spec(std::string_view name, unsigned contexts, unsigned arity,
                              std::string_view note = {}) {
@@ -214,6 +215,26 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("state", kUpstream, kTake1, "NGINX Plus"),
     Spec("outlier_detection", kUpstream, kAnyArgs,
          "tidegate extension: Envoy's consecutive-5xx ejection"),
+    Spec("autoscale", kUpstream, kBlock | kNoArgs, "tidegate extension: the autoscaler"),
+
+    // autoscale (tidegate)
+    Spec("provider", kAutoscale, k1More, kInAutoscale),
+    Spec("min", kAutoscale, kTake1, kInAutoscale),
+    Spec("max", kAutoscale, kTake1, kInAutoscale),
+    Spec("interval", kAutoscale, kTake1, kInAutoscale),
+    Spec("dry_run", kAutoscale, kFlag, kInAutoscale),
+    Spec("cooldown", kAutoscale, k1More, kInAutoscale),
+    Spec("stabilization", kAutoscale, k1More, kInAutoscale),
+    Spec("warmup", kAutoscale, kTake1, kInAutoscale),
+    Spec("drain_timeout", kAutoscale, kTake1, kInAutoscale),
+    Spec("scale_out", kAutoscale, k2More, kInAutoscale),
+    Spec("scale_in", kAutoscale, k2More, kInAutoscale),
+    Spec("step", kAutoscale, k2More, kInAutoscale),
+    Spec("target", kAutoscale, k2More, kInAutoscale),
+    Spec("schedule", kAutoscale, k1More, kInAutoscale),
+    Spec("limit", kAutoscale, k2More, kInAutoscale),
+    Spec("metric", kAutoscale, k2More, kInAutoscale),
+    Spec("server_params", kAutoscale, k1More, kInAutoscale),
 });
 
 // nginx's ngx_conf_handler argument check (NGX_CONF_MAX_ARGS is 8 words).
@@ -299,6 +320,7 @@ unsigned block_context(std::string_view name, Context parent) {
   if (name == "server" && parent == kHttp) return kServer;
   if (name == "location") return kLocation;
   if (name == "upstream") return kUpstream;
+  if (name == "autoscale" && parent == kUpstream) return kAutoscale;
   return 0;  // map, types, split_clients, geo, match: key/value lists
 }
 

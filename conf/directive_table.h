@@ -20,6 +20,7 @@ enum Context : unsigned {
   kLocation = 16,
   kUpstream = 32,
   kIf = 64,
+  kAutoscale = 128,  ///< tidegate's `autoscale` block in an upstream
 };
 
 /// Accepted argument counts and block shape (nginx's NGX_CONF_TAKE1, ...);

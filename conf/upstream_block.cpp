@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "conf/directive_args.h"
+#include "conf/modules/modules.h"
 
 namespace tg::conf {
 namespace {
@@ -75,13 +76,13 @@ class UpstreamBuilder {
       // An empty state (a new group) is fine: servers come through the API.
       return finish();
     }
-    if (u_.servers.empty()) {
+    if (u_.servers.empty() && !u_.autoscale) {
       // nginx checks this after reading the block, at its closing brace.
       throw ConfError("no servers are inside upstream", {ud.where.file, ud.block_end_line});
     }
     // nginx's round robin needs a primary server (backups only stand in for them).
-    if (std::all_of(u_.servers.begin(), u_.servers.end(),
-                    [](const ServerConfig& s) { return s.backup; })) {
+    if (!u_.servers.empty() && std::all_of(u_.servers.begin(), u_.servers.end(),
+                                           [](const ServerConfig& s) { return s.backup; })) {
       fail(ud, "no servers in upstream \"" + u_.name + "\"");
     }
     return finish();
@@ -89,6 +90,10 @@ class UpstreamBuilder {
 
  private:
   UpstreamConfig finish() {
+    // Run-time membership is a zone's (NGINX Plus): so are the autoscaler's servers.
+    if (autoscale_at_ && u_.zone.empty()) {
+      fail(*autoscale_at_, "\"autoscale\" directive requires \"zone\" in the upstream");
+    }
     // drain_timeout (tidegate extension) is the default of servers that set none.
     for (size_t i = 0; i < u_.servers.size(); ++i) {
       if (!own_drain_timeout_[i]) u_.servers[i].drain_timeout = u_.drain_timeout;
@@ -134,6 +139,20 @@ class UpstreamBuilder {
       u_.keepalive_time = time_arg(d, 0);
     } else if (n == "outlier_detection") {
       outlier_detection(d);
+    } else if (n == "autoscale") {
+      // tidegate: the group's autoscaler (README "Autoscaling").
+      modules::autoscale(d, u_.autoscale, [&](const Directive& params) {
+        // `server_params` takes exactly what a `server` line does after its address.
+        Directive line = params;
+        line.name = "server";
+        line.args.insert(line.args.begin(), "127.0.0.1:1");
+        const size_t before = u_.servers.size();
+        server(line);
+        u_.autoscale_server = u_.servers.back();
+        u_.servers.resize(before);
+        own_drain_timeout_.resize(before);
+      });
+      autoscale_at_ = &d;
     } else if (n == "zone") {
       // nginx: zone name [size]; tidegate's groups always share state between workers.
       u_.zone = d.args[0];
@@ -390,6 +409,7 @@ class UpstreamBuilder {
   bool backup_allowed_ = true;  ///< nginx's NGX_HTTP_UPSTREAM_BACKUP in uscf->flags
   bool sticky_set_ = false;
   bool drain_timeout_set_ = false;
+  const Directive* autoscale_at_ = nullptr;
   std::vector<bool> own_drain_timeout_;  ///< per server: drain_timeout= written on its line
 };
 

@@ -54,6 +54,12 @@ bool match_block(const Directive& d, std::vector<MatchBlock>& matches);
 bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
                   std::vector<HealthCheck>& checks);
 
+/// tidegate's `autoscale { ... }` (upstream): the whole block into `spec` (a second block
+/// is an error); `server_params` lines go to `server_params`, the upstream's own
+/// `server` parameter parser.
+bool autoscale(const Directive& block, std::optional<scaling::AutoscaleSpec>& spec,
+               const std::function<void(const Directive&)>& server_params);
+
 /// NGINX Plus's `status_zone name` (server and location).
 bool status_zone(const Directive& d, std::string& zone);
 
