@@ -4,7 +4,11 @@
 #include <charconv>
 #include <stdexcept>
 
+#include "scaling/aws_provider.h"
+#include "scaling/digitalocean_provider.h"
+#include "scaling/docker_provider.h"
 #include "scaling/exec_provider.h"
+#include "scaling/kubernetes_provider.h"
 #include "scaling/local_provider.h"
 #include "scaling/webhook_provider.h"
 
@@ -30,6 +34,10 @@ std::unique_ptr<Provider> make_provider(const ProviderSpec& spec, const Provider
   if (spec.type == "local") return make_local_provider(spec, context);
   if (spec.type == "exec") return make_exec_provider(spec, context);
   if (spec.type == "webhook") return make_webhook_provider(spec, context);
+  if (spec.type == "kubernetes") return make_kubernetes_provider(spec, context);
+  if (spec.type == "docker") return make_docker_provider(spec, context);
+  if (spec.type == "aws") return make_aws_provider(spec, context);
+  if (spec.type == "digitalocean") return make_digitalocean_provider(spec, context);
   throw std::invalid_argument("unknown provider \"" + spec.type + "\"");
 }
 
