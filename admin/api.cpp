@@ -176,6 +176,7 @@ json::object peer_json(const GroupMembership::Server& s, AdminState& st) {
   o["response_time"] = static_cast<std::uint64_t>(stats.latency.mean() / 1000.0);
   // tidegate's additions.
   o["tunnels"] = p.tunnels();
+  o["websocket_messages"] = p.ws_messages();  // tidegate: through its tunnels, both ways
   o["drained"] = p.draining() && p.active() == 0 && p.tunnels() == 0;
   if (auto since = p.draining_since()) o["draining_since"] = iso_time(wall(*since));
   o["windows"] = windows_json(st.metrics->server(p.id()));

@@ -227,6 +227,14 @@ class Peer {
   std::int64_t tunnels() const noexcept { return tunnels_.load(std::memory_order_relaxed); }
   void tunnel_opened() noexcept { tunnels_.fetch_add(1, std::memory_order_relaxed); }
   void tunnel_closed() noexcept { tunnels_.fetch_sub(1, std::memory_order_relaxed); }
+  /// WebSocket messages through this server's tunnels, both directions (tunnels add
+  /// them per read, not per message); the autoscaler's `ws_messages` rate.
+  std::uint64_t ws_messages() const noexcept {
+    return ws_messages_.load(std::memory_order_relaxed);
+  }
+  void add_ws_messages(std::uint64_t n) noexcept {
+    ws_messages_.fetch_add(n, std::memory_order_relaxed);
+  }
 
   /// drain_timeout (tidegate extension): how long tunnels may stay open on this server
   /// once it drains; zero = no limit. Starts as ServerConfig::drain_timeout; a reload
@@ -353,6 +361,7 @@ class Peer {
   std::atomic<std::int64_t> started_{kNotRunning};  ///< slow-start ramp start
   std::atomic<std::int64_t> draining_since_;
   std::atomic<std::int64_t> tunnels_{0};
+  std::atomic<std::uint64_t> ws_messages_{0};
   std::atomic<std::int64_t> drain_timeout_ms_;
   std::atomic<std::uint64_t> unavail_{0};
 

@@ -93,6 +93,7 @@ void ClientSession::run_tunnel() {
     }
     if (t.websocket) {
       t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(first.data()), first.size());
+      if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
     }
     Socket& to = dir == kToClient ? client_ : t.upstream;
     asio::async_write(
@@ -154,7 +155,10 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
     return;
   }
   arm(t.idle_timeout);
-  if (t.websocket) t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
+  if (t.websocket) {
+    t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
+    if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
+  }
   const size_t written = to.write_some(asio::buffer(buf.get(), n), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     t.cut = true;

@@ -20,6 +20,8 @@ void FrameBoundary::feed(const unsigned char* p, std::size_t n) noexcept {
       need_ = 2 + (len7 == 126 ? 2 : len7 == 127 ? 8 : 0) + ((head_[1] & 0x80) ? 4 : 0);
     }
     if (have_ >= 2 && have_ == need_) {
+      // FIN set on a data or continuation frame (opcodes 0-7; 8-15 are control).
+      if ((head_[0] & 0x80) && (head_[0] & 0x08) == 0) ++messages_;
       const unsigned len7 = head_[1] & 0x7f;
       std::uint64_t len = len7;
       if (len7 == 126) {

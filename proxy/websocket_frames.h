@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace tg::proxy {
 
@@ -16,12 +17,17 @@ class FrameBoundary {
   void feed(const unsigned char* p, std::size_t n) noexcept;
   /// True when the bytes fed so far end exactly at the end of a frame.
   bool at_boundary() const noexcept { return have_ == 0 && payload_left_ == 0; }
+  /// Messages whose last frame's head was fed since the previous call (a data frame
+  /// with FIN: a whole message, or the end of a fragmented one; control frames are not
+  /// messages). What the autoscaler's `ws_messages` metric counts.
+  std::uint32_t take_messages() noexcept { return std::exchange(messages_, 0); }
 
  private:
   unsigned char head_[14] = {};
   std::size_t have_ = 0;  ///< header bytes collected
   std::size_t need_ = 2;  ///< header length once known
   std::uint64_t payload_left_ = 0;
+  std::uint32_t messages_ = 0;
 };
 
 /// A close frame with `code` and `reason` (reason at most 123 bytes). Frames a

@@ -88,9 +88,17 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
 /// and the latest answers of the external queries.
 class GroupScaler::Metrics : public MetricSource {
  public:
+  /// `ready`: the servers that count; `instances`: what per-server values divide by
+  /// (ready servers, or a capacity provider's ready instances behind one address).
   Metrics(const balancing::MetricsCollector& collector, const GroupMembership& group,
-          std::vector<std::uint64_t> ready, const std::vector<External>& external)
-      : collector_(collector), group_(group), ready_(std::move(ready)), external_(external) {}
+          std::vector<std::uint64_t> ready, int instances,
+          const std::map<std::uint64_t, double>& ws_rates, const std::vector<External>& external)
+      : collector_(collector),
+        group_(group),
+        ready_(std::move(ready)),
+        instances_(instances),
+        ws_rates_(ws_rates),
+        external_(external) {}
 
   std::optional<double> value(const MetricRef& m) const override {
     if (m.kind == MetricKind::kExternal) {
@@ -100,14 +108,16 @@ class GroupScaler::Metrics : public MetricSource {
       return std::nullopt;
     }
     const bool additive = m.kind == MetricKind::kRps || m.kind == MetricKind::kActive ||
-                          m.kind == MetricKind::kTunnels || m.kind == MetricKind::kConnects;
+                          m.kind == MetricKind::kTunnels || m.kind == MetricKind::kConnects ||
+                          m.kind == MetricKind::kWsMessages;
     if (m.per_server && additive) {
-      if (ready_.empty()) return std::nullopt;
+      if (ready_.empty() || instances_ <= 0) return std::nullopt;
       double sum = 0;
       for (const auto id : ready_) sum += server_value(m.kind, id);
-      return sum / static_cast<double>(ready_.size());
+      return sum / static_cast<double>(instances_);
     }
-    if (m.kind == MetricKind::kActive || m.kind == MetricKind::kTunnels) {
+    if (m.kind == MetricKind::kActive || m.kind == MetricKind::kTunnels ||
+        m.kind == MetricKind::kWsMessages) {
       double sum = 0;
       for (const auto& s : group_.servers()) sum += server_value(m.kind, s.peer->id());
       return sum;
@@ -140,6 +150,10 @@ class GroupScaler::Metrics : public MetricSource {
       return s ? static_cast<double>(s->peer->active() + s->peer->tunnels()) : 0.0;
     }
     if (kind == MetricKind::kTunnels) return s ? static_cast<double>(s->peer->tunnels()) : 0.0;
+    if (kind == MetricKind::kWsMessages) {
+      const auto it = ws_rates_.find(id);
+      return it == ws_rates_.end() ? 0.0 : it->second;
+    }
     const auto* windows = collector_.server(id);
     if (!windows) return 0;
     const auto w = windows->window(StatsWindows::k10s);
@@ -149,6 +163,8 @@ class GroupScaler::Metrics : public MetricSource {
   const balancing::MetricsCollector& collector_;
   const GroupMembership& group_;
   std::vector<std::uint64_t> ready_;
+  int instances_;
+  const std::map<std::uint64_t, double>& ws_rates_;
   const std::vector<External>& external_;
 };
 
@@ -199,34 +215,11 @@ void GroupScaler::schedule_tick() {
   });
 }
 
-Observation GroupScaler::observe(TimePoint now, const Metrics& metrics) {
-  Observation o;
-  o.now = now;
-  o.metrics = &metrics;
-  for (const auto& s : group_.membership->servers()) {
-    if (s.peer->draining() || s.peer->down()) continue;
-    ++o.current;
-  }
-  o.current += adding_;
-  return o;
+bool GroupScaler::capacity() const {
+  return provider_->kind() == Provider::Kind::kCapacity;
 }
 
-void GroupScaler::tick() {
-  const TimePoint now = Clock::now();
-  poll_external();
-  for (const auto* action : schedules_->due(
-           std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()))) {
-    engine_->apply_schedule(*action);
-    record({std::chrono::system_clock::now(),
-            "schedule",
-            0,
-            0,
-            "schedule",
-            "scheduled action \"" + action->cron + "\" (" + action->tz + "): min " +
-                std::to_string(engine_->min()) + ", max " + std::to_string(engine_->max()) +
-                (action->desired ? ", desired " + std::to_string(*action->desired) : ""),
-            {}});
-  }
+std::vector<std::uint64_t> GroupScaler::ready_servers(TimePoint now) {
   // Servers that count: up, not draining, and warm.
   std::vector<std::uint64_t> ready;
   std::map<std::uint64_t, TimePoint> seen;
@@ -239,9 +232,69 @@ void GroupScaler::tick() {
     if (now - since >= group_.spec.warmup) ready.push_back(p.id());
   }
   up_since_ = std::move(seen);
-  const Metrics metrics(collector_, *group_.membership, ready, external_);
-  Observation o = observe(now, metrics);
-  o.ready = static_cast<int>(ready.size());
+  return ready;
+}
+
+void GroupScaler::sample_websocket_messages(TimePoint now) {
+  // Each server's message counter over the last 10 s (the windows' span for rates).
+  std::map<std::uint64_t, double> rates;
+  std::map<std::uint64_t, std::deque<std::pair<TimePoint, std::uint64_t>>> samples;
+  for (const auto& s : group_.membership->servers()) {
+    auto& q = samples[s.peer->id()];
+    if (auto it = ws_samples_.find(s.peer->id()); it != ws_samples_.end())
+      q = std::move(it->second);
+    q.emplace_back(now, s.peer->ws_messages());
+    while (q.size() > 2 && now - q[1].first >= StatsWindows::k10s) q.pop_front();
+    const double span = std::chrono::duration<double>(q.back().first - q.front().first).count();
+    if (span > 0) {
+      rates[s.peer->id()] = static_cast<double>(q.back().second - q.front().second) / span;
+    }
+  }
+  ws_samples_ = std::move(samples);
+  ws_rates_ = std::move(rates);
+}
+
+void GroupScaler::fire_schedules() {
+  const auto wall = std::chrono::system_clock::now();
+  for (const auto* action : schedules_->due(std::chrono::floor<std::chrono::seconds>(wall))) {
+    engine_->apply_schedule(*action);
+    record({wall,
+            "schedule",
+            0,
+            0,
+            "schedule",
+            "scheduled action \"" + action->cron + "\" (" + action->tz + "): min " +
+                std::to_string(engine_->min()) + ", max " + std::to_string(engine_->max()) +
+                (action->desired ? ", desired " + std::to_string(*action->desired) : ""),
+            {}});
+  }
+}
+
+void GroupScaler::tick() {
+  const TimePoint now = Clock::now();
+  poll_external();
+  fire_schedules();
+  sample_websocket_messages(now);
+  const std::vector<std::uint64_t> ready = ready_servers(now);
+  Observation o;
+  o.now = now;
+  if (capacity()) {
+    // N instances behind one address: they serve while its server is up.
+    const int instances =
+        static_cast<int>(std::count_if(managed_.begin(), managed_.end(), [](const Managed& m) {
+          return m.state != Managed::State::kDeleting;
+        }));
+    o.current = instances + adding_;
+    o.ready = ready.empty() ? 0 : instances;
+  } else {
+    for (const auto& s : group_.membership->servers()) {
+      if (!s.peer->draining() && !s.peer->down()) ++o.current;
+    }
+    o.current += adding_;
+    o.ready = static_cast<int>(ready.size());
+  }
+  const Metrics metrics(collector_, *group_.membership, ready, o.ready, ws_rates_, external_);
+  o.metrics = &metrics;
   const Decision d = engine_->evaluate(o);
   last_ = d;
   for (const auto& w : d.warnings) {
@@ -256,6 +309,14 @@ void GroupScaler::tick() {
   }
   // Reconcile every minute, and until the first list() answered.
   if (!busy_ && (!reconciled_ || now >= next_reconcile_) && now >= retry_at_) reconcile();
+}
+
+void GroupScaler::release_server(std::uint64_t server, const Managed& leaving) {
+  // A capacity provider's instances share one server: it leaves with the last of them.
+  for (const auto& m : managed_) {
+    if (&m != &leaving && m.server == server && m.state != Managed::State::kDeleting) return;
+  }
+  group_.membership->remove(server);
 }
 
 void GroupScaler::note_decision(const Decision& d) {
@@ -360,6 +421,17 @@ void GroupScaler::join(const Instance& instance, TimePoint now) {
 }
 
 void GroupScaler::scale_in(int n, TimePoint now) {
+  if (capacity()) {
+    // The platform routes behind one address: nothing to drain, the count goes down.
+    int chosen = 0;
+    for (auto it = managed_.rbegin(); it != managed_.rend() && chosen < n; ++it) {
+      if (it->state != Managed::State::kServing) continue;
+      it->state = Managed::State::kDeleting;
+      ++chosen;
+    }
+    delete_next();
+    return;
+  }
   // Victims: the provider's serving instances with the fewest active requests and
   // tunnels; the newest first on a tie (they have the fewest sticky clients).
   std::vector<Managed*> candidates;
@@ -446,6 +518,11 @@ void GroupScaler::delete_next() {
       return;
     }
     provider_succeeded();
+    for (const auto& m : managed_) {
+      const bool gone = m.state == Managed::State::kDeleting &&
+                        std::find(batch.begin(), batch.end(), m.instance) != batch.end();
+      if (gone && capacity()) release_server(m.server, m);
+    }
     std::erase_if(managed_, [&](const Managed& m) {
       return m.state == Managed::State::kDeleting &&
              std::find(batch.begin(), batch.end(), m.instance) != batch.end();
@@ -482,7 +559,7 @@ void GroupScaler::reconcile() {
     for (auto& m : managed_) {
       if (m.state == Managed::State::kDeleting) continue;
       if (std::find(listed.begin(), listed.end(), m.instance) != listed.end()) continue;
-      group_.membership->remove(m.server);
+      release_server(m.server, m);
       record({std::chrono::system_clock::now(),
               "instance",
               0,
@@ -506,10 +583,10 @@ void GroupScaler::reconcile() {
 void GroupScaler::provider_failed(const std::string& call, const ProviderError& e) {
   // A request the provider calls wrong (not retryable) may still be fixed by its
   // operator: it is tried again, at the longest interval.
-  backoff_ = !e.retryable ? kMaxBackoff
-                          : std::min<std::chrono::seconds>(
-                                kMaxBackoff,
-                                backoff_.count() == 0 ? std::chrono::seconds(1) : backoff_ * 2);
+  backoff_ = !e.retryable
+                 ? kMaxBackoff
+                 : std::min<std::chrono::seconds>(
+                       kMaxBackoff, backoff_.count() == 0 ? std::chrono::seconds(1) : backoff_ * 2);
   retry_at_ = Clock::now() + backoff_;
   record({std::chrono::system_clock::now(),
           "provider_error",

@@ -57,7 +57,13 @@ class GroupScaler {
 
   void schedule_tick();
   void tick();
-  Observation observe(TimePoint now, const Metrics& metrics);
+  /// A capacity provider (one address, a count behind it).
+  bool capacity() const;
+  std::vector<std::uint64_t> ready_servers(TimePoint now);
+  void sample_websocket_messages(TimePoint now);
+  void fire_schedules();
+  /// Takes `server` out of the group unless another instance still uses it.
+  void release_server(std::uint64_t server, const Managed& leaving);
   void act(const Decision& d, TimePoint now);
   void scale_out(int n);
   void scale_in(int n, TimePoint now);
@@ -81,9 +87,12 @@ class GroupScaler {
   boost::asio::steady_timer timer_;
   std::vector<Managed> managed_;
   std::map<std::uint64_t, TimePoint> up_since_;  ///< server id -> first seen up (warm-up)
-  bool busy_ = false;                            ///< a provider call is in flight
-  int adding_ = 0;                               ///< instances an add() in flight will bring
-  bool reconciled_ = false;                      ///< the first list() answered (no action before)
+  /// Each server's (time, WebSocket messages) over the last 10 s, and the rates.
+  std::map<std::uint64_t, std::deque<std::pair<TimePoint, std::uint64_t>>> ws_samples_;
+  std::map<std::uint64_t, double> ws_rates_;
+  bool busy_ = false;        ///< a provider call is in flight
+  int adding_ = 0;           ///< instances an add() in flight will bring
+  bool reconciled_ = false;  ///< the first list() answered (no action before)
   TimePoint next_reconcile_{};
   TimePoint retry_at_{};  ///< after a provider failure, no call before this
   std::chrono::seconds backoff_{0};

@@ -88,16 +88,17 @@ MetricRef metric_ref(const Directive& d, const std::string& text, const Autoscal
       {"p99", MetricKind::kP99},
       {"error_rate", MetricKind::kErrorRate},
       {"connects", MetricKind::kConnects},
+      {"ws_messages", MetricKind::kWsMessages},
   };
   for (const auto& [name, kind] : kNames) {
     if (base != name) continue;
     m.kind = kind;
     const bool additive = kind == MetricKind::kRps || kind == MetricKind::kActive ||
-                          kind == MetricKind::kTunnels || kind == MetricKind::kConnects;
+                          kind == MetricKind::kTunnels || kind == MetricKind::kConnects ||
+                          kind == MetricKind::kWsMessages;
     if (m.per_server && !additive) fail(d, "metric \"" + text + "\" is group-wide only");
     return m;
   }
-  if (base == "ws_messages") fail(d, "metric \"ws_messages\" is not supported yet");
   for (const auto& e : spec.metrics) {
     if (e.name == text) {
       m.kind = MetricKind::kExternal;

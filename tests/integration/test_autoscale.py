@@ -94,7 +94,9 @@ class Load:
             t.join(10)
 
 
-class AutoscaleTest(IntegrationTest):
+class AutoscaleBase(IntegrationTest):
+    """Helpers: the group's autoscale status and servers through the API."""
+
     def setUp(self):
         if is_nginx():
             self.skipTest("autoscale is tidegate's")
@@ -119,6 +121,8 @@ class AutoscaleTest(IntegrationTest):
     def up_servers(self):
         return [p for p in self.servers() if p["state"] == "up"]
 
+
+class AutoscaleTest(AutoscaleBase):
     def test_load_scales_out_then_in_with_zero_failed_requests(self):
         px = self.proxy(fill(CONF, PORT=self.port, PROVIDER=LOCAL, MIN=1))
         # min 1: the first instance is started, checked, then serves.
@@ -237,6 +241,78 @@ esac
             calls = f.read().split("\n")
         self.assertEqual(len([c for c in calls if c.startswith("add")]), 3, calls)
         self.assertEqual(self.status()["instances"][0]["address"], "127.0.0.1:%d" % backend_port)
+
+
+WS_CONF = """
+worker_processes 1;
+http {
+    map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+    access_log off;
+    upstream app {
+        zone app 64k;
+        least_conn;
+        autoscale {
+            provider @PROVIDER@;
+            min 1;
+            max 2;
+            interval 200ms;
+            scale_out tunnels_per_server > 2;
+            scale_out ws_messages > 1000000;
+            scale_in tunnels_per_server < 2 for=1s;
+            cooldown out=1s in=1s;
+            drain_timeout 2s;
+        }
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /api { api write=on; }
+        location / {
+            proxy_pass http://app;
+            proxy_http_version 1.1;
+            proxy_set_header Upgrade $http_upgrade;
+            proxy_set_header Connection $connection_upgrade;
+            health_check interval=200ms passes=1 fails=2 uri=/health;
+        }
+    }
+}
+"""
+
+
+class AutoscaleWebSocketTest(AutoscaleBase):
+    def test_tunnels_scale_out_and_a_drained_instance_closes_them_with_1001(self):
+        from tests.support.ws_backends import WsClient, _loop
+        px = self.proxy(fill(WS_CONF, PORT=self.port, PROVIDER=LOCAL))
+        self.wait_for("the first instance", lambda: len(self.up_servers()) == 1, 15, px)
+        first = self.up_servers()[0]["server"].split(":")[1]
+        clients = [WsClient.connect(self.port, "/ws") for _ in range(3)]
+        for c in clients:
+            self.addCleanup(lambda c=c: _loop().call_soon_threadsafe(c.ws.transport.abort))
+            self.assertEqual(c.echo("hi"), first + ": hi")
+        # WebSocket messages are counted per server (both directions) and read by policies.
+        self.wait_for("ws_messages in the decision", lambda: self.status()["decision"]["values"].get("ws_messages", 0) > 0, 5, px)
+        self.assertGreaterEqual(self.servers()[0]["websocket_messages"], 6)
+        # 3 tunnels on one server > 2: a second instance.
+        self.wait_for("scale-out to 2", lambda: len(self.up_servers()) == 2, 20, px)
+        second = [p["server"].split(":")[1] for p in self.up_servers() if p["server"].split(":")[1] != first][0]
+        newcomer = WsClient.connect(self.port, "/ws")
+        self.addCleanup(lambda: _loop().call_soon_threadsafe(newcomer.ws.transport.abort))
+        self.assertEqual(newcomer.echo("x"), second + ": x")  # least_conn: the empty one
+        # Two leave the first: 1 tunnel each, < 2 per server: scale in. The victims tie
+        # on load; the newest goes, and its tunnel is closed with 1001 at drain_timeout.
+        clients[0].close()
+        clients[1].close()
+        code, reason = newcomer.wait_close_frame(timeout=15)
+        self.assertEqual((code, reason), (1001, "server draining"))
+        again = WsClient.connect(self.port, "/ws")
+        self.addCleanup(lambda: _loop().call_soon_threadsafe(again.ws.transport.abort))
+        self.assertEqual(again.echo("back"), first + ": back")
+        self.assertEqual(clients[2].echo("still"), first + ": still")
+        self.wait_for("the drained instance deleted", lambda: len(self.status()["instances"]) == 1, 10, px)
+        # Its tunnel was cut at drain_timeout, so it left the group drained.
+        causes = [e["cause"] for e in self.status()["events"]]
+        self.assertIn("drained", causes)
+        for c in (clients[2], again):
+            c.close()
 
 
 class AutoscaleConfTest(unittest.TestCase):

@@ -59,6 +59,21 @@ TEST(FrameBoundary, ByteByByteAcrossSeveralFrames) {
   EXPECT_EQ(boundaries, 3u);
 }
 
+TEST(FrameBoundary, CountsMessagesNotControlFramesOrFragments) {
+  FrameBoundary b;
+  std::string fragmented = frame(0x1, 4, true);
+  fragmented[0] = 0x01;  // text without FIN: the first fragment
+  std::string middle = frame(0x0, 2, true);
+  middle[0] = 0x00;  // continuation without FIN
+  const std::string stream = frame(0x1, 3, true) + frame(0x9, 0, true) + fragmented + middle +
+                             frame(0xA, 0, true) + frame(0x0, 5, true) + frame(0x2, 70000, false) +
+                             frame(0x8, 2, true);
+  // Byte by byte: heads split across feeds count once, when complete.
+  for (char c : stream) feed(b, std::string(1, c));
+  EXPECT_EQ(b.take_messages(), 3u);  // text, the fragmented text, binary
+  EXPECT_EQ(b.take_messages(), 0u);
+}
+
 TEST(FrameBoundary, MidHeaderIsNotABoundary) {
   FrameBoundary b;
   feed(b, frame(0x2, 1000, true).substr(0, 3));  // opcode, length marker, half the length
