@@ -37,7 +37,7 @@ canvas { vertical-align: middle; }
 <main>
 <div id="upstreams"></div>
 <section><h2>Server zones</h2><table id="zones"><thead><tr><th>zone</th><th>processing</th><th>requests</th><th>2xx</th><th>4xx</th><th>5xx</th><th>sent</th><th>received</th></tr></thead><tbody></tbody></table></section>
-<section id="scaling"><h2>Scaling events</h2><div id="events" class="muted" style="padding:8px 12px">No autoscaler is configured.</div></section>
+<section id="scaling"><h2>Autoscaling</h2><div id="events" class="muted" style="padding:8px 12px">No autoscaler is configured.</div></section>
 </main>
 <script>
 "use strict";
@@ -138,7 +138,30 @@ function upstreamSection(name, u) {
       "req/s", "p95 ms (1m)", "errors (1m)", "requests", "last 5 min", ""].map(t => el("th", {}, t)))), body));
 }
 
+// The autoscaler: per group its counts, last decision and latest events (newest first).
+function scalingSection(name, g) {
+  const d = g.decision || {};
+  const rows = (g.events || []).slice(-15).reverse().map(e => el("tr", { class: "event " + e.kind },
+    el("td", {}, e.time.slice(11, 19)), el("td", {}, e.kind),
+    el("td", {}, e.from === undefined ? "" : `${e.from} → ${e.to}`), el("td", {}, e.cause),
+    el("td", { style: "text-align:left;white-space:normal" }, e.message)));
+  return el("div", { "data-autoscale": name, style: "padding:6px 12px" },
+    el("div", {}, el("b", {}, name), ` · ${g.provider}${g.dry_run ? " (dry run)" : ""} · `,
+      el("span", { class: "counts" }, `current ${g.current}, desired ${g.desired}, min ${g.min}, max ${g.max}`),
+      ` · ${(g.instances || []).length} instances · `, el("span", { class: "reason muted" }, d.reason || "")),
+    el("table", {}, el("thead", {}, el("tr", {}, ...["time (UTC)", "event", "count", "cause", "detail"]
+      .map(t => el("th", {}, t)))), el("tbody", {}, ...rows)));
+}
+async function refreshScaling() {
+  const res = await fetch(`${api}/tidegate/autoscale`).catch(() => null);
+  if (!res || !res.ok) return;
+  const groups = Object.entries(await res.json());
+  if (!groups.length) return;
+  document.getElementById("events").replaceChildren(...groups.map(([n, g]) => scalingSection(n, g)));
+  document.getElementById("events").classList.remove("muted");
+}
 async function refresh() {
+  refreshScaling();
   try {
     const [ups, conns, zones] = await Promise.all([
       fetch(`${api}/http/upstreams`).then(r => r.json()),

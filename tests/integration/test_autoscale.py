@@ -332,6 +332,13 @@ class AutoscaleConfTest(unittest.TestCase):
         self.assertNotEqual(rc, 0, out)
         self.assertIn("[emerg] " + expected.replace("@FILE@", path), out)
 
+    def test_the_demo_conf_passes(self):
+        if is_nginx():
+            self.skipTest("autoscale is tidegate's")
+        rc, out, err = run_cli(["-t", "-p", str(REPO_ROOT) + "/", "-c", "conf/examples/autoscale.conf"])
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("test is successful", err)
+
     def test_errors_name_the_line(self):
         ok = '            provider local "command=/bin/true {port}";\n            max 3;\n'
         self.check(ok + "            scale_out rps_per_server >> 300;", 'invalid comparison ">>" (>, >=, < or <=) in @FILE@:8')

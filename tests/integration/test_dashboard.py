@@ -325,3 +325,58 @@ http {
 
 if __name__ == "__main__":
     unittest.main()
+
+
+AUTOSCALE_CONF = """
+http {
+    access_log off;
+    upstream app {
+        zone app 64k;
+        autoscale {
+            provider local "command=/usr/bin/python3 @BACKEND@ {port}";
+            min 2;
+            max 4;
+            interval 200ms;
+            scale_out rps_per_server > 1000;
+        }
+    }
+    server {
+        listen 127.0.0.1:@PORT@;
+        location /api { api write=on; }
+        location = /dashboard.html { dashboard; }
+        location = /favicon.ico { return 204; }
+        location / { proxy_pass http://app; health_check interval=200ms passes=1 uri=/health; }
+    }
+}
+"""
+
+
+class DashboardAutoscaleTest(DashboardBase):
+    def test_the_autoscaling_panel_shows_counts_decision_and_events(self):
+        port = free_port()
+        self.proxy(fill(AUTOSCALE_CONF, PORT=port,
+                        BACKEND=str(REPO_ROOT / "conf" / "examples" / "demo_backend.py")))
+        driver = self.browser()
+        self.open_dashboard(driver, port)
+
+        def panel():
+            return driver.execute_script("""
+                const g = document.querySelector('[data-autoscale="app"]');
+                if (!g) return null;
+                return { counts: g.querySelector(".counts").textContent,
+                         reason: g.querySelector(".reason").textContent,
+                         events: Array.from(g.querySelectorAll("tr.event")).map(tr =>
+                           Array.from(tr.children).map(td => td.textContent)) };
+            """)
+        # min 2: two instances started and checked, then serving.
+        shown = wait_until(lambda: (lambda p: p if p and p["counts"].startswith("current 2,") and
+                                    any(e[1] == "instance" for e in p["events"]) else None)(panel()),
+                           20, what="the panel showing 2 instances")
+        self.assertEqual(shown["counts"], "current 2, desired 2, min 2, max 4")
+        outs = [e for e in shown["events"] if e[1] == "scale_out"]
+        self.assertEqual(outs[0][2:4], ["0 → 2", "min"])
+        self.assertEqual(outs[0][4], "below min 2")
+        wait_until(lambda: len([r for r in self.rows(driver).values() if r["state"] == "up"]) == 2,
+                   20, what="two server rows up")
+        self.save_screenshot(driver, "dashboard-autoscale.png")
+        self.assertEqual(self.console_errors(driver), [])
