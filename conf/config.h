@@ -40,6 +40,9 @@ struct ListenConfig {
   std::string text;  ///< as written, for messages
   bool default_server = false;
   int backlog = 511;
+  /// A socket option was written (backlog=, rcvbuf=, reuseport, ...): nginx allows
+  /// them on one `listen` per address only.
+  bool options_set = false;
   SourceLocation where;
 };
 

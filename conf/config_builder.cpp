@@ -247,6 +247,31 @@ class Builder {
       if (d.name == "server") server_block(d, settings, header_defaults);
     }
     if (!unknown_variable_.empty()) throw ConfError(unknown_variable_);
+    conflicting_server_names();
+  }
+
+  /// nginx's [warn] for an exact name (or "", a server without server_name) that an
+  /// earlier server on the same address already has: requests go to the earlier one.
+  void conflicting_server_names() {
+    std::set<std::pair<std::string, std::string>> seen;  // (address, name)
+    for (const auto& s : cfg_.http.servers) {
+      std::vector<std::string> names = s.names.exact;
+      if (names.empty() && s.names.leading.empty() && s.names.trailing.empty() &&
+          s.names.regex.empty()) {
+        names.push_back("");
+      }
+      std::set<std::string> own;  // one server may list a name twice and listen twice
+      for (const auto& l : s.listen) {
+        const std::string addr = endpoint_text(l.endpoint);
+        for (const auto& name : names) {
+          if (!own.insert(addr + " " + name).second) continue;
+          if (!seen.insert({addr, name}).second) {
+            cfg_.warnings.push_back("conflicting server name \"" + name + "\" on " + addr +
+                                    ", ignored");
+          }
+        }
+      }
+    }
   }
 
   /// nginx's implicit proxy_set_header entries, added unless the level overrides them.
@@ -606,7 +631,8 @@ class Builder {
       s.listen.push_back(l);
     }
     for (const auto& d : sd.block) {
-      if (d.name == "location") s.locations.push_back(location_block(d, s.settings, nullptr));
+      if (d.name == "location")
+        add_location(s.locations, location_block(d, s.settings, nullptr), d);
     }
     cfg_.http.servers.push_back(std::move(s));
   }
@@ -628,18 +654,60 @@ class Builder {
         if (!parse_int(a.substr(8), l.backlog) || l.backlog == 0) {
           fail(d, "invalid backlog \"" + a + "\"");
         }
+        l.options_set = true;
       } else if (a == "reuseport" || a == "bind" || a == "deferred" ||
                  a.rfind("so_keepalive=", 0) == 0 || a.rfind("ipv6only=", 0) == 0 ||
                  a.rfind("fastopen=", 0) == 0 || a.rfind("rcvbuf=", 0) == 0 ||
                  a.rfind("sndbuf=", 0) == 0) {
         // tidegate always uses one SO_REUSEPORT socket per worker; the rest are kernel tuning.
+        l.options_set = true;
       } else if (a == "ssl" || a == "http2" || a == "quic" || a == "proxy_protocol") {
         fail(d, "the \"" + a + "\" parameter of the \"listen\" directive is not supported yet");
       } else {
         fail(d, "invalid parameter \"" + a + "\"");
       }
     }
+    listen_conflicts(d, s, l);
     s.listen.push_back(l);
+  }
+
+  /// nginx's ngx_http_add_addresses checks, made as each `listen` is read: one address
+  /// twice in a server, two default servers for an address, socket options written on
+  /// two of its `listen`s.
+  void listen_conflicts(const Directive& d, const ServerBlock& s, const ListenConfig& l) {
+    const std::string addr = endpoint_text(l.endpoint);
+    for (const auto& other : s.listen) {
+      if (other.endpoint == l.endpoint) fail(d, "a duplicate listen " + addr);
+    }
+    for (const auto& server : cfg_.http.servers) {
+      for (const auto& other : server.listen) {
+        if (other.endpoint != l.endpoint) continue;
+        if (l.default_server && other.default_server) {
+          fail(d, "a duplicate default server for " + addr);
+        }
+        if (l.options_set && other.options_set) fail(d, "duplicate listen options for " + addr);
+      }
+    }
+  }
+
+  /// nginx's ngx_http_init_locations: two exact, or two prefix (with or without `^~`),
+  /// locations of one name at one level are an error, named at the later one; regex and
+  /// named locations may repeat.
+  static void add_location(std::vector<std::unique_ptr<Location>>& siblings,
+                           std::unique_ptr<Location> loc, const Directive& d) {
+    const auto kind = [](Location::Match m) {
+      if (m == Location::Match::kExact) return 1;
+      if (m == Location::Match::kPrefix || m == Location::Match::kPrefixNoRegex) return 2;
+      return 0;
+    };
+    if (kind(loc->match) != 0) {
+      for (const auto& other : siblings) {
+        if (kind(other->match) == kind(loc->match) && other->pattern == loc->pattern) {
+          fail(d, "duplicate location \"" + loc->pattern + "\"");
+        }
+      }
+    }
+    siblings.push_back(std::move(loc));
   }
 
   void server_name(const Directive& d, ServerNames& names) {
@@ -766,7 +834,7 @@ class Builder {
     }
     for (const auto& d : ld.block) {
       if (d.name == "location") {
-        loc->children.push_back(location_block(d, loc->settings, loc.get()));
+        add_location(loc->children, location_block(d, loc->settings, loc.get()), d);
       }
     }
     return loc;

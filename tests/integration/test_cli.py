@@ -126,6 +126,28 @@ class CliTest(unittest.TestCase):
             ("unexpected end of file",
              "http {\n    server {\n        listen 127.0.0.1:%d;\n" % port,
              None, 'unexpected end of file, expecting "}"'),
+            # nginx's conflicts between listen and location lines, named at the later one
+            ("the same listen twice in a server",
+             "http {\n    server {\n        listen 127.0.0.1:%d;\n        listen 127.0.0.1:%d;  # 2\n"
+             "    }\n}\n" % (port, port),
+             "# 2", "a duplicate listen 127.0.0.1:%d" % port),
+            ("two default servers",
+             "http {\n    server { listen 127.0.0.1:%d default_server; }\n"
+             "    server { listen 127.0.0.1:%d default_server; }  # 2\n}\n" % (port, port),
+             "# 2", "a duplicate default server for 127.0.0.1:%d" % port),
+            ("socket options on two listens of an address",
+             "http {\n    server { listen 127.0.0.1:%d backlog=10; }\n"
+             "    server { listen 127.0.0.1:%d rcvbuf=64k; }  # 2\n}\n" % (port, port),
+             "# 2", "duplicate listen options for 127.0.0.1:%d" % port),
+            ("two prefix locations of one name",
+             "http {\n    server {\n        listen 127.0.0.1:%d;\n        location ^~ /a { return 200; }\n"
+             "        location /a { return 204; }  # 2\n    }\n}\n" % port,
+             "# 2", 'duplicate location "/a"'),
+            ("two exact nested locations of one name",
+             "http {\n    server {\n        listen 127.0.0.1:%d;\n        location /a {\n"
+             "            location = /a/b { return 200; }\n            location = /a/b { return 204; }  # 2\n"
+             "        }\n    }\n}\n" % port,
+             "# 2", 'duplicate location "/a/b"'),
         ]
         for name, text, needle, message in cases:
             with self.subTest(name):
@@ -140,6 +162,22 @@ class CliTest(unittest.TestCase):
                 self.assertIn("%s in %s:%d" % (message, conf, line), err)
                 self.assertIn("configuration file %s test failed" % conf, err)
                 self.assertNotIn("syntax is ok", err)
+
+    def test_t_accepts_what_nginx_accepts_on_one_address(self):
+        # Options on one listen only, an exact and a prefix location of one name,
+        # repeated regex and named locations; two servers without server_name on one
+        # address get nginx's warning.
+        conf, _ = self.write("ok.conf", """http {
+    server { listen 127.0.0.1:%(p)d backlog=10; location /a { return 200; } location = /a { return 204; }
+             location ~ ^/b { return 200; } location ~ ^/b { return 204; }
+             location @x { return 200; } location @x { return 204; } }
+    server { listen 127.0.0.1:%(p)d; }
+}
+""" % {"p": self.port})
+        rc, out, err = self.cli(conf, "-t")
+        self.assertEqual(rc, 0, err)
+        self.assertIn('[warn] conflicting server name "" on 127.0.0.1:%d, ignored' % self.port, err)
+        self.assertIn("test is successful", err)
 
     def test_t_empty_conf_fails(self):
         # nginx: an empty (or events-less) file is not a configuration.
