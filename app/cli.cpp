@@ -91,7 +91,8 @@ bool parse_command_line(int argc, char** argv, CommandLine& out, std::string& er
 
 std::string usage_text() {
   return "Usage: tidegate [-?hvVtTq] [-s signal] [-p prefix]\n"
-         "             [-e filename] [-c filename] [-g directives]\n\n"
+         "             [-e filename] [-c filename] [-g directives]\n"
+         "       tidegate simulate -c filename --trace load.csv [--out dir] (simulate -h)\n\n"
          "Options:\n"
          "  -?,-h         : this help\n"
          "  -v            : show version and exit\n"

@@ -24,6 +24,7 @@
 #include "app/cli.h"
 #include "app/conf_loading.h"
 #include "app/privileged_helper.h"
+#include "app/simulate_command.h"
 #include "common/error_log.h"
 #include "conf/config.h"
 #include "health/checker.h"
@@ -415,6 +416,8 @@ class Server {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "simulate")
+    return tg::app::run_simulate(argc - 1, argv + 1);
   app::CommandLine cli;
   std::string error;
   if (!app::parse_command_line(argc, argv, cli, error)) {

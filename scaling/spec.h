@@ -92,7 +92,9 @@ struct TargetPolicy {
   double target = 0;
   double tolerance = 0.1;
   bool predictive = false;
-  Seconds trend{30};   ///< how far back the trend is fitted
+  /// How far back the trend is fitted: 1.5 × `lead` unless given (shorter fits
+  /// extrapolate bursts over the whole start-up: `tidegate simulate` on a noisy trace).
+  Seconds trend{90};
   Seconds lead{60};    ///< how far ahead it is extrapolated (start-up time)
   double panic = 2.0;  ///< 0 = off
 };

@@ -223,6 +223,7 @@ void target_policy(const Directive& d, AutoscaleSpec& spec) {
   scaling::TargetPolicy t;
   t.metric = metric_ref(d, d.args[0], spec);
   if (!parse_value(d.args[1], t.target) || t.target <= 0) invalid(d, d.args[1]);
+  bool trend_given = false;
   for (size_t i = 2; i < d.args.size(); ++i) {
     const std::string& a = d.args[i];
     if (a == "predictive") {
@@ -239,6 +240,7 @@ void target_policy(const Directive& d, AutoscaleSpec& spec) {
       t.tolerance = pct / 100;
     } else if (key == "trend") {
       t.trend = seconds_value(d, a, value);
+      trend_given = true;
       if (t.trend.count() < 3) invalid(d, a);
     } else if (key == "lead") {
       t.lead = seconds_value(d, a, value);
@@ -252,6 +254,7 @@ void target_policy(const Directive& d, AutoscaleSpec& spec) {
       invalid(d, a);
     }
   }
+  if (!trend_given) t.trend = t.lead * 3 / 2;
   spec.targets.push_back(std::move(t));
 }
 

@@ -339,6 +339,28 @@ class AutoscaleConfTest(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertIn("test is successful", err)
 
+    def test_simulate_scores_a_trace_and_writes_ticks_and_a_chart(self):
+        if is_nginx():
+            self.skipTest("simulate is tidegate's")
+        out = tempfile.mkdtemp(prefix="tg-sim-")
+        self.addCleanup(lambda: os.system("rm -rf " + out))
+        rc, stdout, err = run_cli(["simulate", "-c", str(REPO_ROOT / "conf/examples/simulate_api.conf"),
+                                   "--trace", str(REPO_ROOT / "conf/examples/trace_spike.csv"),
+                                   "--out", out], timeout=60)
+        self.assertEqual(rc, 0, stdout + err)
+        text = stdout + err
+        self.assertRegex(text, r"deficit\s+\d+ instance-s")
+        self.assertRegex(text, r"instance-hours\s+\d+\.\d")
+        with open(os.path.join(out, "ticks.csv")) as f:
+            rows = f.read().splitlines()
+        self.assertGreater(len(rows), 8000)  # 2h20m at 1 s
+        with open(os.path.join(out, "chart.svg")) as f:
+            self.assertTrue(f.read().startswith("<svg"))
+        rc, stdout, err = run_cli(["simulate", "-c", str(REPO_ROOT / "conf/examples/quickstart.conf"),
+                                   "--trace", str(REPO_ROOT / "conf/examples/trace_spike.csv")])
+        self.assertEqual(rc, 1)
+        self.assertIn('no upstream with an "autoscale" block', stdout + err)
+
     def test_errors_name_the_line(self):
         ok = '            provider local "command=/bin/true {port}";\n            max 3;\n'
         self.check(ok + "            scale_out rps_per_server >> 300;", 'invalid comparison ">>" (>, >=, < or <=) in @FILE@:8')

@@ -76,12 +76,12 @@ TEST(Router, BacklogComesFromTheListenDirective) {
 }
 
 TEST(Router, DuplicateDefaultServerIsAnError) {
-  auto cfg = config_from(R"(http {
+  // The conf reports it where the second `listen` is read, as nginx.
+  try {
+    config_from(R"(http {
     server { listen 127.0.0.1:8081 default_server; server_name a; }
     server { listen 127.0.0.1:8081 default_server; server_name b; }
   })");
-  try {
-    group_listeners(*cfg);
     FAIL() << "expected a ConfError";
   } catch (const conf::ConfError& e) {
     EXPECT_EQ(std::string(e.what()),

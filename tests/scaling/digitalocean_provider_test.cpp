@@ -1,1 +1,487 @@
-// placeholder: being written
+// The digitalocean provider against a fake App Platform API on 127.0.0.1 run by the test
+// on the same io_context. The fake keeps an app spec and checks every request: the bearer
+// token, the method and path, and that a PUT sends back the whole spec as it was read
+// with only the service's instance_count changed (field order included). It answers
+// errors with DigitalOcean's {"id","message"} bodies.
+#include "scaling/digitalocean_provider.h"
+
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+namespace tg::scaling {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+struct Recorded {
+  std::string method, target, body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names as sent
+  std::string header(const std::string& name) const {        // any case
+    for (const auto& [k, v] : headers) {
+      if (lowercase(k) == name) return v;
+    }
+    return "(none)";
+  }
+  std::string exact_header(const std::string& name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return v;
+    }
+    return "(none)";
+  }
+};
+
+struct Reply {
+  int status = 200;
+  std::string body = "";
+  bool hang = false;  // read the request, never answer
+};
+
+// One request per connection, recorded and answered by `respond`.
+class TestServer {
+ public:
+  explicit TestServer(asio::io_context& io)
+      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
+    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
+      if (e) ADD_FAILURE() << "test server stopped by an exception";
+    });
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
+  }
+  std::function<Reply(const Recorded&)> respond;
+  std::vector<Recorded> requests;
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
+                     [](std::exception_ptr) {});  // a peer that goes away is not a failure
+    }
+  }
+
+  asio::awaitable<void> serve(tcp::socket socket) {
+    std::string buffer;
+    const std::size_t head_end = co_await asio::async_read_until(
+        socket, asio::dynamic_buffer(buffer), "\r\n\r\n", asio::use_awaitable);
+    Recorded r;
+    std::istringstream head(buffer.substr(0, head_end));
+    std::string line;
+    std::getline(head, line);
+    std::istringstream(line) >> r.method >> r.target;
+    std::size_t length = 0;
+    while (std::getline(head, line) && line != "\r") {
+      const auto colon = line.find(':');
+      const std::string name = line.substr(0, colon);
+      std::string value = line.substr(colon + 2, line.size() - colon - 3);  // drop ": ", \r
+      if (lowercase(name) == "content-length") length = std::stoul(value);
+      r.headers.emplace_back(name, value);
+    }
+    buffer.erase(0, head_end);
+    if (buffer.size() < length) {
+      co_await asio::async_read(socket, asio::dynamic_buffer(buffer),
+                                asio::transfer_exactly(length - buffer.size()),
+                                asio::use_awaitable);
+    }
+    r.body = buffer;
+    requests.push_back(r);
+    const Reply reply = respond(r);
+    if (reply.hang) {
+      hung_.push_back(std::make_shared<tcp::socket>(std::move(socket)));
+      co_return;
+    }
+    const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) +
+                               " X\r\nContent-Length: " + std::to_string(reply.body.size()) +
+                               "\r\n\r\n" + reply.body;
+    co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
+  }
+
+  tcp::acceptor acceptor_;
+  std::vector<std::shared_ptr<tcp::socket>> hung_;
+};
+
+// Runs `io` until `done()`, at most 10 s, so that a broken test fails instead of hanging.
+void run_until(asio::io_context& io, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(done()) << "nothing happened within 10 s";
+}
+
+template <class T>
+void run_until(asio::io_context& io, const std::optional<T>& slot) {
+  run_until(io, [&] { return slot.has_value(); });
+}
+
+using Listed = ProviderResult<std::vector<Instance>>;
+
+Listed list(asio::io_context& io, Provider& p) {
+  std::optional<Listed> result;
+  p.list([&](Listed r) { result = std::move(r); });
+  run_until(io, result);
+  return result.value_or(ProviderError{"no answer"});
+}
+
+Listed add(asio::io_context& io, Provider& p, int n) {
+  std::optional<Listed> result;
+  p.add(n, [&](Listed r) { result = std::move(r); });
+  run_until(io, result);
+  return result.value_or(ProviderError{"no answer"});
+}
+
+std::optional<ProviderError> remove(asio::io_context& io, Provider& p,
+                                    std::vector<Instance> instances) {
+  std::optional<std::optional<ProviderError>> result;
+  p.remove(std::move(instances), [&](std::optional<ProviderError> r) { result = std::move(r); });
+  run_until(io, result);
+  return result.value_or(ProviderError{"no answer"});
+}
+
+std::vector<Instance> instances(const Listed& result) {
+  if (const auto* e = std::get_if<ProviderError>(&result)) {
+    ADD_FAILURE() << "error: " << e->message;
+    return {};
+  }
+  return std::get<std::vector<Instance>>(result);
+}
+
+ProviderError error(const Listed& result) {
+  if (const auto* e = std::get_if<ProviderError>(&result)) return *e;
+  ADD_FAILURE() << "succeeded with " << std::get<std::vector<Instance>>(result).size()
+                << " instances";
+  return {"(none)", false};
+}
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+constexpr const char* kApp = "6f3a2b1c-0d4e-4f5a-8b6c-7d8e9f0a1b2c";
+constexpr const char* kToken = "dop_v1_0123456789abcdef";
+
+// The shape `doctl apps spec get` prints: several components, each with nested fields.
+constexpr const char* kSpec =
+    R"({"name":"shop","region":"fra","services":[)"
+    R"({"name":"api","github":{"repo":"acme/shop","branch":"main","deploy_on_push":true},)"
+    R"("instance_count":2,"instance_size_slug":"apps-s-1vcpu-0.5gb","http_port":8080,)"
+    R"("routes":[{"path":"/api"}],"envs":[{"key":"WEB_CONCURRENCY","value":"1","scope":"RUN_TIME"}]},)"
+    R"({"name":"web","image":{"registry_type":"DOCR","repository":"web","tag":"v7"},)"
+    R"("instance_count":2,"instance_size_slug":"apps-s-1vcpu-1gb","http_port":3000,)"
+    R"("health_check":{"http_path":"/healthz","initial_delay_seconds":5},"routes":[{"path":"/"}]}],)"
+    R"("databases":[{"name":"db","engine":"PG","production":false}],)"
+    R"("ingress":{"rules":[{"match":{"path":{"prefix":"/"}},"component":{"name":"web"}}]}})";
+
+// An App Platform app that checks what it is sent.
+class FakeDigitalOcean {
+ public:
+  explicit FakeDigitalOcean(asio::io_context& io) : server(io) {
+    server.respond = [this](const Recorded& r) { return handle(r); };
+  }
+  std::string url() const { return server.url(""); }
+  json::object& web() { return service("web"); }
+  json::object& service(const std::string& name) {
+    for (auto& s : spec.at("services").as_array()) {
+      if (s.at("name").as_string() == name) return s.as_object();
+    }
+    throw std::logic_error("no service " + name);
+  }
+
+  json::object spec = json::parse(kSpec).as_object();
+  bool expect_bad_token = false;
+  std::deque<Reply> scripted;  // answered first
+  int puts = 0;
+  TestServer server;
+
+ private:
+  Reply handle(const Recorded& r) {
+    if (r.header("authorization") != std::string("Bearer ") + kToken) {
+      if (!expect_bad_token) ADD_FAILURE() << "Authorization: " << r.header("authorization");
+      return {401, R"({"id":"Unauthorized","message":"Unable to authenticate you"})"};
+    }
+    EXPECT_FALSE(expect_bad_token) << "a wrong token passed";
+    EXPECT_EQ(r.header("accept"), "application/json");
+    EXPECT_TRUE(r.header("user-agent").starts_with("tidegate/"));
+    if (r.target != std::string("/v2/apps/") + kApp) {
+      ADD_FAILURE() << "target " << r.target;
+      return {404,
+              R"({"id":"not_found","message":"The resource you requested could not be found."})"};
+    }
+    if (!scripted.empty()) {
+      Reply reply = scripted.front();
+      scripted.pop_front();
+      return reply;
+    }
+    if (r.method == "GET") {
+      EXPECT_EQ(r.body, "");
+      return {200, answer()};
+    }
+    EXPECT_EQ(r.method, "PUT");
+    EXPECT_EQ(r.header("content-type"), "application/json");
+    ++puts;
+    json::value body = json::parse(r.body);
+    EXPECT_TRUE(body.is_object() && body.as_object().size() == 1 &&
+                body.as_object().contains("spec"))
+        << r.body;
+    // Put the old count back: what remains must be the spec exactly as it was served.
+    json::object sent = body.at("spec").as_object();
+    json::object stored = spec;
+    spec = sent;
+    const json::value count = web().at("instance_count");
+    EXPECT_NE(count, stored.at("services").at(1).at("instance_count"))
+        << "a PUT that changes nothing";
+    web()["instance_count"] = stored.at("services").at(1).at("instance_count");
+    EXPECT_EQ(json::serialize(spec), json::serialize(stored)) << "more than instance_count changed";
+    web()["instance_count"] = count;
+    return {200, answer()};
+  }
+  std::string answer() const {
+    return json::serialize(json::object{
+        {"app", json::object{{"id", kApp},
+                             {"default_ingress", "https://shop-x7k2p.ondigitalocean.app"},
+                             {"spec", spec},
+                             {"region", json::object{{"slug", "fra"}}}}}});
+  }
+};
+
+class DigitalOceanProviderTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Provider> make(Params extra = {}) {
+    Params params = {{"app", kApp},     {"service", "web"},  {"address", "10.0.0.5:443"},
+                     {"token", kToken}, {"api", fake.url()}, {"timeout", "2s"}};
+    for (auto& [k, v] : extra) {
+      std::erase_if(params, [&](const auto& p) { return p.first == k; });
+      if (!v.empty()) params.emplace_back(k, v);
+    }
+    return make_digitalocean_provider(ProviderSpec{"digitalocean", std::move(params)}, {io, "api"});
+  }
+  std::filesystem::path temp_file(const std::string& name, const std::string& text) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("tidegate_do_" + std::to_string(::getpid()) + "_" + name);
+    std::ofstream(path) << text;
+    files_.push_back(path);
+    return path;
+  }
+  void TearDown() override {
+    for (const auto& f : files_) std::filesystem::remove(f);
+  }
+
+  asio::io_context io;
+  FakeDigitalOcean fake{io};
+  std::vector<std::filesystem::path> files_;
+};
+
+TEST_F(DigitalOceanProviderTest, ListReportsTheAddressOncePerInstanceOfTheService) {
+  auto p = make();
+  EXPECT_EQ(p->kind(), Provider::Kind::kCapacity);
+  EXPECT_EQ(p->type(), "digitalocean");
+  EXPECT_EQ(instances(list(io, *p)),
+            (std::vector<Instance>{{"web-1", "10.0.0.5:443"}, {"web-2", "10.0.0.5:443"}}));
+  ASSERT_EQ(fake.server.requests.size(), 1u);
+  EXPECT_EQ(fake.server.requests[0].method, "GET");
+  EXPECT_EQ(fake.puts, 0);
+}
+
+TEST_F(DigitalOceanProviderTest, AServiceWithoutInstanceCountRunsOne) {
+  fake.web().erase("instance_count");
+  auto p = make();
+  EXPECT_EQ(instances(list(io, *p)), (std::vector<Instance>{{"web-1", "10.0.0.5:443"}}));
+}
+
+TEST_F(DigitalOceanProviderTest, AddPutsTheWholeSpecBackWithOnlyInstanceCountRaised) {
+  auto p = make();
+  EXPECT_EQ(instances(add(io, *p, 2)),
+            (std::vector<Instance>{{"web-3", "10.0.0.5:443"}, {"web-4", "10.0.0.5:443"}}));
+  ASSERT_EQ(fake.server.requests.size(), 2u);
+  EXPECT_EQ(fake.server.requests[1].method, "PUT");
+  EXPECT_EQ(fake.puts, 1);
+  EXPECT_EQ(fake.web().at("instance_count"), 4);
+  EXPECT_EQ(fake.service("api").at("instance_count"), 2);
+}
+
+TEST_F(DigitalOceanProviderTest, RemoveLowersInstanceCountButNeverBelowOne) {
+  fake.web()["instance_count"] = 3;
+  auto p = make();
+  EXPECT_FALSE(remove(io, *p, {{"web-3", "10.0.0.5:443"}}));
+  EXPECT_EQ(fake.web().at("instance_count"), 2);
+  EXPECT_FALSE(remove(io, *p, {{"web-1", "x"}, {"web-2", "x"}, {"web-9", "x"}}));
+  EXPECT_EQ(fake.web().at("instance_count"), 1);
+  EXPECT_FALSE(remove(io, *p, {{"web-1", "x"}}));  // already at one: nothing to put
+  EXPECT_EQ(fake.puts, 2);
+}
+
+TEST_F(DigitalOceanProviderTest, AServiceThatAppPlatformAutoscalesIsRefused) {
+  fake.web()["autoscaling"] = json::parse(
+      R"({"min_instance_count":1,"max_instance_count":3,"metrics":{"cpu":{"percent":80}}})");
+  auto p = make();
+  const ProviderError e = error(add(io, *p, 1));
+  EXPECT_EQ(e.message, std::string("digitalocean provider: app ") + kApp +
+                           ": service \"web\" has an autoscaling block: App Platform's autoscaler "
+                           "would fight tidegate's; remove one of them");
+  EXPECT_FALSE(e.retryable);
+  EXPECT_EQ(fake.puts, 0);
+}
+
+TEST_F(DigitalOceanProviderTest, AMissingServiceIsNotRetryableAndTheServicesAreNamed) {
+  auto p = make({{"service", "worker"}});
+  const ProviderError e = error(list(io, *p));
+  EXPECT_EQ(e.message, std::string("digitalocean provider: app ") + kApp +
+                           ": no service \"worker\" in its spec (services: api, web)");
+  EXPECT_FALSE(e.retryable);
+}
+
+TEST_F(DigitalOceanProviderTest, ErrorsQuoteDigitalOceansIdAndMessage) {
+  auto p = make();
+  const std::string get = std::string("digitalocean provider: GET /v2/apps/") + kApp + ": ";
+  for (const auto& [reply, message, retryable] :
+       {std::tuple{Reply{429, R"({"id":"too_many_requests","message":"API Rate limit exceeded."})"},
+                   "HTTP 429: too_many_requests: API Rate limit exceeded.", true},
+        {Reply{500, R"({"id":"server_error","message":"Server Error"})"},
+         "HTTP 500: server_error: Server Error", true},
+        {Reply{502, "<html>bad gateway</html>"}, "HTTP 502: <html>bad gateway</html>", true},
+        {Reply{404,
+               R"({"id":"not_found","message":"The resource you requested could not be found."})"},
+         "HTTP 404: not_found: The resource you requested could not be found.", false},
+        {Reply{200, "{\"app\":"}, "invalid JSON answer \"{\"app\":\"", true}}) {
+    fake.scripted.push_back(reply);
+    const ProviderError e = error(list(io, *p));
+    EXPECT_EQ(e.message, get + message);
+    EXPECT_EQ(e.retryable, retryable) << message;
+  }
+}
+
+TEST_F(DigitalOceanProviderTest, AnUnprocessableSpecOnPutIsNotRetryable) {
+  auto p = make();
+  fake.scripted = {
+      Reply{200, R"({"app":{"spec":)" + json::serialize(fake.spec) + "}}"},
+      Reply{422, R"({"id":"unprocessable_entity","message":"instance_count must be at most 10"})"}};
+  const ProviderError e = error(add(io, *p, 20));
+  EXPECT_EQ(e.message, std::string("digitalocean provider: PUT /v2/apps/") + kApp +
+                           ": HTTP 422: unprocessable_entity: instance_count must be at most 10");
+  EXPECT_FALSE(e.retryable);
+}
+
+TEST_F(DigitalOceanProviderTest, TheFakeRejectsAnotherToken) {
+  fake.expect_bad_token = true;
+  auto p = make({{"token", "dop_v1_wrong"}});
+  const ProviderError e = error(list(io, *p));
+  EXPECT_EQ(e.message, std::string("digitalocean provider: GET /v2/apps/") + kApp +
+                           ": HTTP 401: Unauthorized: Unable to authenticate you");
+  EXPECT_FALSE(e.retryable);
+}
+
+TEST_F(DigitalOceanProviderTest, TokenFileIsReadWithoutItsTrailingNewline) {
+  const auto path = temp_file("token", std::string(kToken) + "\n");
+  auto p = make({{"token", ""}, {"token_file", path.string()}});
+  EXPECT_EQ(instances(list(io, *p)).size(), 2u);
+}
+
+TEST_F(DigitalOceanProviderTest, ServerThatNeverAnswersTimesOutRetryably) {
+  fake.scripted.push_back(Reply{.hang = true});
+  auto p = make({{"timeout", "300ms"}});
+  const ProviderError e = error(list(io, *p));
+  EXPECT_EQ(e.message,
+            std::string("digitalocean provider: GET /v2/apps/") + kApp + ": timed out after 300ms");
+  EXPECT_TRUE(e.retryable);
+}
+
+TEST_F(DigitalOceanProviderTest, ShutdownCancelsAndDestroyingDropsCallbacks) {
+  fake.scripted = {Reply{.hang = true}, Reply{.hang = true}, Reply{.hang = true}};
+  auto p = make();
+  std::optional<Listed> result;
+  p->list([&](Listed r) { result = std::move(r); });
+  EXPECT_FALSE(result);  // never inside the call
+  run_until(io, [&] { return fake.server.requests.size() == 1; });
+  p->shutdown();
+  run_until(io, result);
+  EXPECT_EQ(error(*result).message,
+            std::string("digitalocean provider: GET /v2/apps/") + kApp + ": cancelled");
+  bool called = false;
+  p->add(1, [&](Listed) { called = true; });
+  run_until(io, [&] { return fake.server.requests.size() == 2; });
+  p->list([&](Listed) { called = true; });  // not even started yet
+  p.reset();
+  io.run_for(200ms);
+  EXPECT_FALSE(called);
+}
+
+TEST_F(DigitalOceanProviderTest, SpecFileRefusesAnUnknownOrAutoscaledServiceAtConstruction) {
+  // The seeds' .do/app.yaml shapes: a fixed count, then App Platform's autoscaling.
+  const auto fixed = temp_file("fixed.yaml",
+                               "services:\n  - name: web\n    instance_count: 1\n"
+                               "    instance_size_slug: apps-s-1vcpu-0.5gb\n"
+                               "    envs:\n      - key: WEB_CONCURRENCY\n        value: \"1\"\n");
+  const auto scaled = temp_file("scaled.yaml",
+                                "services:\n  - name: web\n    autoscaling:\n"
+                                "      min_instance_count: 1\n      max_instance_count: 3\n"
+                                "      metrics:\n        cpu:\n          percent: 80\n");
+  EXPECT_NO_THROW(make({{"spec_file", fixed.string()}}));
+  const auto message = [&](Params params) {
+    try {
+      make(std::move(params));
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(message({{"spec_file", fixed.string()}, {"service", "api"}}),
+            "no service \"api\" in spec_file \"" + fixed.string() + "\"");
+  EXPECT_EQ(message({{"spec_file", scaled.string()}}),
+            "service \"web\" in spec_file \"" + scaled.string() +
+                "\" has an autoscaling block: App Platform's autoscaler would fight tidegate's; "
+                "remove one of them");
+  EXPECT_TRUE(message({{"spec_file", "/nonexistent/app.yaml"}})
+                  .starts_with("cannot read spec_file \"/nonexistent/app.yaml\": "));
+}
+
+TEST_F(DigitalOceanProviderTest, ParametersAreCheckedAtConstruction) {
+  const auto message = [&](Params params) {
+    try {
+      make(std::move(params));
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  EXPECT_EQ(message({}), "(accepted)");
+  EXPECT_EQ(message({{"app", ""}}), "provider \"digitalocean\" needs app=");
+  EXPECT_EQ(message({{"service", ""}}), "provider \"digitalocean\" needs service=");
+  EXPECT_EQ(message({{"address", ""}}), "provider \"digitalocean\" needs address=");
+  EXPECT_EQ(message({{"token", ""}}), "provider \"digitalocean\" needs token= or token_file=");
+  EXPECT_EQ(message({{"token_file", "/x"}}),
+            "provider \"digitalocean\" takes token= or token_file=, not both");
+  EXPECT_EQ(message({{"token", ""}, {"token_file", "/nonexistent/token"}}),
+            "cannot read token_file \"/nonexistent/token\" (2: No such file or directory)");
+  EXPECT_EQ(message({{"address", "10.0.0.5"}}), "invalid value \"10.0.0.5\" of \"address=\"");
+  EXPECT_EQ(message({{"address", "h:70000"}}), "invalid value \"h:70000\" of \"address=\"");
+  EXPECT_EQ(message({{"api", "ftp://x"}}), "invalid value \"ftp://x\" of \"api=\"");
+  EXPECT_EQ(message({{"timeout", "soon"}}), "invalid value \"soon\" of \"timeout=\"");
+  EXPECT_EQ(message({{"region", "fra"}}),
+            "unknown parameter \"region\" of provider \"digitalocean\"");
+}
+
+}  // namespace
+}  // namespace tg::scaling

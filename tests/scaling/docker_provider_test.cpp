@@ -1,1 +1,586 @@
-// placeholder: being written
+// The docker provider against a fake Docker Engine on a unix socket in a temporary
+// directory. The fake keeps what the real one would: images, containers with labels, env,
+// network and published ports given out at start, the running state, the API version
+// floor of Docker 29, {"message"} errors; it records every request for the tests to check.
+#include "scaling/docker_provider.h"
+
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+
+namespace tg::scaling {
+namespace {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using local = asio::local::stream_protocol;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Seen {
+  std::string method, path, query, body;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string header(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? "(none)" : it->second;
+  }
+  json::value json() const { return json::parse(body); }
+};
+
+struct Container {
+  std::string id, image, network;
+  json::object labels;
+  json::array env;
+  std::string port_key;  // "8080/tcp", published when it runs
+  std::string host_ip = "127.0.0.1";
+  int host_port = 0;
+  bool running = false;
+};
+
+std::string decode(const std::string& text) {  // percent-decoding of a query value
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+class FakeDocker {
+ public:
+  FakeDocker(asio::io_context& io, const std::string& socket)
+      : acceptor_(io, local::endpoint(socket)) {
+    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
+      if (e) ADD_FAILURE() << "fake Docker stopped by an exception";
+    });
+  }
+
+  // A container as if made by `docker run`, started (published) or not.
+  Container& run(json::object labels, bool running, const std::string& port_key = "8080/tcp") {
+    Container c;
+    char id[65];
+    std::snprintf(id, sizeof id, "%016x%048x", ++next_id_, 0xabcdef);
+    c.id = id;
+    c.image = "app:1";
+    c.labels = std::move(labels);
+    c.port_key = port_key;
+    c.running = running;
+    if (running) c.host_port = next_port++;
+    containers.push_back(c);
+    return containers.back();
+  }
+  std::vector<Seen> requests(const std::string& method, const std::string& part) const {
+    std::vector<Seen> out;
+    for (const auto& s : seen) {
+      if (s.method == method && s.path.find(part) != std::string::npos) out.push_back(s);
+    }
+    return out;
+  }
+
+  std::set<std::string> images = {"app:1"};
+  std::vector<Container> containers;
+  int next_port = 32768;
+  struct Failure {
+    std::string part;  // of "METHOD path"
+    int status;
+    int skip = 0;  // matching requests to let through first
+  };
+  std::deque<Failure> failures;
+  bool hang = false;
+  std::vector<Seen> seen;
+
+ private:
+  using Reply = std::pair<int, json::value>;
+  static Reply message(int code, const std::string& text) {
+    return {code, json::object{{"message", text}}};
+  }
+
+  Container* find(const std::string& id) {
+    for (auto& c : containers) {
+      if (!id.empty() && c.id.starts_with(id)) return &c;
+    }
+    return nullptr;
+  }
+
+  json::array port_summaries(const Container& c) const {
+    json::array ports;
+    if (!c.running || c.port_key.empty()) return ports;
+    const int private_port = std::stoi(c.port_key);
+    if (c.host_ip == "0.0.0.0") {  // every interface: Docker lists IPv4 and IPv6 apart
+      ports.push_back({{"IP", "::"},
+                       {"PrivatePort", private_port},
+                       {"PublicPort", c.host_port},
+                       {"Type", "tcp"}});
+    }
+    ports.push_back({{"IP", c.host_ip},
+                     {"PrivatePort", private_port},
+                     {"PublicPort", c.host_port},
+                     {"Type", "tcp"}});
+    return ports;
+  }
+
+  json::value list(const std::string& query) {
+    const std::string key = "filters=";
+    const json::value filters =
+        json::parse(query.starts_with(key) ? decode(query.substr(key.size())) : "{}");
+    json::array out;
+    for (const auto& c : containers) {
+      if (!c.running) continue;  // without all=true
+      bool match = true;
+      if (const auto* labels = filters.as_object().if_contains("label")) {
+        for (const auto& l : labels->as_array()) {
+          const std::string text(l.as_string());
+          const auto eq = text.find('=');
+          const auto* v = c.labels.if_contains(text.substr(0, eq));
+          match =
+              match && v && (eq == std::string::npos || *v == json::string(text.substr(eq + 1)));
+        }
+      }
+      if (!match) continue;
+      out.push_back({{"Id", c.id},
+                     {"Image", c.image},
+                     {"State", "running"},
+                     {"Labels", c.labels},
+                     {"Ports", port_summaries(c)}});
+    }
+    return out;
+  }
+
+  Reply create(const Seen& r) {
+    if (r.header("content-type") != "application/json") {
+      return message(400, "Content-Type specified (" + r.header("content-type") +
+                              ") must be 'application/json'");
+    }
+    const json::value body = r.json();
+    const std::string image(body.at("Image").as_string());
+    if (!images.count(image)) return message(404, "No such image: " + image);
+    Container& c = run(body.at("Labels").as_object(), false, "");
+    c.image = image;
+    c.env = body.at("Env").as_array();
+    const auto& host = body.at("HostConfig").as_object();
+    if (const auto* mode = host.if_contains("NetworkMode")) c.network = mode->as_string();
+    for (const auto& [port, bindings] : host.at("PortBindings").as_object()) {
+      c.port_key = port;
+      c.host_ip = bindings.as_array().at(0).at("HostIp").as_string();
+    }
+    return {201, json::object{{"Id", c.id}, {"Warnings", json::array()}}};
+  }
+
+  Reply handle(const Seen& r) {
+    for (auto it = failures.begin(); it != failures.end(); ++it) {
+      if ((r.method + " " + r.path).find(it->part) != std::string::npos) {
+        if (it->skip-- > 0) break;
+        const int code = it->status;
+        failures.erase(it);
+        return message(code, "injected " + std::to_string(code));
+      }
+    }
+    const std::string version = r.path.substr(2, r.path.find('/', 1) - 2);
+    if (!r.path.starts_with("/v1.") || std::stoi(version.substr(2)) < 44) {
+      return message(400, "client version " + version +
+                              " is too old. Minimum supported API version is 1.44, please "
+                              "upgrade your client to a newer version");
+    }
+    const std::string path = r.path.substr(r.path.find('/', 1));
+    if (r.method == "GET" && path == "/containers/json") return {200, list(r.query)};
+    if (r.method == "POST" && path == "/containers/create") return create(r);
+    if (!path.starts_with("/containers/")) return message(404, "page not found");
+    const std::string rest = path.substr(12);
+    const std::string id = rest.substr(0, rest.find('/'));
+    const std::string action =
+        rest.find('/') == std::string::npos ? "" : rest.substr(rest.find('/'));
+    Container* c = find(id);
+    if (!c) return message(404, "No such container: " + id);
+    if (r.method == "POST" && action == "/start") {
+      if (c->running) return {304, nullptr};
+      c->running = true;
+      c->host_port = next_port++;
+      return {204, nullptr};
+    }
+    if (r.method == "POST" && action == "/stop") {
+      if (!c->running) return {304, nullptr};
+      c->running = false;
+      return {204, nullptr};
+    }
+    if (r.method == "GET" && action == "/json") {
+      json::object ports;
+      if (c->running) {
+        ports[c->port_key] =
+            json::array{{{"HostIp", c->host_ip}, {"HostPort", std::to_string(c->host_port)}}};
+      }
+      return {200, json::object{
+                       {"Id", c->id},
+                       {"State", {{"Running", c->running}}},
+                       {"Config", {{"Image", c->image}, {"Labels", c->labels}, {"Env", c->env}}},
+                       {"HostConfig", {{"NetworkMode", c->network}}},
+                       {"NetworkSettings", {{"Ports", ports}}}}};
+    }
+    if (r.method == "DELETE" && action.empty()) {
+      if (c->running && r.query.find("force=true") == std::string::npos) {
+        return message(
+            409,
+            "cannot remove container \"" + id +
+                "\": container is running: stop the container before removing or force remove");
+      }
+      std::erase_if(containers, [&](const Container& x) { return x.id == c->id; });
+      return {204, nullptr};
+    }
+    return message(404, "page not found");
+  }
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
+      auto stream = std::make_shared<local::socket>(std::move(socket));
+      asio::co_spawn(acceptor_.get_executor(), serve(stream), [](std::exception_ptr) {});
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<local::socket> stream) {
+    boost::beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    co_await http::async_read(*stream, buffer, request, asio::use_awaitable);
+    Seen r;
+    r.method = std::string(request.method_string());
+    const std::string target(request.target());
+    r.path = target.substr(0, target.find('?'));
+    if (target.find('?') != std::string::npos) r.query = target.substr(target.find('?') + 1);
+    for (const auto& field : request) {
+      std::string name(field.name_string());
+      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      r.headers[name] = std::string(field.value());
+    }
+    r.body = request.body();
+    seen.push_back(r);
+    if (hang) {
+      hung_.push_back(stream);
+      co_return;
+    }
+    const auto [code, body] = handle(r);
+    http::response<http::string_body> response(static_cast<http::status>(code), 11);
+    if (!body.is_null()) {
+      response.set(http::field::content_type, "application/json");
+      response.body() = json::serialize(body);
+    }
+    response.prepare_payload();
+    co_await http::async_write(*stream, response, asio::use_awaitable);
+  }
+
+  local::acceptor acceptor_;
+  int next_id_ = 0;
+  std::vector<std::shared_ptr<void>> hung_;
+};
+
+void run_until(asio::io_context& io, const std::function<bool()>& done) {
+  const auto deadline = Clock::now() + 10s;
+  while (!done() && Clock::now() < deadline) {
+    io.restart();
+    io.run_one_for(20ms);
+  }
+  ASSERT_TRUE(done()) << "nothing happened within 10 s";
+}
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+using Instances = std::vector<Instance>;
+
+class DockerProviderTest : public ::testing::Test {
+ protected:
+  static std::filesystem::path make_dir() {
+    static int n = 0;
+    auto dir = std::filesystem::temp_directory_path() /
+               ("tidegate_docker_" + std::to_string(::getpid()) + "_" + std::to_string(++n));
+    std::filesystem::create_directories(dir);
+    return dir;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+
+  Params params(Params more = {}) {
+    Params p = {{"image", "app:1"}, {"port", "8080"}, {"socket", socket}};
+    for (auto& kv : more) {
+      std::erase_if(p, [&](const auto& old) { return old.first == kv.first && kv.first != "env"; });
+      p.push_back(kv);
+    }
+    return p;
+  }
+  std::unique_ptr<Provider> make(Params p) {
+    return make_docker_provider(ProviderSpec{"docker", std::move(p)}, {io, "api"});
+  }
+  std::string refusal(Params p) {
+    try {
+      make(std::move(p));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "(accepted)";
+  }
+  ProviderResult<Instances> list(Provider& p) {
+    std::optional<ProviderResult<Instances>> result;
+    p.list([&](auto r) { result = std::move(r); });
+    run_until(io, [&] { return result.has_value(); });
+    return result.value_or(ProviderError{"no answer"});
+  }
+  ProviderResult<Instances> add(Provider& p, int n) {
+    std::optional<ProviderResult<Instances>> result;
+    p.add(n, [&](auto r) { result = std::move(r); });
+    run_until(io, [&] { return result.has_value(); });
+    return result.value_or(ProviderError{"no answer"});
+  }
+  std::optional<ProviderError> remove(Provider& p, Instances instances) {
+    std::optional<std::optional<ProviderError>> result;
+    p.remove(std::move(instances), [&](auto r) { result = std::move(r); });
+    run_until(io, [&] { return result.has_value(); });
+    return result.value_or(ProviderError{"no answer"});
+  }
+  static ProviderError error(const ProviderResult<Instances>& r) {
+    EXPECT_TRUE(std::holds_alternative<ProviderError>(r));
+    return std::holds_alternative<ProviderError>(r) ? std::get<ProviderError>(r)
+                                                    : ProviderError{"no error", false};
+  }
+  static Instances instances(const ProviderResult<Instances>& r) {
+    if (auto* e = std::get_if<ProviderError>(&r)) ADD_FAILURE() << e->message;
+    return std::holds_alternative<Instances>(r) ? std::get<Instances>(r) : Instances{};
+  }
+
+  asio::io_context io;
+  std::filesystem::path dir = make_dir();
+  std::string socket = (dir / "docker.sock").string();
+  FakeDocker docker{io, socket};
+};
+
+const json::object kOurs = {{"tidegate.group", "api"}};
+
+TEST_F(DockerProviderTest, ListFindsOurRunningContainersAtTheirPublishedPorts) {
+  const std::string a = docker.run(kOurs, true).id;  // 127.0.0.1:32768
+  docker.run(kOurs, false);                          // stopped
+  docker.run({{"tidegate.group", "web"}}, true);     // another group's: 32769
+  docker.run(kOurs, true, "9090/tcp");               // port= not published: 32770
+  Container& everywhere = docker.run(kOurs, true);   // 0.0.0.0 and :: : 32771
+  everywhere.host_ip = "0.0.0.0";
+  auto p = make(params());
+  EXPECT_EQ(instances(list(*p)), (Instances{{a.substr(0, 12), "127.0.0.1:32768"},
+                                            {everywhere.id.substr(0, 12), "127.0.0.1:32771"}}));
+  ASSERT_EQ(docker.seen.size(), 1u);
+  const Seen& r = docker.seen[0];
+  EXPECT_EQ(r.method, "GET");
+  EXPECT_EQ(r.path, "/v1.44/containers/json");
+  EXPECT_TRUE(r.query.starts_with("filters=")) << r.query;
+  EXPECT_EQ(r.query.find_first_of("{}[]\":"), std::string::npos) << "not URL-encoded: " << r.query;
+  EXPECT_EQ(json::parse(decode(r.query.substr(8))),
+            json::parse(R"({"label":["tidegate.group=api"],"status":["running"]})"));
+  EXPECT_EQ(r.header("accept"), "application/json");
+  EXPECT_EQ(r.header("host"), "localhost");
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_F(DockerProviderTest, AddCreatesStartsAndInspectsEachContainerAndListAgrees) {
+  auto p = make(params({{"env", "A=1"}, {"env", "B=x=y"}, {"network", "backend"}}));
+  const Instances added = instances(add(*p, 2));
+  ASSERT_EQ(added.size(), 2u);
+  EXPECT_EQ(added[0].id.size(), 12u);
+  EXPECT_EQ(added[0].address, "127.0.0.1:32768");
+  EXPECT_EQ(added[1].address, "127.0.0.1:32769");
+  std::vector<std::string> calls;
+  for (const auto& s : docker.seen) {
+    std::string path = s.path;
+    for (const auto& c : docker.containers) {
+      if (const auto at = path.find(c.id); at != std::string::npos)
+        path.replace(at, c.id.size(), "ID");
+    }
+    calls.push_back(s.method + " " + path);
+  }
+  const std::vector<std::string> one = {"POST /v1.44/containers/create",
+                                        "POST /v1.44/containers/ID/start",
+                                        "GET /v1.44/containers/ID/json"};
+  EXPECT_EQ(calls, (std::vector<std::string>{one[0], one[1], one[2], one[0], one[1], one[2]}));
+  const Seen& create = docker.seen[0];
+  EXPECT_EQ(create.path, "/v1.44/containers/create");
+  EXPECT_EQ(create.query, "");
+  EXPECT_EQ(create.header("content-type"), "application/json");
+  EXPECT_EQ(create.json(), json::parse(R"({"Image":"app:1","Labels":{"tidegate.group":"api"},
+      "Env":["A=1","B=x=y"],"ExposedPorts":{"8080/tcp":{}},
+      "HostConfig":{"PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},
+                    "NetworkMode":"backend"}})"));
+  EXPECT_EQ(docker.seen[1].path, "/v1.44/containers/" + docker.containers[0].id + "/start");
+  EXPECT_EQ(docker.seen[1].body, "");
+  EXPECT_EQ(docker.containers[0].network, "backend");
+  EXPECT_EQ(instances(list(*p)), added);
+}
+
+TEST_F(DockerProviderTest, LabelParameterReplacesTheGroupLabelAndWithoutNetworkNoneIsSent) {
+  auto p = make(params({{"label", "team=blue"}}));
+  EXPECT_EQ(instances(add(*p, 1)).size(), 1u);
+  const json::value body = docker.seen.at(0).json();
+  EXPECT_EQ(body.at("Labels"), json::parse(R"({"team":"blue"})"));
+  EXPECT_FALSE(body.at("HostConfig").as_object().contains("NetworkMode"));
+  EXPECT_EQ(body.at("Env"), json::array());
+  EXPECT_EQ(instances(list(*p)).size(), 1u);
+  EXPECT_EQ(json::parse(decode(docker.seen.back().query.substr(8))).at("label"),
+            json::parse(R"(["team=blue"])"));
+}
+
+TEST_F(DockerProviderTest, AMissingImageIsNotRetryable) {
+  auto p = make(params({{"image", "nope:latest"}}));
+  const ProviderError e = error(add(*p, 1));
+  EXPECT_EQ(e.message,
+            "docker provider: POST /v1.44/containers/create: HTTP 404: No such image: nope:latest");
+  EXPECT_FALSE(e.retryable);
+  EXPECT_TRUE(docker.containers.empty());
+}
+
+TEST_F(DockerProviderTest, AFailurePartWayDeletesTheContainersThisCallCreated) {
+  const std::string before = docker.run(kOurs, true).id;
+  docker.failures = {{"/start", 500, 1}};  // the second container's start
+  auto p = make(params());
+  const ProviderError e = error(add(*p, 3));
+  EXPECT_TRUE(e.message.starts_with("docker provider: POST /v1.44/containers/")) << e.message;
+  EXPECT_TRUE(e.message.ends_with("/start: HTTP 500: injected 500")) << e.message;
+  EXPECT_TRUE(e.retryable);
+  EXPECT_EQ(docker.requests("POST", "/create").size(), 2u);
+  // The clean-up runs on after the answer, with a deadline of its own.
+  run_until(io, [&] { return docker.containers.size() == 1; });
+  EXPECT_EQ(docker.containers[0].id, before);
+  const auto deletes = docker.requests("DELETE", "/containers/");
+  ASSERT_EQ(deletes.size(), 2u);
+  for (const auto& d : deletes) EXPECT_EQ(d.query, "force=true&v=true");
+}
+
+TEST_F(DockerProviderTest, RemoveStopsThenDeletesAndTakesStoppedOrGoneContainersAsDone) {
+  const std::string running = docker.run(kOurs, true).id;
+  const std::string stopped = docker.run(kOurs, false).id;
+  auto p = make(params());
+  EXPECT_FALSE(remove(*p, {{running.substr(0, 12), "127.0.0.1:32768"},
+                           {stopped.substr(0, 12), "127.0.0.1:1"},
+                           {"0123456789ab", "127.0.0.1:2"}}));
+  EXPECT_TRUE(docker.containers.empty());
+  std::vector<std::string> calls;
+  for (const auto& s : docker.seen) calls.push_back(s.method + " " + s.path + "?" + s.query);
+  const std::string a = "/v1.44/containers/" + running.substr(0, 12);
+  const std::string b = "/v1.44/containers/" + stopped.substr(0, 12);
+  EXPECT_EQ(calls, (std::vector<std::string>{"POST " + a + "/stop?t=10", "DELETE " + a + "?v=true",
+                                             "POST " + b + "/stop?t=10", "DELETE " + b + "?v=true",
+                                             "POST /v1.44/containers/0123456789ab/stop?t=10"}));
+}
+
+TEST_F(DockerProviderTest, RemoveReportsADeleteThatDockerRefused) {
+  const std::string id = docker.run(kOurs, true).id.substr(0, 12);
+  docker.failures = {{"DELETE", 409}};
+  auto p = make(params());
+  const auto e = remove(*p, {{id, "127.0.0.1:32768"}});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->message,
+            "docker provider: DELETE /v1.44/containers/" + id + ": HTTP 409: injected 409");
+  EXPECT_TRUE(e->retryable);
+}
+
+TEST_F(DockerProviderTest, ErrorsQuoteDockersMessageAndSayWhetherToRetry) {
+  auto p = make(params());
+  for (const auto& [code, retryable] :
+       {std::pair{500, true}, {503, true}, {409, true}, {429, true}, {400, false}, {404, false}}) {
+    docker.failures = {{"GET /v1.44/containers/json", code}};
+    const ProviderError e = error(list(*p));
+    EXPECT_EQ(e.message, "docker provider: GET /v1.44/containers/json: HTTP " +
+                             std::to_string(code) + ": injected " + std::to_string(code));
+    EXPECT_EQ(e.retryable, retryable) << code;
+  }
+}
+
+TEST_F(DockerProviderTest, ApiVersionParameterSetsThePathPrefix) {
+  auto p = make(params({{"api_version", "1.43"}}));
+  const ProviderError e = error(list(*p));
+  EXPECT_EQ(e.message,
+            "docker provider: GET /v1.43/containers/json: HTTP 400: client version 1.43 is too "
+            "old. Minimum supported API version is 1.44, please upgrade your client to a newer "
+            "version");
+  EXPECT_FALSE(e.retryable);
+  auto q = make(params({{"api_version", "1.47"}}));
+  EXPECT_TRUE(std::holds_alternative<Instances>(list(*q)));
+  EXPECT_EQ(docker.seen.back().path, "/v1.47/containers/json");
+}
+
+TEST_F(DockerProviderTest, ADaemonThatNeverAnswersTimesOutRetryably) {
+  docker.hang = true;
+  auto p = make(params({{"timeout", "300ms"}}));
+  const auto start = Clock::now();
+  const ProviderError e = error(list(*p));
+  EXPECT_EQ(e.message, "docker provider: GET /v1.44/containers/json: timed out after 300ms");
+  EXPECT_TRUE(e.retryable);
+  EXPECT_LT(Clock::now() - start, 2s);
+}
+
+TEST_F(DockerProviderTest, NoDaemonOnTheSocketIsRetryable) {
+  auto p = make(params({{"socket", (dir / "none.sock").string()}}));
+  const ProviderError e = error(list(*p));
+  EXPECT_TRUE(e.message.starts_with("docker provider: GET /v1.44/containers/json: connect to " +
+                                    (dir / "none.sock").string()))
+      << e.message;
+  EXPECT_TRUE(e.retryable);
+}
+
+TEST_F(DockerProviderTest, ShutdownCompletesCallsInFlightWithCancelled) {
+  docker.hang = true;
+  auto p = make(params());
+  std::optional<ProviderResult<Instances>> result;
+  p->add(1, [&](auto r) { result = std::move(r); });
+  run_until(io, [&] { return !docker.seen.empty(); });
+  p->shutdown();
+  run_until(io, [&] { return result.has_value(); });
+  EXPECT_EQ(error(*result).message, "docker provider: POST /v1.44/containers/create: cancelled");
+}
+
+TEST_F(DockerProviderTest, DestroyingTheProviderDropsCallbacksInFlight) {
+  docker.hang = true;
+  auto p = make(params());
+  bool called = false;
+  p->list([&](auto) { called = true; });
+  p->remove({{"0123456789ab", "x:1"}}, [&](auto) { called = true; });
+  run_until(io, [&] { return docker.seen.size() == 2; });
+  p.reset();
+  io.restart();
+  io.run_for(100ms);
+  EXPECT_FALSE(called);
+}
+
+TEST_F(DockerProviderTest, CallbacksNeverRunInsideTheCall) {
+  auto p = make(params());
+  bool called = false;
+  p->list([&](auto) { called = true; });
+  p->add(0, [&](auto) { called = true; });
+  EXPECT_FALSE(called);
+  run_until(io, [&] { return called; });
+}
+
+TEST_F(DockerProviderTest, ParametersAreCheckedAtConstruction) {
+  EXPECT_EQ(refusal({{"port", "80"}}), "provider \"docker\" needs image=");
+  EXPECT_EQ(refusal({{"image", "app:1"}}), "provider \"docker\" needs port=");
+  EXPECT_EQ(refusal(params({{"port", "70000"}})), "invalid value \"70000\" of \"port=\"");
+  EXPECT_EQ(refusal(params({{"replicas", "2"}})),
+            "unknown parameter \"replicas\" of provider \"docker\"");
+  EXPECT_EQ(refusal(params({{"env", "NOVALUE"}})), "invalid value \"NOVALUE\" of \"env=\"");
+  EXPECT_EQ(refusal(params({{"env", "=x"}})), "invalid value \"=x\" of \"env=\"");
+  EXPECT_EQ(refusal(params({{"label", "=x"}})), "invalid value \"=x\" of \"label=\"");
+  EXPECT_EQ(refusal(params({{"api_version", "v1"}})), "invalid value \"v1\" of \"api_version=\"");
+  EXPECT_EQ(refusal(params({{"timeout", "0"}})), "invalid value \"0\" of \"timeout=\"");
+  EXPECT_EQ(refusal(params({{"label", "managed"}, {"timeout", "1m"}})), "(accepted)");
+}
+
+}  // namespace
+}  // namespace tg::scaling
