@@ -36,7 +36,7 @@ void Autoscaler::configure(std::vector<Group> groups) {
     next[name] =
         std::make_unique<GroupScaler>(control_, metrics_, std::move(g), std::move(provider));
   }
-  for (auto& [name, scaler] : groups_) scaler->stop();  // blocks removed or providers changed
+  for (auto& [name, scaler] : groups_) scaler->retire();  // blocks removed, providers changed
   groups_ = std::move(next);
 }
 

@@ -206,6 +206,24 @@ void GroupScaler::stop() {
   if (provider_) provider_->shutdown();
 }
 
+void GroupScaler::retire() {
+  if (provider_ && provider_->instances_end_with_provider()) {
+    for (const auto& m : managed_) {
+      if (m.state == Managed::State::kDeleting) continue;
+      group_.membership->remove(m.server);
+      record({std::chrono::system_clock::now(),
+              "instance",
+              0,
+              0,
+              "retired",
+              "instance " + m.instance.id + " (" + m.instance.address +
+                  ") stops with the provider; removed from the group",
+              {}});
+    }
+  }
+  stop();
+}
+
 void GroupScaler::schedule_tick() {
   timer_.expires_after(group_.spec.interval);
   timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {

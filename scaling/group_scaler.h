@@ -39,6 +39,9 @@ class GroupScaler {
   void reconfigure(Autoscaler::Group group);
   /// Stops the loop and the provider.
   void stop();
+  /// A reload dropped the block (or changed the provider): stops, and takes out of the
+  /// group the servers whose instances end with the provider (they would only fail).
+  void retire();
 
   const ProviderSpec& provider_spec() const noexcept { return group_.spec.provider; }
   boost::json::object status() const;

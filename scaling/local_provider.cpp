@@ -97,6 +97,7 @@ class LocalProvider final : public Provider {
   LocalProvider(const ProviderSpec& spec, const ProviderContext& context);
   ~LocalProvider() override;
   std::string type() const override { return "local"; }
+  bool instances_end_with_provider() const override { return true; }
   void list(ListDone done) override;
   void add(int n, ListDone done) override;
   void remove(std::vector<Instance> instances, RemoveDone done) override;

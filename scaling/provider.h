@@ -49,6 +49,9 @@ class Provider {
   virtual Kind kind() const { return Kind::kInstances; }
   /// "local", "exec", ...
   virtual std::string type() const = 0;
+  /// Its instances end with it (the `local` provider's child processes): a group that
+  /// loses its `autoscale` block at a reload must not keep their servers.
+  virtual bool instances_end_with_provider() const { return false; }
 
   /// Every instance that exists now.
   virtual void list(ListDone done) = 0;

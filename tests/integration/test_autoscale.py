@@ -184,6 +184,23 @@ class AutoscaleTest(AutoscaleBase):
         px.stop()
         self.wait_for("the last instance stopped", lambda: not pid_alive(survivor), 10, px)
 
+    def test_a_reload_without_the_block_stops_local_instances_and_their_servers(self):
+        px = self.proxy(fill(CONF, PORT=self.port, PROVIDER=LOCAL, MIN=2))
+        self.wait_for("two instances", lambda: len(self.up_servers()) == 2, 20, px)
+        pids = [int(i["id"].split("-")[1]) for i in self.status()["instances"]]
+        static = self.backend("static")
+        conf = fill(CONF, PORT=self.port, PROVIDER=LOCAL, MIN=2)
+        start = conf.index("        autoscale {")
+        end = conf.index("        }\n", start) + len("        }\n")
+        px.write_conf(conf[:start] + "        server %s;\n" % static.addr + conf[end:])
+        px.signal(signal.SIGHUP)
+        self.wait_for("only the conf's server", lambda: [p["server"] for p in self.servers()] == [static.addr], 10, px)
+        for pid in pids:
+            self.wait_for("process %d stopped" % pid, lambda: not pid_alive(pid), 10, px)
+        self.assertEqual(http_get(self.port, "/api/9/tidegate/autoscale").json(), {})
+        for _ in range(5):
+            self.assertEqual(http_get(self.port, "/").status, 200)
+
     def test_exec_provider_failure_is_retried_and_restart_reconciles(self):
         tmp = tempfile.mkdtemp(prefix="tg-exec-")
         os.chmod(tmp, 0o777)  # the provider runs as the `user` tidegate drops to
