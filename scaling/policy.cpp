@@ -244,7 +244,15 @@ PolicyEngine::Vote PolicyEngine::target_vote(const TargetPolicy& target, TargetS
   double ratio = *value / target.target;
   std::string how = "ratio " + number(ratio);
   if (target.predictive) {
-    const double load = target.metric.per_server ? *value * o.ready : *value;
+    // The trend is the group's: a per-server average times the ready servers would miss
+    // the traffic of servers still warming up, then see it jump in when they count.
+    double load = *value;
+    if (target.metric.per_server) {
+      MetricRef group = target.metric;
+      group.per_server = false;
+      group.text = group.text.substr(0, group.text.size() - std::string_view("_per_server").size());
+      load = o.metrics->value(group).value_or(*value * o.ready);
+    }
     state.trend.emplace_back(o.now, load);
     while (o.now - state.trend.front().first > target.trend) state.trend.pop_front();
     if (state.trend.size() >= 3) {

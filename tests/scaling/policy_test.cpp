@@ -296,6 +296,31 @@ TEST(TargetTracking, PredictiveModeScalesForTheLoadToCome) {
   EXPECT_EQ(db.desired, 19);
 }
 
+TEST(TargetTracking, PredictiveTrendFollowsTheGroupNotReadyServersTimesTheirAverage) {
+  AutoscaleSpec spec = bounds(1, 50);
+  auto t = target(100);
+  t.predictive = true;
+  t.trend = seconds(30);
+  t.lead = seconds(60);
+  t.panic = 0;
+  spec.targets.push_back(t);
+  Harness h(spec);
+  h.current = 10;
+  // A flat 1000 req/s over the group. Until 15 s a warming server takes 100 of them
+  // and does not count: the ready servers' average is 900/8, times 8 only 900. Then it
+  // counts (1000/9 each): 900 -> 1000 would look like a rising load.
+  Decision d;
+  for (int i = 0; i <= 30; ++i) {
+    h.ready = i < 15 ? 8 : 9;
+    h.metrics.values["rps"] = 1000;
+    h.metrics.values["rps_per_server"] = i < 15 ? 900.0 / 8 : 1000.0 / 9;
+    d = h.tick(false);
+    h.now += seconds(1);
+  }
+  EXPECT_EQ(d.reason.find("predicted"), std::string::npos) << d.reason;
+  EXPECT_EQ(d.direction, Direction::kNone);  // ceil(9 × 1.11) = 10 = current
+}
+
 TEST(TargetTracking, PanicScalesOutThroughTheCooldown) {
   AutoscaleSpec spec = bounds(1, 50);
   spec.targets.push_back(target(100));
