@@ -1,18 +1,11 @@
-// The aws provider: each call is one coroutine that reads like the API sequence. The
-// HttpClient and a timer are awaited through adapters whose callbacks are dropped when
-// the provider is destroyed, so a call in flight then never resumes (and never calls
-// back); shutdown() makes calls in flight complete with "cancelled".
+// The aws provider: each call is one coroutine that reads like the API sequence
+// (ApiProvider runs it).
 #include "scaling/aws_provider.h"
 
 #include <algorithm>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
-#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <map>
@@ -20,12 +13,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "scaling/api_provider.h"
 #include "scaling/aws_sigv4.h"
-#include "scaling/http_client.h"
-
-#ifndef TIDEGATE_VERSION
-#define TIDEGATE_VERSION "dev"
-#endif
+#include "scaling/provider_params.h"
 
 namespace tg::scaling {
 
@@ -34,7 +24,6 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 using boost::property_tree::ptree;
-using Clock = std::chrono::steady_clock;
 template <class T>
 using Task = asio::awaitable<T>;
 using Params = std::vector<std::pair<std::string, std::string>>;
@@ -111,130 +100,55 @@ std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }
 
-std::string what(std::exception_ptr escaped) {
-  try {
-    std::rethrow_exception(escaped);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-// Runs `work` only if the provider still exists when the posted start comes round.
-template <class R>
-Task<R> guarded(std::shared_ptr<bool> alive, Task<R> work) {
-  if (!*alive) co_return R{};
-  co_return co_await std::move(work);
-}
-
-class AwsProvider final : public Provider {
+class AwsProvider final : public ApiProvider {
  public:
   AwsProvider(const ProviderContext& context, Config config, std::optional<AwsCredentials> fixed)
-      : io_(context.control), config_(std::move(config)), fixed_(std::move(fixed)), client_(io_) {}
-
-  ~AwsProvider() override {
-    *alive_ = false;
-    for (const auto& timer : timers_) timer->cancel();
-  }
+      : ApiProvider(context.control,
+                    {.type = "aws", .timeout = config.timeout, .retryable_4xx = {429}}),
+        config_(std::move(config)),
+        fixed_(std::move(fixed)) {}
 
   std::string type() const override { return "aws"; }
 
-  void list(ListDone done) override { start(list_call(deadline()), std::move(done)); }
-  void add(int n, ListDone done) override { start(add_call(n, deadline()), std::move(done)); }
+  void list(ListDone done) override { run(list_call(new_call()), std::move(done)); }
+  void add(int n, ListDone done) override { run(add_call(n, new_call()), std::move(done)); }
   void remove(std::vector<Instance> instances, RemoveDone done) override {
-    start(remove_call(std::move(instances), deadline()), std::move(done));
-  }
-
-  void shutdown() override {
-    ++shutdowns_;
-    client_.cancel_all();
-    for (const auto& timer : timers_) timer->cancel();
+    run(remove_call(std::move(instances), new_call()), std::move(done));
   }
 
  private:
-  Clock::time_point deadline() const { return Clock::now() + config_.timeout; }
-
-  template <class R, class Done>
-  void start(Task<R> work, Done done) {
-    asio::co_spawn(io_, guarded(alive_, std::move(work)),
-                   [alive = alive_, done = std::move(done)](std::exception_ptr escaped, R result) {
-                     if (!*alive) return;
-                     if (escaped) {
-                       result = ProviderError{"aws provider: internal error: " + what(escaped)};
-                     }
-                     done(std::move(result));
-                   });
-  }
-
-  // HttpClient::send, awaited, within what is left of the call's time (and `cap`).
-  Task<HttpResult> send(HttpRequest request, Clock::time_point deadline,
-                        Millis cap = Millis::max()) {
-    const auto left = std::chrono::ceil<Millis>(deadline - Clock::now());
-    if (left <= Millis(0)) co_return "timed out after " + format_timeout(config_.timeout);
-    const Millis timeout = std::min(left, cap);
-    auto result = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(HttpResult)>(
-        [this](auto handler, HttpRequest request, Millis timeout) {
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          client_.send(std::move(request), timeout,
-                       [shared](HttpResult r) { std::move (*shared)(std::move(r)); });
-        },
-        asio::use_awaitable, std::move(request), timeout);
-    auto* error = std::get_if<std::string>(&result);
-    if (error && timeout == left && error->starts_with("timed out")) {
-      *error = "timed out after " + format_timeout(config_.timeout);
-    }
-    co_return result;
-  }
-
-  // Waits `duration`; false when shut down meanwhile.
-  Task<bool> sleep(Millis duration) {
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(bool)>(
-        [this](auto handler, Millis duration) {
-          auto timer = std::make_shared<asio::steady_timer>(io_, duration);
-          timers_.push_back(timer);
-          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          timer->async_wait([this, alive = alive_, timer, shared](boost::system::error_code ec) {
-            if (!*alive) return;  // the provider is gone: the call never resumes
-            std::erase(timers_, timer);
-            std::move (*shared)(!ec);
-          });
-        },
-        asio::use_awaitable, duration);
-  }
-
   // One IMDS request: the 200 answer's body, or why not.
   Task<ProviderResult<std::string>> imds(std::string method, std::string path, Params headers,
-                                         Clock::time_point deadline) {
+                                         Call call) {
     HttpRequest request{method, config_.imds + path, std::move(headers), "", ""};
-    auto result = co_await send(std::move(request), deadline, kImdsTimeout);
-    const std::string what = "aws provider: no credentials: AWS_ACCESS_KEY_ID is not set and " +
-                             method + " " + config_.imds + path;
-    if (auto* e = std::get_if<std::string>(&result)) co_return ProviderError{what + ": " + *e};
-    auto& r = std::get<HttpResponse>(result);
+    const std::string what =
+        "no credentials: AWS_ACCESS_KEY_ID is not set and " + method + " " + config_.imds + path;
+    auto reply = co_await send(std::move(request), what, call, kImdsTimeout);
+    if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+    auto& r = std::get<HttpResponse>(reply);
     if (r.status == 404 && path == kRolePath) {
-      co_return ProviderError{what + ": HTTP 404 (no instance role?)", false};
+      co_return error(what, "HTTP 404 (no instance role?)", false);
     }
-    if (r.status != 200) co_return ProviderError{what + ": HTTP " + std::to_string(r.status)};
+    if (r.status != 200) co_return error(what, "HTTP " + std::to_string(r.status));
     co_return std::move(r.body);
   }
 
   // The environment's keys, or the instance role's from IMDSv2 (token first, then the
   // role's name, then its keys), kept until 5 minutes before they expire.
-  Task<ProviderResult<AwsCredentials>> credentials(Clock::time_point deadline) {
+  Task<ProviderResult<AwsCredentials>> credentials(Call call) {
     if (fixed_) co_return *fixed_;
     if (role_ && std::chrono::system_clock::now() + kRefreshAhead < role_expires_) co_return *role_;
     // Braced lists stay out of co_await expressions: GCC 12 miscompiles them there.
     Params ttl = {{"X-aws-ec2-metadata-token-ttl-seconds", "21600"}};
-    auto token = co_await imds("PUT", "/latest/api/token", std::move(ttl), deadline);
+    auto token = co_await imds("PUT", "/latest/api/token", std::move(ttl), call);
     if (auto* e = std::get_if<ProviderError>(&token)) co_return std::move(*e);
     const Params auth = {{"X-aws-ec2-metadata-token", std::get<std::string>(token)}};
-    auto roles = co_await imds("GET", kRolePath, auth, deadline);
+    auto roles = co_await imds("GET", kRolePath, auth, call);
     if (auto* e = std::get_if<ProviderError>(&roles)) co_return std::move(*e);
     const std::string& listed = std::get<std::string>(roles);
     const std::string role = listed.substr(0, listed.find_first_of("\r\n"));
-    if (role.empty()) co_return ProviderError{"aws provider: IMDS lists no instance role", false};
-    auto document = co_await imds("GET", kRolePath + role, auth, deadline);
+    if (role.empty()) co_return error("", "IMDS lists no instance role", false);
+    auto document = co_await imds("GET", kRolePath + role, auth, call);
     if (auto* e = std::get_if<ProviderError>(&document)) co_return std::move(*e);
     boost::system::error_code ec;
     const json::value doc = json::parse(std::get<std::string>(document), ec);
@@ -245,8 +159,8 @@ class AwsProvider final : public Provider {
     const auto expires = parse_utc(text("Expiration"));
     if (ec || text("Code") != "Success" || text("AccessKeyId").empty() ||
         text("SecretAccessKey").empty() || !expires) {
-      co_return ProviderError{"aws provider: unusable credentials for role \"" + role +
-                              "\" from IMDS: " + body_excerpt(std::get<std::string>(document))};
+      co_return error("", "unusable credentials for role \"" + role +
+                              "\" from IMDS: " + body_excerpt(std::get<std::string>(document)));
     }
     role_ = AwsCredentials{text("AccessKeyId"), text("SecretAccessKey"), text("Token")};
     role_expires_ = *expires;
@@ -254,47 +168,43 @@ class AwsProvider final : public Provider {
   }
 
   // One signed Query API action: its parsed answer, or AWS's error.
-  Task<ProviderResult<ptree>> call(Service service, std::string action, Params params,
-                                   Clock::time_point deadline) {
+  Task<ProviderResult<ptree>> query(Service service, std::string action, Params params, Call call) {
     std::string body = "Action=" + action + "&Version=" + service.version;
     for (const auto& [k, v] : params) {
       body += "&" + url_encode_component(k) + "=" + url_encode_component(v);
     }
-    auto creds = co_await credentials(deadline);
+    auto creds = co_await credentials(call);
     if (auto* e = std::get_if<ProviderError>(&creds)) co_return std::move(*e);
     HttpRequest request{"POST",
                         service.url,
                         {{"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"},
-                         {"User-Agent", "tidegate/" TIDEGATE_VERSION}},
+                         {"User-Agent", user_agent()}},
                         std::move(body),
                         ""};
     sigv4_sign_request(request, std::get<AwsCredentials>(creds), config_.region, service.name,
                        std::chrono::system_clock::now());
-    auto result = co_await send(std::move(request), deadline);
-    const std::string prefix = "aws provider: " + action + ": ";
-    if (auto* e = std::get_if<std::string>(&result)) co_return ProviderError{prefix + *e};
-    const auto& r = std::get<HttpResponse>(result);
+    auto reply = co_await send(std::move(request), action, call);
+    if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+    const auto& r = std::get<HttpResponse>(reply);
     auto tree = parse_xml(r.body);
     if (r.status >= 200 && r.status <= 299) {
       if (tree) co_return std::move(*tree);
-      co_return ProviderError{prefix + "invalid XML answer \"" + body_excerpt(r.body) + "\""};
+      co_return error(action, "invalid XML answer \"" + body_excerpt(r.body) + "\"");
     }
-    const std::string status = "HTTP " + std::to_string(r.status);
-    const ptree* error = tree ? find(*tree, "Error") : nullptr;
-    const std::string code = error ? error->get("Code", "") : "";
-    if (code.empty()) {
-      co_return ProviderError{prefix + status + (r.body.empty() ? "" : ": " + body_excerpt(r.body)),
-                              r.status >= 500 || r.status == 429};
-    }
+    const ptree* failed = tree ? find(*tree, "Error") : nullptr;
+    const std::string code = failed ? failed->get("Code", "") : "";
+    if (code.empty()) co_return http_error(action, r);
     if (code.starts_with("ExpiredToken")) role_.reset();  // fetched anew on the next call
-    co_return ProviderError{prefix + code + ": " + error->get("Message", "") + " (" + status + ")",
-                            r.status >= 500 || retryable_code(code)};
+    co_return error(
+        action,
+        code + ": " + failed->get("Message", "") + " (HTTP " + std::to_string(r.status) + ")",
+        r.status >= 500 || retryable_code(code));
   }
 
-  Task<ProviderResult<Group>> describe_group(Clock::time_point deadline) {
+  Task<ProviderResult<Group>> describe_group(Call call) {
     Params params = {{"AutoScalingGroupNames.member.1", config_.group}};
-    auto answer = co_await call(config_.autoscaling, "DescribeAutoScalingGroups", std::move(params),
-                                deadline);
+    auto answer =
+        co_await query(config_.autoscaling, "DescribeAutoScalingGroups", std::move(params), call);
     if (auto* e = std::get_if<ProviderError>(&answer)) co_return std::move(*e);
     const ptree* groups = find(std::get<ptree>(answer), "AutoScalingGroups");
     for (const auto& [key, g] : groups ? *groups : kEmpty) {
@@ -302,7 +212,7 @@ class AwsProvider final : public Provider {
       Group out;
       out.desired = g.get("DesiredCapacity", -1);
       if (out.desired < 0) {
-        co_return ProviderError{"aws provider: DescribeAutoScalingGroups: no DesiredCapacity"};
+        co_return error("DescribeAutoScalingGroups", "no DesiredCapacity");
       }
       for (const auto& [k, m] : g.get_child("Instances", kEmpty)) {
         if (k == "member")
@@ -310,21 +220,19 @@ class AwsProvider final : public Provider {
       }
       co_return out;
     }
-    co_return ProviderError{
-        "aws provider: no Auto Scaling group \"" + config_.group + "\" in " + config_.region,
-        false};
+    co_return error("", "no Auto Scaling group \"" + config_.group + "\" in " + config_.region,
+                    false);
   }
 
   // The instances' private addresses with the port; one without an address is left out.
-  Task<ProviderResult<std::vector<Instance>>> addresses(std::vector<std::string> ids,
-                                                        Clock::time_point deadline) {
+  Task<ProviderResult<std::vector<Instance>>> addresses(std::vector<std::string> ids, Call call) {
     // Without ids DescribeInstances would describe every instance of the account.
     if (ids.empty()) co_return std::vector<Instance>{};
     Params params;
     for (std::size_t i = 0; i < ids.size(); ++i) {
       params.emplace_back("InstanceId." + std::to_string(i + 1), ids[i]);
     }
-    auto answer = co_await call(config_.ec2, "DescribeInstances", std::move(params), deadline);
+    auto answer = co_await query(config_.ec2, "DescribeInstances", std::move(params), call);
     if (auto* e = std::get_if<ProviderError>(&answer)) co_return std::move(*e);
     std::map<std::string, std::string> ip;
     const ptree* reservations = find(std::get<ptree>(answer), "reservationSet");
@@ -341,14 +249,14 @@ class AwsProvider final : public Provider {
     co_return out;
   }
 
-  Task<ProviderResult<std::vector<Instance>>> list_call(Clock::time_point deadline) {
-    auto group = co_await describe_group(deadline);
+  Task<ProviderResult<std::vector<Instance>>> list_call(Call call) {
+    auto group = co_await describe_group(call);
     if (auto* e = std::get_if<ProviderError>(&group)) co_return std::move(*e);
     std::vector<std::string> ids;
     for (const auto& m : std::get<Group>(group).members) {
       if (m.state == "InService") ids.push_back(m.id);
     }
-    auto found = co_await addresses(std::move(ids), deadline);
+    auto found = co_await addresses(std::move(ids), call);
     // Reported now, so joined: no later add may report them as its new ones.
     if (auto* list = std::get_if<std::vector<Instance>>(&found)) {
       for (const auto& i : *list) launching_.erase(i.id);
@@ -356,11 +264,10 @@ class AwsProvider final : public Provider {
     co_return found;
   }
 
-  Task<ProviderResult<std::vector<Instance>>> add_call(int n, Clock::time_point deadline) {
-    const auto epoch = shutdowns_;
-    const ProviderError cancelled{"aws provider: add: cancelled"};
+  Task<ProviderResult<std::vector<Instance>>> add_call(int n, Call call) {
+    const ProviderError cancelled = error("add", "cancelled");
     if (n <= 0) co_return std::vector<Instance>{};
-    auto first = co_await describe_group(deadline);
+    auto first = co_await describe_group(call);
     if (auto* e = std::get_if<ProviderError>(&first)) co_return std::move(*e);
     const Group& group = std::get<Group>(first);
     std::set<std::string> before;
@@ -375,18 +282,17 @@ class AwsProvider final : public Provider {
       Params params = {{"AutoScalingGroupName", config_.group},
                        {"DesiredCapacity", std::to_string(desired)},
                        {"HonorCooldown", "false"}};
-      auto set =
-          co_await call(config_.autoscaling, "SetDesiredCapacity", std::move(params), deadline);
+      auto set = co_await query(config_.autoscaling, "SetDesiredCapacity", std::move(params), call);
       if (auto* e = std::get_if<ProviderError>(&set)) co_return std::move(*e);
     }
     const Millis poll = std::clamp(config_.timeout / 20, Millis(100), Millis(5000));
     std::optional<ProviderError> last;
     for (;;) {
-      auto now = co_await describe_group(deadline);
-      if (epoch != shutdowns_) co_return cancelled;
+      auto now = co_await describe_group(call);
+      if (call.cancelled()) co_return cancelled;
       if (auto* e = std::get_if<ProviderError>(&now)) {
         if (!e->retryable) co_return std::move(*e);
-        if (Clock::now() >= deadline) break;  // cut short by the deadline: nothing to add
+        if (Clock::now() >= call.deadline()) break;  // cut short by the deadline: nothing to add
         last = std::move(*e);
       } else {
         std::vector<std::string> ready;
@@ -398,7 +304,7 @@ class AwsProvider final : public Provider {
           }
         }
         if (static_cast<int>(ready.size()) == n) {
-          auto found = co_await addresses(ready, deadline);
+          auto found = co_await addresses(ready, call);
           if (auto* e = std::get_if<ProviderError>(&found); e && !e->retryable) co_return *e;
           auto* list = std::get_if<std::vector<Instance>>(&found);
           if (list && static_cast<int>(list->size()) == n) {
@@ -408,23 +314,21 @@ class AwsProvider final : public Provider {
           if (!list) last = std::get<ProviderError>(found);
         }
       }
-      const auto left = std::chrono::ceil<Millis>(deadline - Clock::now());
+      const auto left = std::chrono::ceil<Millis>(call.deadline() - Clock::now());
       if (left <= Millis(0)) break;
-      if (!co_await sleep(std::min(poll, left)) || epoch != shutdowns_) co_return cancelled;
+      if (!co_await sleep(call, std::min(poll, left))) co_return cancelled;
     }
     std::string waiting;
     for (const auto& id : launching_) waiting += (waiting.empty() ? "" : ", ") + id;
-    co_return ProviderError{"aws provider: add: timed out after " +
-                            format_timeout(config_.timeout) + " waiting for " + std::to_string(n) +
-                            " new InService instances of \"" + config_.group +
-                            "\" (desired capacity " + std::to_string(desired) +
-                            (waiting.empty() ? "" : "; launching: " + waiting) + ")" +
-                            (last ? "; last error: " + last->message : "")};
+    co_return error("add", "timed out after " + format_timeout(timeout()) + " waiting for " +
+                               std::to_string(n) + " new InService instances of \"" +
+                               config_.group + "\" (desired capacity " + std::to_string(desired) +
+                               (waiting.empty() ? "" : "; launching: " + waiting) + ")" +
+                               (last ? "; last error: " + last->message : ""));
   }
 
-  Task<std::optional<ProviderError>> remove_call(std::vector<Instance> instances,
-                                                 Clock::time_point deadline) {
-    auto group = co_await describe_group(deadline);
+  Task<std::optional<ProviderError>> remove_call(std::vector<Instance> instances, Call call) {
+    auto group = co_await describe_group(call);
     if (auto* e = std::get_if<ProviderError>(&group)) co_return std::move(*e);
     const auto& members = std::get<Group>(group).members;
     for (const auto& instance : instances) {
@@ -434,23 +338,18 @@ class AwsProvider final : public Provider {
       });
       if (!present) continue;  // gone or going already: a retried remove must not fail on it
       Params params = {{"InstanceId", instance.id}, {"ShouldDecrementDesiredCapacity", "true"}};
-      auto done = co_await call(config_.autoscaling, "TerminateInstanceInAutoScalingGroup",
-                                std::move(params), deadline);
+      auto done = co_await query(config_.autoscaling, "TerminateInstanceInAutoScalingGroup",
+                                 std::move(params), call);
       if (auto* e = std::get_if<ProviderError>(&done)) co_return std::move(*e);
     }
     co_return std::nullopt;
   }
 
-  asio::io_context& io_;
   Config config_;
   std::optional<AwsCredentials> fixed_;  // from the environment
   std::optional<AwsCredentials> role_;   // from IMDS, until role_expires_
   std::chrono::system_clock::time_point role_expires_;
   std::set<std::string> launching_;  // started by an add, not reported yet
-  std::uint64_t shutdowns_ = 0;
-  std::vector<std::shared_ptr<asio::steady_timer>> timers_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-  HttpClient client_;  // last: destroyed first, dropping the callbacks that resume calls
 };
 
 std::string env(const char* name) {
@@ -462,49 +361,28 @@ std::string env(const char* name) {
 
 std::unique_ptr<Provider> make_aws_provider(const ProviderSpec& spec,
                                             const ProviderContext& context) {
-  const auto invalid = [](const std::string& key, const std::string& value) {
-    return std::invalid_argument("invalid value \"" + value + "\" of \"" + key + "=\"");
-  };
-  for (const auto& [key, value] : spec.params) {
-    if (key != "group" && key != "region" && key != "port" && key != "endpoint" &&
-        key != "ec2_endpoint" && key != "imds" && key != "timeout") {
-      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"aws\"");
-    }
-  }
+  check_parameters(spec,
+                   {"group", "region", "port", "endpoint", "ec2_endpoint", "imds", "timeout"});
   Config config;
-  for (const char* key : {"group", "region", "port"}) {
-    if (!spec.param(key) || spec.param(key)->empty()) {
-      throw std::invalid_argument("provider \"aws\" needs " + std::string(key) + "=");
-    }
-  }
+  for (const char* key : {"group", "region", "port"}) required_param(spec, key);
   config.group = *spec.param("group");
   config.region = *spec.param("region");
   if (config.region.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") !=
       std::string::npos) {
-    throw invalid("region", config.region);
+    throw invalid_value("region", config.region);
   }
-  const std::string port = *spec.param("port");
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), config.port);
-  if (ec != std::errc() || end != port.data() + port.size() || config.port < 1 ||
-      config.port > 65535) {
-    throw invalid("port", port);
-  }
-  const auto url = [&](const char* key, std::string fallback) {
-    std::string value = spec.param(key).value_or(fallback);
-    if (!parse_http_url(value)) throw invalid(key, value);
-    while (value.ends_with('/')) value.pop_back();
-    return value;
-  };
+  config.port = port_param(spec);
   config.autoscaling = {
       "autoscaling",
-      url("endpoint", "https://autoscaling." + config.region + ".amazonaws.com") + "/",
+      base_url_param(spec, "endpoint", "https://autoscaling." + config.region + ".amazonaws.com") +
+          "/",
       "2011-01-01"};
-  config.ec2 = {"ec2", url("ec2_endpoint", "https://ec2." + config.region + ".amazonaws.com") + "/",
-                "2016-11-15"};
-  config.imds = url("imds", "http://169.254.169.254");
-  const std::string timeout = spec.param("timeout").value_or("30s");
-  config.timeout = provider_duration("timeout", timeout);
-  if (config.timeout.count() == 0) throw invalid("timeout", timeout);
+  config.ec2 = {
+      "ec2",
+      base_url_param(spec, "ec2_endpoint", "https://ec2." + config.region + ".amazonaws.com") + "/",
+      "2016-11-15"};
+  config.imds = base_url_param(spec, "imds", "http://169.254.169.254");
+  config.timeout = positive_duration_param(spec, "timeout", "30s");
 
   std::optional<AwsCredentials> fixed;
   const std::string key = env("AWS_ACCESS_KEY_ID"), secret = env("AWS_SECRET_ACCESS_KEY");

@@ -24,6 +24,10 @@
 #include <exception>
 #include <stdexcept>
 
+#ifndef TIDEGATE_VERSION
+#define TIDEGATE_VERSION "dev"
+#endif
+
 namespace tg::scaling {
 
 namespace asio = boost::asio;
@@ -140,6 +144,10 @@ std::string body_excerpt(std::string_view body, std::size_t max) {
 std::string format_timeout(Millis timeout) {
   const auto ms = timeout.count();
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+std::string user_agent() {
+  return "tidegate/" TIDEGATE_VERSION;
 }
 
 /// One request in flight: its sockets, its watchdog and why it stopped.
@@ -286,17 +294,22 @@ HttpClient::HttpClient(asio::io_context& io, HttpClientOptions options)
   auto context = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
   error_code ec;
-  if (options_.ca_file.empty()) {
+  if (options_.ca_file.empty() && options_.ca_pem.empty()) {
     context->set_default_verify_paths(ec);
     if (ec) {
       throw std::invalid_argument("cannot load the system's CA certificates: " + ec.message());
     }
-  } else {
+  }
+  if (!options_.ca_file.empty()) {
     context->load_verify_file(options_.ca_file, ec);
     if (ec) {
       throw std::invalid_argument("cannot load ca_file \"" + options_.ca_file +
                                   "\": " + ec.message());
     }
+  }
+  if (!options_.ca_pem.empty()) {
+    context->add_certificate_authority(asio::buffer(options_.ca_pem), ec);
+    if (ec) throw std::invalid_argument("cannot load ca_pem: " + ec.message());
   }
   tls_ = std::move(context);
 }

@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include "scaling/spec.h"
@@ -69,8 +70,12 @@ using HttpResult = std::variant<HttpResponse, std::string>;
 
 /// What every request of one client shares.
 struct HttpClientOptions {
-  /// PEM trust anchors for https; empty: the system's default verify paths.
+  /// A file of PEM trust anchors for https. With ca_pem empty too: the system's default
+  /// verify paths.
   std::string ca_file;
+  /// PEM trust anchors given in memory (a kubeconfig's certificate-authority-data), so that
+  /// they never have to be written to disk; with ca_file, both are trusted.
+  std::string ca_pem;
   /// Longest response body accepted: 8 MiB.
   std::size_t max_body = 8 << 20;
 };
@@ -85,7 +90,7 @@ class HttpClient {
  public:
   using Done = std::function<void(HttpResult)>;
 
-  /// Throws std::invalid_argument when `options.ca_file` cannot be loaded.
+  /// Throws std::invalid_argument when `options.ca_file` or `options.ca_pem` cannot be loaded.
   explicit HttpClient(boost::asio::io_context& io, HttpClientOptions options = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
@@ -94,6 +99,21 @@ class HttpClient {
   /// Starts `request`; `done` gets the response, or an error once `timeout` has passed
   /// since this call (resolution, connection, handshake and transfer together).
   void send(HttpRequest request, Millis timeout, Done done);
+  /// send() as an asynchronous operation, for `co_await client.async_send(request, timeout,
+  /// asio::use_awaitable)` (or deferred, ...): completes with the HttpResult. When the client
+  /// is destroyed first, the handler is dropped unrun, so a coroutine waiting on it never
+  /// resumes into an owner that is gone.
+  template <class CompletionToken>
+  auto async_send(HttpRequest request, Millis timeout, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(HttpResult)>(
+        [this](auto handler, HttpRequest request, Millis timeout) {
+          // Done is a std::function, which must be copyable; asio's handlers are move-only.
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          send(std::move(request), timeout,
+               [shared](HttpResult result) { std::move (*shared)(std::move(result)); });
+        },
+        token, std::move(request), timeout);
+  }
   /// Aborts every request in flight; their callbacks get "cancelled".
   void cancel_all();
   /// Requests whose callbacks have not run yet.
@@ -113,5 +133,9 @@ std::string body_excerpt(std::string_view body, std::size_t max = 200);
 
 /// "5s" or "250ms", as timeouts are written in the configuration and in error messages.
 std::string format_timeout(Millis timeout);
+
+/// "tidegate/VERSION": the User-Agent of every request tidegate makes to an API, so that
+/// an operator can tell tidegate's calls apart in the API's own logs.
+std::string user_agent();
 
 }  // namespace tg::scaling

@@ -1,32 +1,23 @@
 // The kubernetes provider: each call is one coroutine that reads like the API requests it
-// makes, on HttpClient, under one deadline for the whole call. Access (kubeconfig or the
-// in-cluster service account) is resolved once, at construction, except token files,
-// which kubelet rotates.
+// makes (ApiProvider runs it). Access (kubeconfig or the in-cluster service account) is
+// resolved once, at construction, except token files, which kubelet rotates.
 #include "scaling/kubernetes_provider.h"
 
 #include <openssl/evp.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cctype>
-#include <cerrno>
-#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <set>
 #include <stdexcept>
 
-#include "common/error_log.h"
-#include "scaling/http_client.h"
+#include "scaling/api_provider.h"
+#include "scaling/provider_params.h"
 
 namespace tg::scaling {
 
@@ -40,174 +31,6 @@ constexpr const char* kDeletionCost = "controller.kubernetes.io/pod-deletion-cos
 // The lowest int32: the ReplicaSet deletes these pods before any other ready one.
 constexpr const char* kLowestCost = "-2147483648";
 constexpr int kScaleAttempts = 5;
-
-// From here to ApiCaller's end, kubernetes_provider.cpp and docker_provider.cpp hold the
-// same text: one file for both is due once they may share one.
-
-json::value parse_json(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  return ec ? json::value() : v;
-}
-
-// The member at `keys` below `v`, or nullptr.
-const json::value* find(const json::value& v, std::initializer_list<std::string_view> keys) {
-  const json::value* at = &v;
-  for (const std::string_view key : keys) {
-    const json::object* object = at->if_object();
-    at = object ? object->if_contains(key) : nullptr;
-    if (!at) return nullptr;
-  }
-  return at;
-}
-
-void check_parameters(const ProviderSpec& spec, std::initializer_list<std::string_view> known) {
-  for (const auto& [key, value] : spec.params) {
-    if (std::find(known.begin(), known.end(), key) == known.end()) {
-      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"" + spec.type +
-                                  "\"");
-    }
-  }
-}
-
-int port_parameter(const ProviderSpec& spec) {
-  const auto text = spec.param("port");
-  if (!text) throw std::invalid_argument("provider \"" + spec.type + "\" needs port=");
-  int port = 0;
-  const char* end = text->data() + text->size();
-  const auto [p, ec] = std::from_chars(text->data(), end, port);
-  if (ec != std::errc() || p != end || port < 1 || port > 65535) {
-    throw std::invalid_argument("invalid value \"" + *text + "\" of \"port=\"");
-  }
-  return port;
-}
-
-Millis positive_duration(const ProviderSpec& spec, const std::string& key, const char* fallback) {
-  const std::string text = spec.param(key).value_or(fallback);
-  const Millis d = provider_duration(key, text);
-  if (d.count() == 0)
-    throw std::invalid_argument("invalid value \"" + text + "\" of \"" + key + "=\"");
-  return d;
-}
-
-// Runs a provider's calls as coroutines on HttpClient: one deadline per call, failures in
-// the provider's words, shutdown() cancels what is in flight, and destroying the caller
-// drops the calls (their callbacks never run, as HttpClient's).
-class ApiCaller {
- public:
-  using Clock = std::chrono::steady_clock;
-  using Deadline = Clock::time_point;
-  using Reply = std::variant<HttpResponse, ProviderError>;
-
-  ApiCaller(asio::io_context& io, std::unique_ptr<HttpClient> client, std::string prefix,
-            Millis timeout)
-      : io_(io), prefix_(std::move(prefix)), timeout_(timeout), client_(std::move(client)) {}
-
-  Deadline deadline() const { return Clock::now() + timeout_; }
-  Millis timeout() const { return timeout_; }
-
-  // Runs `work` and hands its result to `done`, unless this caller is gone by then.
-  template <class T, class Done>
-  void spawn(asio::awaitable<T> work, Done done) {
-    asio::co_spawn(io_, std::move(work),
-                   [life = std::weak_ptr<Life>(life_), prefix = prefix_, done = std::move(done)](
-                       std::exception_ptr escaped, T result) {
-                     if (life.expired()) return;
-                     if (escaped) {
-                       try {
-                         std::rethrow_exception(escaped);
-                       } catch (const std::exception& e) {
-                         result = T(ProviderError{prefix + "internal error: " + e.what(), true});
-                       } catch (...) {
-                         result = T(ProviderError{prefix + "internal error", true});
-                       }
-                     }
-                     done(std::move(result));
-                   });
-  }
-
-  // Sends `request` (`what` names it in errors); any HTTP status is an answer.
-  asio::awaitable<Reply> send(HttpRequest request, std::string what, Deadline deadline) {
-    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (life_->stopped) co_return ProviderError{prefix_ + what + ": cancelled", true};
-    if (left.count() <= 0) co_return timed_out(what);
-    HttpResult result =
-        co_await asio::async_initiate<decltype(asio::use_awaitable), void(HttpResult)>(
-            [this](auto handler, HttpRequest request, Millis left) {
-              // HttpClient takes a std::function, which must be copyable.
-              auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-              client_->send(std::move(request), left,
-                            [shared](HttpResult r) { std::move (*shared)(std::move(r)); });
-            },
-            asio::use_awaitable, std::move(request), left);
-    if (auto* error = std::get_if<std::string>(&result)) {
-      if (error->starts_with("timed out")) co_return timed_out(what);
-      co_return ProviderError{prefix_ + what + ": " + *error, true};
-    }
-    co_return std::get<HttpResponse>(std::move(result));
-  }
-
-  // Waits `d`; the error to end the call with instead when shutdown() or the caller's end
-  // came meanwhile (then `this` must not be touched again).
-  asio::awaitable<std::optional<ProviderError>> pause(Millis d) {
-    const std::weak_ptr<Life> weak = life_;
-    ProviderError stopped{prefix_ + "cancelled", true};
-    asio::steady_timer timer(io_, d);
-    const Registration registration{weak, &timer};
-    life_->timers.insert(&timer);
-    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    const auto life = weak.lock();
-    if (!life || life->stopped) co_return stopped;
-    co_return std::nullopt;
-  }
-
-  void shutdown() {
-    life_->stopped = true;
-    for (auto* timer : life_->timers) timer->cancel();
-    client_->cancel_all();
-  }
-
-  // A non-2xx answer: its status and the API's own `message`.
-  ProviderError failure(const std::string& what, const HttpResponse& r) const {
-    std::string message = prefix_ + what + ": HTTP " + std::to_string(r.status);
-    const json::value body = parse_json(r.body);
-    const json::value* text = find(body, {"message"});
-    if (text && text->is_string() && !text->as_string().empty()) {
-      message += ": " + std::string(text->as_string());
-    } else if (!r.body.empty()) {
-      message += ": " + body_excerpt(r.body);
-    }
-    const int s = r.status;
-    return {std::move(message), s == 408 || s == 409 || s == 429 || s >= 500};
-  }
-
-  ProviderError invalid(const std::string& what, const std::string& why) const {
-    return {prefix_ + what + ": invalid answer: " + why, true};
-  }
-
- private:
-  struct Life {
-    bool stopped = false;
-    std::set<asio::steady_timer*> timers;  // pauses in progress, for shutdown()
-  };
-  struct Registration {
-    std::weak_ptr<Life> life;
-    asio::steady_timer* timer;
-    ~Registration() {
-      if (auto l = life.lock()) l->timers.erase(timer);
-    }
-  };
-
-  ProviderError timed_out(const std::string& what) const {
-    return {prefix_ + what + ": timed out after " + format_timeout(timeout_), true};
-  }
-
-  asio::io_context& io_;
-  std::string prefix_;
-  Millis timeout_;
-  std::shared_ptr<Life> life_ = std::make_shared<Life>();
-  std::unique_ptr<HttpClient> client_;  // last: destroyed first, dropping its callbacks
-};
 
 // Where the API is and how to authenticate.
 struct Access {
@@ -336,72 +159,40 @@ Access in_cluster(const ProviderSpec& spec) {
   return access;
 }
 
-// HttpClient loads trust anchors from a file, once, when it is made: inline CA data goes
-// through a private temporary file that is gone again when this returns.
-std::unique_ptr<HttpClient> make_client(asio::io_context& io, const Access& access) {
-  HttpClientOptions options;
-  options.ca_file = access.ca_file;
-  if (access.ca_pem.empty()) return std::make_unique<HttpClient>(io, options);
-  std::string path = (std::filesystem::temp_directory_path() / "tidegate-ca-XXXXXX").string();
-  const int fd = ::mkstemp(path.data());
-  if (fd < 0) {
-    throw std::invalid_argument("cannot write certificate-authority-data to a temporary file " +
-                                errno_text(errno));
-  }
-  const auto written = ::write(fd, access.ca_pem.data(), access.ca_pem.size());
-  ::close(fd);
-  options.ca_file = path;
-  try {
-    if (written != static_cast<ssize_t>(access.ca_pem.size())) {
-      throw std::invalid_argument("cannot write certificate-authority-data to " + path);
-    }
-    auto client = std::make_unique<HttpClient>(io, options);
-    ::unlink(path.c_str());
-    return client;
-  } catch (const std::invalid_argument& e) {
-    ::unlink(path.c_str());
-    throw std::invalid_argument(std::string("certificate-authority-data: ") + e.what());
-  }
-}
-
-class KubernetesProvider final : public Provider {
+class KubernetesProvider final : public ApiProvider {
  public:
   KubernetesProvider(asio::io_context& io, Access access, std::string ns, std::string deployment,
                      std::string service, int port, Millis timeout, Millis poll)
-      : access_(std::move(access)),
+      : ApiProvider(io, {.type = "kubernetes",
+                         .timeout = timeout,
+                         .http = {.ca_file = access.ca_file, .ca_pem = access.ca_pem}}),
+        access_(std::move(access)),
         ns_(std::move(ns)),
         deployment_(std::move(deployment)),
         service_(std::move(service)),
         port_(std::to_string(port)),
-        poll_(poll),
-        api_(io, make_client(io, access_), "kubernetes provider: ", timeout) {}
+        poll_(poll) {}
 
   std::string type() const override { return "kubernetes"; }
 
-  void list(ListDone done) override { api_.spawn(ready_pods(api_.deadline()), std::move(done)); }
-  void add(int n, ListDone done) override {
-    api_.spawn(add_pods(n, api_.deadline()), std::move(done));
-  }
+  void list(ListDone done) override { run(ready_pods(new_call()), std::move(done)); }
+  void add(int n, ListDone done) override { run(add_pods(n, new_call()), std::move(done)); }
   void remove(std::vector<Instance> instances, RemoveDone done) override {
-    api_.spawn(remove_pods(std::move(instances), api_.deadline()), std::move(done));
+    run(remove_pods(std::move(instances), new_call()), std::move(done));
   }
-  void shutdown() override { api_.shutdown(); }
 
  private:
   using Instances = std::vector<Instance>;
   using ListResult = ProviderResult<Instances>;
-  using Deadline = ApiCaller::Deadline;
 
   // Sends one request with the bearer token read now; any status is an answer.
-  asio::awaitable<ApiCaller::Reply> call(std::string method, std::string path, std::string query,
-                                         std::string body, std::string content_type,
-                                         Deadline deadline) {
+  asio::awaitable<Reply> api(std::string method, std::string path, std::string query,
+                             std::string body, std::string content_type, Call call) {
     std::string token = access_.token;
     if (!access_.token_file.empty()) {
       const auto read = read_trimmed(access_.token_file);
       if (!read || read->empty()) {
-        co_return ProviderError{
-            "kubernetes provider: cannot read the token file \"" + access_.token_file + "\"", true};
+        co_return error("", "cannot read the token file \"" + access_.token_file + "\"");
       }
       token = *read;
     }
@@ -413,33 +204,38 @@ class KubernetesProvider final : public Provider {
     if (!content_type.empty()) request.headers.emplace_back("Content-Type", content_type);
     request.body = std::move(body);
     const std::string what = request.method + " " + path;
-    co_return co_await api_.send(std::move(request), what, deadline);
+    co_return co_await send(std::move(request), what, call);
   }
 
-  asio::awaitable<ListResult> ready_pods(Deadline deadline) {
+  // A failed answer, quoting the Status object's message.
+  ProviderError failure(const std::string& what, const HttpResponse& r) const {
+    return http_error(what, r, json_text(parse_json_or_null(r.body), {"message"}));
+  }
+
+  asio::awaitable<ListResult> ready_pods(Call call) {
     const std::string path = "/apis/discovery.k8s.io/v1/namespaces/" + ns_ + "/endpointslices";
     const std::string query =
         "?labelSelector=" + url_encode_component("kubernetes.io/service-name=" + service_);
-    auto reply = co_await call("GET", path, query, "", "", deadline);
+    auto reply = co_await api("GET", path, query, "", "", call);
     if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
     const auto& response = std::get<HttpResponse>(reply);
-    if (response.status != 200) co_return api_.failure("GET " + path, response);
-    const auto doc = parse_json(response.body);
-    const json::value* items = find(doc, {"items"});
+    if (response.status != 200) co_return failure("GET " + path, response);
+    const auto doc = parse_json_or_null(response.body);
+    const json::value* items = json_at(doc, {"items"});
     if (!items || !items->is_array()) {
-      co_return api_.invalid("GET " + path, "no \"items\" array in the answer");
+      co_return error("GET " + path, "invalid answer: no \"items\" array in the answer");
     }
     Instances out;
     for (const json::value& slice : items->as_array()) {
-      const json::value* endpoints = find(slice, {"endpoints"});
+      const json::value* endpoints = json_at(slice, {"endpoints"});
       if (!endpoints || !endpoints->is_array()) continue;  // null while the Service has none
       for (const json::value& e : endpoints->as_array()) {
         // A missing `ready` means unknown, which the API says to take as ready.
-        const json::value* ready = find(e, {"conditions", "ready"});
+        const json::value* ready = json_at(e, {"conditions", "ready"});
         if (ready && ready->is_bool() && !ready->as_bool()) continue;
-        const json::value* kind = find(e, {"targetRef", "kind"});
-        const json::value* name = find(e, {"targetRef", "name"});
-        const json::value* addresses = find(e, {"addresses"});
+        const json::value* kind = json_at(e, {"targetRef", "kind"});
+        const json::value* name = json_at(e, {"targetRef", "name"});
+        const json::value* addresses = json_at(e, {"addresses"});
         if (!kind || *kind != "Pod" || !name || !name->is_string() || !addresses ||
             !addresses->is_array() || addresses->as_array().empty() ||
             !addresses->as_array()[0].is_string()) {
@@ -460,45 +256,46 @@ class KubernetesProvider final : public Provider {
 
   // Reads the scale and writes it back with `delta` more replicas; a conflict (someone
   // else wrote in between) reads again.
-  asio::awaitable<std::optional<ProviderError>> change_replicas(int delta, Deadline deadline) {
+  asio::awaitable<std::optional<ProviderError>> change_replicas(int delta, Call call) {
     const std::string path = "/apis/apps/v1/namespaces/" + ns_ + "/deployments/" +
                              url_encode_component(deployment_) + "/scale";
     for (int attempt = 1;; ++attempt) {
-      auto read = co_await call("GET", path, "", "", "", deadline);
+      auto read = co_await api("GET", path, "", "", "", call);
       if (auto* e = std::get_if<ProviderError>(&read)) co_return std::move(*e);
       const auto& got = std::get<HttpResponse>(read);
-      if (got.status != 200) co_return api_.failure("GET " + path, got);
-      json::value scale = parse_json(got.body);
-      if (!scale.is_object()) co_return api_.invalid("GET " + path, "the scale is not an object");
+      if (got.status != 200) co_return failure("GET " + path, got);
+      json::value scale = parse_json_or_null(got.body);
+      if (!scale.is_object())
+        co_return error("GET " + path, "invalid answer: the scale is not an object");
       json::value& spec = scale.as_object()["spec"];
       if (!spec.is_object()) spec.emplace_object();
       const json::value* replicas = spec.as_object().if_contains("replicas");
       const std::int64_t now = replicas && replicas->is_int64() ? replicas->as_int64() : 0;
       spec.as_object()["replicas"] = std::max<std::int64_t>(0, now + delta);
       auto written =
-          co_await call("PUT", path, "", json::serialize(scale), "application/json", deadline);
+          co_await api("PUT", path, "", json::serialize(scale), "application/json", call);
       if (auto* e = std::get_if<ProviderError>(&written)) co_return std::move(*e);
       const auto& put = std::get<HttpResponse>(written);
       if (put.status == 200 || put.status == 201) co_return std::nullopt;
       if (put.status == 409 && attempt < kScaleAttempts) continue;
-      ProviderError e = api_.failure("PUT " + path, put);
+      ProviderError e = failure("PUT " + path, put);
       if (put.status == 409) e.message += " (" + std::to_string(attempt) + " attempts)";
       co_return e;
     }
   }
 
-  asio::awaitable<ListResult> add_pods(int n, Deadline deadline) {
+  asio::awaitable<ListResult> add_pods(int n, Call call) {
     if (n <= 0) co_return Instances{};
-    ListResult before = co_await ready_pods(deadline);
+    ListResult before = co_await ready_pods(call);
     if (auto* e = std::get_if<ProviderError>(&before)) co_return std::move(*e);
     const Instances& old = std::get<Instances>(before);
-    if (auto e = co_await change_replicas(n, deadline)) co_return std::move(*e);
+    if (auto e = co_await change_replicas(n, call)) co_return std::move(*e);
     Instances fresh;
     std::optional<ProviderError> failed;  // the last poll's
     for (;;) {
-      ListResult now = co_await ready_pods(deadline);
+      ListResult now = co_await ready_pods(call);
       // A poll cut short by the deadline says nothing of why no pod came.
-      const bool late = ApiCaller::Clock::now() >= deadline;
+      const bool late = Clock::now() >= call.deadline();
       if (auto* e = std::get_if<ProviderError>(&now)) {
         if (!e->retryable) co_return std::move(*e);
         if (!late) failed = std::move(*e);
@@ -515,19 +312,17 @@ class KubernetesProvider final : public Provider {
           co_return fresh;
         }
       }
-      if (late || ApiCaller::Clock::now() + poll_ >= deadline) {
+      if (late || Clock::now() + poll_ >= call.deadline()) {
         if (!fresh.empty()) co_return fresh;  // the rest join at a later list()
-        co_return ProviderError{"kubernetes provider: deployment " + deployment_ +
-                                    ": no new ready pod within " + format_timeout(api_.timeout()) +
-                                    (failed ? " (" + failed->message + ")" : ""),
-                                true};
+        co_return error("deployment " + deployment_,
+                        "no new ready pod within " + format_timeout(timeout()) +
+                            (failed ? " (" + failed->message + ")" : ""));
       }
-      if (auto stop = co_await api_.pause(poll_)) co_return std::move(*stop);
+      if (!co_await sleep(call, poll_)) co_return error("", "cancelled");
     }
   }
 
-  asio::awaitable<std::optional<ProviderError>> remove_pods(Instances instances,
-                                                            Deadline deadline) {
+  asio::awaitable<std::optional<ProviderError>> remove_pods(Instances instances, Call call) {
     json::object annotations;
     annotations[kDeletionCost] = kLowestCost;
     json::object metadata;
@@ -538,22 +333,21 @@ class KubernetesProvider final : public Provider {
     int marked = 0;
     for (const Instance& i : instances) {
       const std::string path = "/api/v1/namespaces/" + ns_ + "/pods/" + url_encode_component(i.id);
-      auto reply = co_await call("PATCH", path, "", body, "application/strategic-merge-patch+json",
-                                 deadline);
+      auto reply =
+          co_await api("PATCH", path, "", body, "application/strategic-merge-patch+json", call);
       if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
       const auto& response = std::get<HttpResponse>(reply);
       if (response.status == 404) continue;
-      if (response.status != 200) co_return api_.failure("PATCH " + path, response);
+      if (response.status != 200) co_return failure("PATCH " + path, response);
       ++marked;
     }
     if (marked == 0) co_return std::nullopt;
-    co_return co_await change_replicas(-marked, deadline);
+    co_return co_await change_replicas(-marked, call);
   }
 
   Access access_;
   std::string ns_, deployment_, service_, port_;
   Millis poll_;
-  ApiCaller api_;  // last: destroyed first, with the calls in flight
 };
 
 }  // namespace
@@ -562,13 +356,10 @@ std::unique_ptr<Provider> make_kubernetes_provider(const ProviderSpec& spec,
                                                    const ProviderContext& context) {
   check_parameters(spec, {"deployment", "service", "namespace", "port", "kubeconfig", "context",
                           "timeout", "api", "token_file", "namespace_file", "ca_file", "poll"});
-  const auto deployment = spec.param("deployment");
-  if (!deployment || deployment->empty()) {
-    throw std::invalid_argument("provider \"kubernetes\" needs deployment=");
-  }
-  const int port = port_parameter(spec);
-  const Millis timeout = positive_duration(spec, "timeout", "30s");
-  const Millis poll = positive_duration(spec, "poll", "1s");
+  const std::string deployment = required_param(spec, "deployment");
+  const int port = port_param(spec);
+  const Millis timeout = positive_duration_param(spec, "timeout", "30s");
+  const Millis poll = positive_duration_param(spec, "poll", "1s");
   const auto kubeconfig = spec.param("kubeconfig");
   if (!kubeconfig && spec.param("context")) {
     throw std::invalid_argument("provider \"kubernetes\" takes context= only with kubeconfig=");
@@ -580,9 +371,16 @@ std::unique_ptr<Provider> make_kubernetes_provider(const ProviderSpec& spec,
   }
   std::string ns = spec.param("namespace").value_or(access.namespace_);
   if (ns.empty()) ns = "default";
-  return std::make_unique<KubernetesProvider>(
-      context.control, std::move(access), std::move(ns), *deployment,
-      spec.param("service").value_or(*deployment), port, timeout, poll);
+  const bool inline_ca = !access.ca_pem.empty();
+  try {
+    return std::make_unique<KubernetesProvider>(
+        context.control, std::move(access), std::move(ns), deployment,
+        spec.param("service").value_or(deployment), port, timeout, poll);
+  } catch (const std::invalid_argument& e) {
+    // Only the trust anchors can be refused here: name the kubeconfig field that held them.
+    if (!inline_ca) throw;
+    throw std::invalid_argument(std::string("certificate-authority-data: ") + e.what());
+  }
 }
 
 }  // namespace tg::scaling

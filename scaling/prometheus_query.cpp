@@ -7,10 +7,6 @@
 #include <optional>
 #include <stdexcept>
 
-#ifndef TIDEGATE_VERSION
-#define TIDEGATE_VERSION "dev"
-#endif
-
 namespace tg::scaling {
 
 namespace json = boost::json;
@@ -97,7 +93,7 @@ PrometheusQuery::PrometheusQuery(boost::asio::io_context& io, std::string base_u
 void PrometheusQuery::fetch(std::function<void(std::variant<double, std::string>)> done) {
   HttpRequest request;
   request.url = url_;
-  request.headers = {{"Accept", "application/json"}, {"User-Agent", "tidegate/" TIDEGATE_VERSION}};
+  request.headers = {{"Accept", "application/json"}, {"User-Agent", user_agent()}};
   client_.send(std::move(request), timeout_, [this, done = std::move(done)](HttpResult result) {
     if (auto* error = std::get_if<std::string>(&result)) {
       done(base_url_ + ": " + *error);

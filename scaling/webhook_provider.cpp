@@ -1,8 +1,7 @@
-// The webhook provider: one signed POST per call through HttpClient, the answer checked
+// The webhook provider: one signed POST per call (ApiProvider runs it), the answer checked
 // strictly (an instance without an address could never join the group).
 #include "scaling/webhook_provider.h"
 
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -11,20 +10,15 @@
 
 #include <array>
 #include <boost/json.hpp>
-#include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <stdexcept>
 
-#include "common/error_log.h"
-#include "scaling/http_client.h"
-
-#ifndef TIDEGATE_VERSION
-#define TIDEGATE_VERSION "dev"
-#endif
+#include "scaling/api_provider.h"
+#include "scaling/provider_params.h"
 
 namespace tg::scaling {
 
+namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
@@ -61,54 +55,27 @@ std::string delivery_id() {
          "-" + h.substr(20);
 }
 
-std::string read_secret_file(const std::string& path) {
-  const auto failed = [&](int err) {
-    return std::invalid_argument("cannot read secret_file \"" + path + "\" " + errno_text(err));
-  };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw failed(errno);
-  std::string secret;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      throw failed(err);
-    }
-    if (n == 0) break;
-    secret.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  // Files written with `echo` end in a newline that is not part of the key.
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) throw std::invalid_argument("secret_file \"" + path + "\" is empty");
-  return secret;
-}
-
-bool retryable_status(int status) {
-  return status == 408 || status == 409 || status == 429 || status >= 500;
-}
-
-class WebhookProvider final : public Provider {
+class WebhookProvider final : public ApiProvider {
  public:
   WebhookProvider(const ProviderContext& context, std::string url, std::string secret,
                   HttpClientOptions options, Millis timeout)
-      : group_(context.group),
+      : ApiProvider(context.control,
+                    {.type = "webhook", .timeout = timeout, .http = std::move(options)}),
+        group_(context.group),
         url_(std::move(url)),
-        secret_(std::move(secret)),
-        timeout_(timeout),
-        client_(context.control, std::move(options)) {}
+        secret_(std::move(secret)) {}
 
   std::string type() const override { return "webhook"; }
 
   void list(ListDone done) override {
-    call(json::object{{"action", "list"}, {"group", group_}}, std::move(done));
+    run(instances_call(json::object{{"action", "list"}, {"group", group_}}, new_call()),
+        std::move(done));
   }
 
   void add(int n, ListDone done) override {
-    call(json::object{{"action", "add"}, {"group", group_}, {"count", n}}, std::move(done));
+    run(instances_call(json::object{{"action", "add"}, {"group", group_}, {"count", n}},
+                       new_call()),
+        std::move(done));
   }
 
   void remove(std::vector<Instance> instances, RemoveDone done) override {
@@ -116,69 +83,56 @@ class WebhookProvider final : public Provider {
     for (const auto& i : instances) {
       list.push_back(json::object{{"id", i.id}, {"address", i.address}});
     }
-    post(json::object{{"action", "remove"}, {"group", group_}, {"instances", std::move(list)}},
-         [done = std::move(done)](std::variant<HttpResponse, ProviderError> result) {
-           if (auto* error = std::get_if<ProviderError>(&result)) {
-             done(std::move(*error));
-           } else {
-             done(std::nullopt);
-           }
-         });
+    run(remove_call(
+            json::object{{"action", "remove"}, {"group", group_}, {"instances", std::move(list)}},
+            new_call()),
+        std::move(done));
   }
 
-  // The autoscaler is stopping: calls in flight complete with "cancelled".
-  void shutdown() override { client_.cancel_all(); }
-
  private:
-  using Answer = std::function<void(std::variant<HttpResponse, ProviderError>)>;
-
   // list and add: the 2xx answer must carry the instances.
-  void call(json::object body, ListDone done) {
-    post(std::move(body),
-         [this, done = std::move(done)](std::variant<HttpResponse, ProviderError> result) {
-           if (auto* error = std::get_if<ProviderError>(&result)) {
-             done(std::move(*error));
-           } else {
-             done(parse_instances(std::get<HttpResponse>(result).body));
-           }
-         });
+  asio::awaitable<ProviderResult<std::vector<Instance>>> instances_call(json::object body,
+                                                                        Call call) {
+    auto reply = co_await post(std::move(body), call);
+    if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+    co_return parse_instances(std::get<HttpResponse>(reply).body);
+  }
+
+  // remove needs only the 2xx.
+  asio::awaitable<std::optional<ProviderError>> remove_call(json::object body, Call call) {
+    auto reply = co_await post(std::move(body), call);
+    if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+    co_return std::nullopt;
   }
 
   // Sends one signed call; the answer is any 2xx response, or the error for the log.
-  void post(json::object body, Answer then) {
+  asio::awaitable<Reply> post(json::object body, Call call) {
     HttpRequest request;
     request.method = "POST";
     request.url = url_;
     request.body = json::serialize(body);
     request.headers = {{"Content-Type", "application/json"},
                        {"Accept", "application/json"},
-                       {"User-Agent", "tidegate/" TIDEGATE_VERSION},
+                       {"User-Agent", user_agent()},
                        {"X-Tidegate-Delivery", delivery_id()}};
     if (!secret_.empty()) {
       request.headers.emplace_back("X-Tidegate-Signature-256",
                                    webhook_signature(secret_, request.body));
     }
-    // `this` outlives the callback: destroying client_ drops the callbacks it holds.
-    client_.send(std::move(request), timeout_, [this, then = std::move(then)](HttpResult result) {
-      if (auto* error = std::get_if<std::string>(&result)) {
-        then(ProviderError{"webhook provider: POST " + url_ + ": " + *error, true});
-        return;
-      }
-      auto& response = std::get<HttpResponse>(result);
-      if (response.status < 200 || response.status > 299) {
-        std::string message =
-            "webhook provider: HTTP " + std::to_string(response.status) + " from " + url_;
-        if (!response.body.empty()) message += ": " + body_excerpt(response.body);
-        then(ProviderError{std::move(message), retryable_status(response.status)});
-        return;
-      }
-      then(std::move(response));
-    });
+    auto reply = co_await send(std::move(request), "POST " + url_, call);
+    const auto* response = std::get_if<HttpResponse>(&reply);
+    if (response && (response->status < 200 || response->status > 299)) {
+      // The operator's endpoint has no error format of its own to quote.
+      std::string text = "HTTP " + std::to_string(response->status) + " from " + url_;
+      if (!response->body.empty()) text += ": " + body_excerpt(response->body);
+      co_return error("", text, retryable_status(response->status));
+    }
+    co_return reply;
   }
 
   ProviderResult<std::vector<Instance>> parse_instances(const std::string& body) const {
     const auto invalid = [&](const std::string& why) {
-      return ProviderError{"webhook provider: invalid answer from " + url_ + ": " + why, true};
+      return error("", "invalid answer from " + url_ + ": " + why);
     };
     boost::system::error_code ec;
     const json::value answer = json::parse(body, ec);
@@ -206,8 +160,6 @@ class WebhookProvider final : public Provider {
   std::string group_;
   std::string url_;
   std::string secret_;
-  Millis timeout_;
-  HttpClient client_;  // last: destroyed first, before what its callbacks use
 };
 
 }  // namespace
@@ -237,32 +189,16 @@ std::string webhook_signature(std::string_view secret, std::string_view body) {
 
 std::unique_ptr<Provider> make_webhook_provider(const ProviderSpec& spec,
                                                 const ProviderContext& context) {
-  for (const auto& [key, value] : spec.params) {
-    if (key != "url" && key != "secret" && key != "secret_file" && key != "ca_file" &&
-        key != "timeout") {
-      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"webhook\"");
-    }
-  }
+  check_parameters(spec, {"url", "secret", "secret_file", "ca_file", "timeout"});
   const auto url = spec.param("url");
   if (!url) throw std::invalid_argument("provider \"webhook\" needs url=");
-  if (!parse_http_url(*url))
-    throw std::invalid_argument("invalid value \"" + *url + "\" of \"url=\"");
-  const auto secret = spec.param("secret");
-  const auto secret_file = spec.param("secret_file");
-  if (secret && secret_file) {
-    throw std::invalid_argument("provider \"webhook\" takes secret= or secret_file=, not both");
-  }
-  if (secret && secret->empty()) throw std::invalid_argument("invalid value \"\" of \"secret=\"");
-  const std::string timeout_text = spec.param("timeout").value_or("30s");
-  const Millis timeout = provider_duration("timeout", timeout_text);
-  if (timeout.count() == 0) {
-    throw std::invalid_argument("invalid value \"" + timeout_text + "\" of \"timeout=\"");
-  }
+  if (!parse_http_url(*url)) throw invalid_value("url", *url);
+  const auto secret = secret_param(spec, "secret");
+  const Millis timeout = positive_duration_param(spec, "timeout", "30s");
   HttpClientOptions options;
   options.ca_file = spec.param("ca_file").value_or("");
-  return std::make_unique<WebhookProvider>(
-      context, *url, secret_file ? read_secret_file(*secret_file) : secret.value_or(""),
-      std::move(options), timeout);
+  return std::make_unique<WebhookProvider>(context, *url, secret.value_or(""), std::move(options),
+                                           timeout);
 }
 
 }  // namespace tg::scaling

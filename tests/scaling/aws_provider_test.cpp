@@ -7,17 +7,9 @@
 // token from its PUT, and header names must be exact.
 #include "scaling/aws_provider.h"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <cstdlib>
 #include <ctime>
 #include <deque>
-#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -25,159 +17,17 @@
 #include <gtest/gtest.h>
 
 #include "scaling/aws_sigv4.h"
+#include "tests/scaling/fake_http_server.h"
+#include "tests/scaling/provider_fixture.h"
 
 namespace tg::scaling {
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using Params = std::vector<std::pair<std::string, std::string>>;
+using Reply = FakeReply;
 
 std::string lowercase(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
-}
-
-struct Recorded {
-  std::string method, target, body;
-  std::vector<std::pair<std::string, std::string>> headers;  // names as sent
-  std::string header(const std::string& name) const {        // any case
-    for (const auto& [k, v] : headers) {
-      if (lowercase(k) == name) return v;
-    }
-    return "(none)";
-  }
-  std::string exact_header(const std::string& name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == name) return v;
-    }
-    return "(none)";
-  }
-};
-
-struct Reply {
-  int status = 200;
-  std::string body = "";
-  bool hang = false;  // read the request, never answer
-};
-
-// One request per connection, recorded and answered by `respond`.
-class TestServer {
- public:
-  explicit TestServer(asio::io_context& io)
-      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
-      if (e) ADD_FAILURE() << "test server stopped by an exception";
-    });
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
-  }
-  std::function<Reply(const Recorded&)> respond;
-  std::vector<Recorded> requests;
-
- private:
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
-                     [](std::exception_ptr) {});  // a peer that goes away is not a failure
-    }
-  }
-
-  asio::awaitable<void> serve(tcp::socket socket) {
-    std::string buffer;
-    const std::size_t head_end = co_await asio::async_read_until(
-        socket, asio::dynamic_buffer(buffer), "\r\n\r\n", asio::use_awaitable);
-    Recorded r;
-    std::istringstream head(buffer.substr(0, head_end));
-    std::string line;
-    std::getline(head, line);
-    std::istringstream(line) >> r.method >> r.target;
-    std::size_t length = 0;
-    while (std::getline(head, line) && line != "\r") {
-      const auto colon = line.find(':');
-      const std::string name = line.substr(0, colon);
-      std::string value = line.substr(colon + 2, line.size() - colon - 3);  // drop ": ", \r
-      if (lowercase(name) == "content-length") length = std::stoul(value);
-      r.headers.emplace_back(name, value);
-    }
-    buffer.erase(0, head_end);
-    if (buffer.size() < length) {
-      co_await asio::async_read(socket, asio::dynamic_buffer(buffer),
-                                asio::transfer_exactly(length - buffer.size()),
-                                asio::use_awaitable);
-    }
-    r.body = buffer;
-    requests.push_back(r);
-    const Reply reply = respond(r);
-    if (reply.hang) {
-      hung_.push_back(std::make_shared<tcp::socket>(std::move(socket)));
-      co_return;
-    }
-    const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) +
-                               " X\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                               "\r\n\r\n" + reply.body;
-    co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
-  }
-
-  tcp::acceptor acceptor_;
-  std::vector<std::shared_ptr<tcp::socket>> hung_;
-};
-
-// Runs `io` until `done()`, at most 10 s, so that a broken test fails instead of hanging.
-void run_until(asio::io_context& io, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_one_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(done()) << "nothing happened within 10 s";
-}
-
-template <class T>
-void run_until(asio::io_context& io, const std::optional<T>& slot) {
-  run_until(io, [&] { return slot.has_value(); });
-}
-
-using Listed = ProviderResult<std::vector<Instance>>;
-
-Listed list(asio::io_context& io, Provider& p) {
-  std::optional<Listed> result;
-  p.list([&](Listed r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-Listed add(asio::io_context& io, Provider& p, int n) {
-  std::optional<Listed> result;
-  p.add(n, [&](Listed r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-std::optional<ProviderError> remove(asio::io_context& io, Provider& p,
-                                    std::vector<Instance> instances) {
-  std::optional<std::optional<ProviderError>> result;
-  p.remove(std::move(instances), [&](std::optional<ProviderError> r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-std::vector<Instance> instances(const Listed& result) {
-  if (const auto* e = std::get_if<ProviderError>(&result)) {
-    ADD_FAILURE() << "error: " << e->message;
-    return {};
-  }
-  return std::get<std::vector<Instance>>(result);
-}
-
-ProviderError error(const Listed& result) {
-  if (const auto* e = std::get_if<ProviderError>(&result)) return *e;
-  ADD_FAILURE() << "succeeded with " << std::get<std::vector<Instance>>(result).size()
-                << " instances";
-  return {"(none)", false};
 }
 
 using namespace std::chrono_literals;
@@ -189,24 +39,14 @@ const std::set<std::string> kAutoScaling = {"DescribeAutoScalingGroups", "SetDes
 
 // The Query API's form: name=value pairs, percent-encoded.
 Form parse_form(const std::string& body) {
-  const auto decode = [](const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '%' && i + 2 < text.size()) {
-        out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-        i += 2;
-      } else {
-        out += text[i];
-      }
-    }
-    return out;
-  };
   Form form;
   std::istringstream in(body);
   for (std::string pair; std::getline(in, pair, '&');) {
     const auto eq = pair.find('=');
     EXPECT_NE(eq, std::string::npos) << body;
-    EXPECT_TRUE(form.emplace(decode(pair.substr(0, eq)), decode(pair.substr(eq + 1))).second)
+    EXPECT_TRUE(
+        form.emplace(percent_decode(pair.substr(0, eq)), percent_decode(pair.substr(eq + 1)))
+            .second)
         << "repeated parameter in " << body;
   }
   return form;
@@ -232,8 +72,8 @@ class FakeAws {
     Clock::time_point ready_at;  // Pending before, InService after
   };
 
-  explicit FakeAws(asio::io_context& io) : server(io) {
-    server.respond = [this](const Recorded& r) { return handle(r); };
+  explicit FakeAws(boost::asio::io_context& io) : server(io) {
+    server.respond = [this](const RecordedRequest& r) { return handle(r); };
   }
   std::string url() const { return server.url("/"); }
   void launch(Millis after) {
@@ -256,10 +96,10 @@ class FakeAws {
   Millis launch_delay{150};
   std::map<std::string, std::deque<Reply>> scripted;  // answers given first, per Action
   std::vector<Form> calls;                            // every well-signed request's form
-  TestServer server;
+  FakeHttpServer server;
 
  private:
-  Reply handle(const Recorded& r) {
+  Reply handle(const RecordedRequest& r) {
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.target, "/");
     EXPECT_EQ(r.header("content-type"), "application/x-www-form-urlencoded; charset=utf-8");
@@ -292,7 +132,7 @@ class FakeAws {
 
   // What AWS checks: the scope, the date, the signed headers, then the signature itself,
   // recomputed from the request as received.
-  std::string check_signature(const Recorded& r, const std::string& service) const {
+  std::string check_signature(const RecordedRequest& r, const std::string& service) const {
     // "AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request,
     // SignedHeaders=a;b;c, Signature=HEX", split at its fixed words.
     const std::string auth = r.header("authorization");
@@ -435,16 +275,16 @@ class FakeAws {
 // IMDSv2: a token from PUT /latest/api/token first, then the role and its keys.
 class FakeImds {
  public:
-  FakeImds(asio::io_context& io, FakeAws& aws) : server(io), aws_(aws) {
-    server.respond = [this](const Recorded& r) { return handle(r); };
+  FakeImds(boost::asio::io_context& io, FakeAws& aws) : server(io), aws_(aws) {
+    server.respond = [this](const RecordedRequest& r) { return handle(r); };
   }
   std::string url() const { return server.url(""); }
   std::chrono::seconds lifetime{3600};  // of the keys handed out
   int token_puts = 0, key_gets = 0;
-  TestServer server;
+  FakeHttpServer server;
 
  private:
-  Reply handle(const Recorded& r) {
+  Reply handle(const RecordedRequest& r) {
     if (r.method == "PUT" && r.target == "/latest/api/token") {
       if (r.exact_header("X-aws-ec2-metadata-token-ttl-seconds") != "21600") {
         ADD_FAILURE() << "token PUT without X-aws-ec2-metadata-token-ttl-seconds: 21600";
@@ -479,8 +319,9 @@ class FakeImds {
   std::vector<std::string> tokens_;
 };
 
-class AwsProviderTest : public ::testing::Test {
+class AwsProviderTest : public ProviderFixture {
  protected:
+  AwsProviderTest() : ProviderFixture("aws") {}
   void SetUp() override {
     ::setenv("AWS_ACCESS_KEY_ID", "AKIDFAKE", 1);
     ::setenv("AWS_SECRET_ACCESS_KEY", "fake/secret+key", 1);
@@ -495,14 +336,9 @@ class AwsProviderTest : public ::testing::Test {
     Params params = {{"group", "api-asg"},    {"region", "eu-central-1"},  {"port", "8080"},
                      {"endpoint", aws.url()}, {"ec2_endpoint", aws.url()}, {"imds", imds.url()},
                      {"timeout", "3s"}};
-    for (auto& [k, v] : extra) {
-      std::erase_if(params, [&](const auto& p) { return p.first == k; });
-      params.emplace_back(k, v);
-    }
-    return make_aws_provider(ProviderSpec{"aws", std::move(params)}, {io, "api"});
+    return ProviderFixture::make(override_params(std::move(params), extra));
   }
 
-  asio::io_context io;
   FakeAws aws{io};
   FakeImds imds{io, aws};
 };
@@ -515,7 +351,7 @@ TEST_F(AwsProviderTest, ListReturnsInServiceInstancesAtTheirPrivateAddress) {
   auto p = make();
   EXPECT_EQ(p->type(), "aws");
   EXPECT_EQ(p->kind(), Provider::Kind::kInstances);
-  EXPECT_EQ(instances(list(io, *p)),
+  EXPECT_EQ(instances(list(*p)),
             (std::vector<Instance>{{"i-1001", "10.0.0.1:8080"}, {"i-1003", "10.0.0.3:8080"}}));
   ASSERT_EQ(aws.calls.size(), 2u);
   EXPECT_EQ(aws.calls[0], (Form{{"Action", "DescribeAutoScalingGroups"},
@@ -531,7 +367,7 @@ TEST_F(AwsProviderTest, ListReturnsInServiceInstancesAtTheirPrivateAddress) {
 TEST_F(AwsProviderTest, ListWithNothingInServiceAsksEc2Nothing) {
   aws.launch(1h);
   auto p = make();
-  EXPECT_EQ(instances(list(io, *p)), std::vector<Instance>{});
+  EXPECT_EQ(instances(list(*p)), std::vector<Instance>{});
   EXPECT_EQ(aws.calls.size(), 1u);
 }
 
@@ -540,7 +376,7 @@ TEST_F(AwsProviderTest, AddRaisesTheDesiredCapacityAndReportsTheNewInstancesOnce
   aws.desired = 1;
   auto p = make();
   const auto start = Clock::now();
-  EXPECT_EQ(instances(add(io, *p, 2)),
+  EXPECT_EQ(instances(add(*p, 2)),
             (std::vector<Instance>{{"i-1002", "10.0.0.2:8080"}, {"i-1003", "10.0.0.3:8080"}}));
   EXPECT_GE(Clock::now() - start, aws.launch_delay);
   EXPECT_EQ(aws.desired, 3);
@@ -560,13 +396,13 @@ TEST_F(AwsProviderTest, TimedOutAddIsRetryableAndTheNextAddReportsItsInstanceWit
   aws.launch(0ms);
   aws.launch_delay = 1h;
   auto p = make({{"timeout", "400ms"}});
-  const ProviderError e = error(add(io, *p, 1));
+  const ProviderError e = error(add(*p, 1));
   EXPECT_EQ(e.message,
             "aws provider: add: timed out after 400ms waiting for 1 new InService instances of "
             "\"api-asg\" (desired capacity 2; launching: i-1002)");
   EXPECT_TRUE(e.retryable);
   aws.vms[1].ready_at = Clock::now();  // it made it after all
-  EXPECT_EQ(instances(add(io, *p, 1)), (std::vector<Instance>{{"i-1002", "10.0.0.2:8080"}}));
+  EXPECT_EQ(instances(add(*p, 1)), (std::vector<Instance>{{"i-1002", "10.0.0.2:8080"}}));
   EXPECT_EQ(aws.count("SetDesiredCapacity"), 1);
   EXPECT_EQ(aws.desired, 2);
 }
@@ -576,7 +412,7 @@ TEST_F(AwsProviderTest, RemoveTerminatesEachInstanceStillThereAndLowersTheDesire
   aws.desired = 3;
   auto p = make();
   const auto result =
-      remove(io, *p, {{"i-1001", "10.0.0.1:8080"}, {"i-1003", "10.0.0.3:8080"}, {"i-9", "x:1"}});
+      remove(*p, {{"i-1001", "10.0.0.1:8080"}, {"i-1003", "10.0.0.3:8080"}, {"i-9", "x:1"}});
   EXPECT_FALSE(result) << result->message;
   ASSERT_EQ(aws.calls.size(), 3u);
   for (const auto& [call, id] : {std::pair{1, "i-1001"}, {2, "i-1003"}}) {
@@ -603,7 +439,7 @@ TEST_F(AwsProviderTest, AwsErrorsCarryCodeAndMessageAndOnlyTransientOnesAreRetry
         {Reply{503, "<html>busy</html"}, "HTTP 503: <html>busy</html", true},
         {Reply{200, "not xml <"}, "invalid XML answer \"not xml <\"", true}}) {
     aws.scripted["DescribeAutoScalingGroups"].push_back(reply);
-    const ProviderError e = error(list(io, *p));
+    const ProviderError e = error(list(*p));
     EXPECT_EQ(e.message, what + message);
     EXPECT_EQ(e.retryable, retryable) << message;
   }
@@ -614,9 +450,9 @@ TEST_F(AwsProviderTest, ScalingActivityInProgressIsRetryableAndAboveMaxIsNot) {
   auto p = make();
   aws.scripted["SetDesiredCapacity"].push_back(
       {400, aws_error("ScalingActivityInProgress", "Scaling activities are in progress")});
-  EXPECT_TRUE(error(add(io, *p, 1)).retryable);
+  EXPECT_TRUE(error(add(*p, 1)).retryable);
   aws.max = 1;
-  const ProviderError e = error(add(io, *p, 2));
+  const ProviderError e = error(add(*p, 2));
   EXPECT_EQ(e.message,
             "aws provider: SetDesiredCapacity: ValidationError: New SetDesiredCapacity value 2 is "
             "above max value 1 for the AutoScalingGroup. (HTTP 400)");
@@ -628,7 +464,7 @@ TEST_F(AwsProviderTest, Ec2ErrorsAreReadInTheirOwnFormat) {
   auto p = make();
   aws.scripted["DescribeInstances"].push_back(
       {503, ec2_error("RequestLimitExceeded", "Request limit exceeded.")});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message,
             "aws provider: DescribeInstances: RequestLimitExceeded: Request limit exceeded. "
             "(HTTP 503)");
@@ -637,7 +473,7 @@ TEST_F(AwsProviderTest, Ec2ErrorsAreReadInTheirOwnFormat) {
 
 TEST_F(AwsProviderTest, UnknownGroupIsNotRetryable) {
   auto p = make({{"group", "nope"}});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message, "aws provider: no Auto Scaling group \"nope\" in eu-central-1");
   EXPECT_FALSE(e.retryable);
 }
@@ -646,7 +482,7 @@ TEST_F(AwsProviderTest, SessionTokenFromTheEnvironmentIsSentAndSigned) {
   ::setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzE//token==", 1);
   aws.expected.session_token = "FwoGZXIvYXdzE//token==";
   auto p = make();
-  EXPECT_EQ(instances(list(io, *p)), std::vector<Instance>{});
+  EXPECT_EQ(instances(list(*p)), std::vector<Instance>{});
   EXPECT_EQ(aws.server.requests.at(0).header("x-amz-security-token"), "FwoGZXIvYXdzE//token==");
 }
 
@@ -654,7 +490,7 @@ TEST_F(AwsProviderTest, TheFakeRejectsASignatureMadeWithAnotherSecret) {
   ::setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
   aws.expect_bad_signature = true;
   auto p = make();
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_TRUE(
       e.message.starts_with("aws provider: DescribeAutoScalingGroups: SignatureDoesNotMatch: "))
       << e.message;
@@ -665,8 +501,8 @@ TEST_F(AwsProviderTest, WithoutEnvironmentKeysImdsV2GivesTheRolesKeysKeptUntilNe
   TearDown();
   aws.launch(0ms);
   auto p = make();
-  EXPECT_EQ(instances(list(io, *p)).size(), 1u);
-  EXPECT_EQ(instances(list(io, *p)).size(), 1u);
+  EXPECT_EQ(instances(list(*p)).size(), 1u);
+  EXPECT_EQ(instances(list(*p)).size(), 1u);
   EXPECT_EQ(imds.token_puts, 1);
   EXPECT_EQ(imds.key_gets, 1);
   ASSERT_EQ(imds.server.requests.size(), 3u);
@@ -682,21 +518,17 @@ TEST_F(AwsProviderTest, ImdsKeysWithinFiveMinutesOfExpiryAreFetchedAgain) {
   TearDown();
   imds.lifetime = std::chrono::seconds(120);
   auto p = make();
-  instances(list(io, *p));
-  instances(list(io, *p));  // signed with the second keys: the fake expects those now
+  instances(list(*p));
+  instances(list(*p));  // signed with the second keys: the fake expects those now
   EXPECT_EQ(imds.token_puts, 2);
   EXPECT_EQ(imds.key_gets, 2);
 }
 
 TEST_F(AwsProviderTest, UnreachableImdsIsARetryableErrorNamingIt) {
   TearDown();
-  std::string closed;
-  {
-    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    closed = "http://127.0.0.1:" + std::to_string(a.local_endpoint().port());
-  }
+  const std::string closed = refused_url(io);
   auto p = make({{"imds", closed}});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message, "aws provider: no credentials: AWS_ACCESS_KEY_ID is not set and PUT " +
                            closed + "/latest/api/token: connection refused");
   EXPECT_TRUE(e.retryable);
@@ -720,28 +552,17 @@ TEST_F(AwsProviderTest, DestroyingTheProviderDropsCallbacksInFlight) {
   p->add(1, [&](auto) { called = true; });
   run_until(io, [&] { return aws.count("SetDesiredCapacity") == 1; });
   p->list([&](auto) { called = true; });  // not even started yet
-  p.reset();
-  io.run_for(400ms);
-  EXPECT_FALSE(called);
+  expect_destruction_drops_callbacks(p, called, 400ms);
 }
 
 TEST_F(AwsProviderTest, CallbackNeverRunsInsideTheCall) {
   auto p = make();
-  bool called = false;
-  p->list([&](auto) { called = true; });
-  EXPECT_FALSE(called);
-  run_until(io, [&] { return called; });
+  expect_callbacks_after_the_calls(*p);
 }
 
 TEST_F(AwsProviderTest, ParametersAreCheckedAtConstruction) {
-  const auto message = [&](Params params) {
-    try {
-      make_aws_provider(ProviderSpec{"aws", std::move(params)}, {io, "api"});
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
+  // Without the fixture's defaults: each case names all it gives.
+  const auto message = [&](Params params) { return refusal(std::move(params)); };
   const Params good = {{"group", "g"}, {"region", "us-east-1"}, {"port", "80"}};
   EXPECT_EQ(message(good), "(accepted)");
   EXPECT_EQ(message({{"region", "us-east-1"}, {"port", "80"}}), "provider \"aws\" needs group=");

@@ -7,176 +7,20 @@
 
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <functional>
-#include <sstream>
 
 #include <gtest/gtest.h>
+
+#include "tests/scaling/fake_http_server.h"
+#include "tests/scaling/provider_fixture.h"
 
 namespace tg::scaling {
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using Params = std::vector<std::pair<std::string, std::string>>;
-
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-struct Recorded {
-  std::string method, target, body;
-  std::vector<std::pair<std::string, std::string>> headers;  // names as sent
-  std::string header(const std::string& name) const {        // any case
-    for (const auto& [k, v] : headers) {
-      if (lowercase(k) == name) return v;
-    }
-    return "(none)";
-  }
-  std::string exact_header(const std::string& name) const {
-    for (const auto& [k, v] : headers) {
-      if (k == name) return v;
-    }
-    return "(none)";
-  }
-};
-
-struct Reply {
-  int status = 200;
-  std::string body = "";
-  bool hang = false;  // read the request, never answer
-};
-
-// One request per connection, recorded and answered by `respond`.
-class TestServer {
- public:
-  explicit TestServer(asio::io_context& io)
-      : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)) {
-    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
-      if (e) ADD_FAILURE() << "test server stopped by an exception";
-    });
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) + path;
-  }
-  std::function<Reply(const Recorded&)> respond;
-  std::vector<Recorded> requests;
-
- private:
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)),
-                     [](std::exception_ptr) {});  // a peer that goes away is not a failure
-    }
-  }
-
-  asio::awaitable<void> serve(tcp::socket socket) {
-    std::string buffer;
-    const std::size_t head_end = co_await asio::async_read_until(
-        socket, asio::dynamic_buffer(buffer), "\r\n\r\n", asio::use_awaitable);
-    Recorded r;
-    std::istringstream head(buffer.substr(0, head_end));
-    std::string line;
-    std::getline(head, line);
-    std::istringstream(line) >> r.method >> r.target;
-    std::size_t length = 0;
-    while (std::getline(head, line) && line != "\r") {
-      const auto colon = line.find(':');
-      const std::string name = line.substr(0, colon);
-      std::string value = line.substr(colon + 2, line.size() - colon - 3);  // drop ": ", \r
-      if (lowercase(name) == "content-length") length = std::stoul(value);
-      r.headers.emplace_back(name, value);
-    }
-    buffer.erase(0, head_end);
-    if (buffer.size() < length) {
-      co_await asio::async_read(socket, asio::dynamic_buffer(buffer),
-                                asio::transfer_exactly(length - buffer.size()),
-                                asio::use_awaitable);
-    }
-    r.body = buffer;
-    requests.push_back(r);
-    const Reply reply = respond(r);
-    if (reply.hang) {
-      hung_.push_back(std::make_shared<tcp::socket>(std::move(socket)));
-      co_return;
-    }
-    const std::string answer = "HTTP/1.1 " + std::to_string(reply.status) +
-                               " X\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                               "\r\n\r\n" + reply.body;
-    co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
-  }
-
-  tcp::acceptor acceptor_;
-  std::vector<std::shared_ptr<tcp::socket>> hung_;
-};
-
-// Runs `io` until `done()`, at most 10 s, so that a broken test fails instead of hanging.
-void run_until(asio::io_context& io, const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done() && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_one_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(done()) << "nothing happened within 10 s";
-}
-
-template <class T>
-void run_until(asio::io_context& io, const std::optional<T>& slot) {
-  run_until(io, [&] { return slot.has_value(); });
-}
-
-using Listed = ProviderResult<std::vector<Instance>>;
-
-Listed list(asio::io_context& io, Provider& p) {
-  std::optional<Listed> result;
-  p.list([&](Listed r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-Listed add(asio::io_context& io, Provider& p, int n) {
-  std::optional<Listed> result;
-  p.add(n, [&](Listed r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-std::optional<ProviderError> remove(asio::io_context& io, Provider& p,
-                                    std::vector<Instance> instances) {
-  std::optional<std::optional<ProviderError>> result;
-  p.remove(std::move(instances), [&](std::optional<ProviderError> r) { result = std::move(r); });
-  run_until(io, result);
-  return result.value_or(ProviderError{"no answer"});
-}
-
-std::vector<Instance> instances(const Listed& result) {
-  if (const auto* e = std::get_if<ProviderError>(&result)) {
-    ADD_FAILURE() << "error: " << e->message;
-    return {};
-  }
-  return std::get<std::vector<Instance>>(result);
-}
-
-ProviderError error(const Listed& result) {
-  if (const auto* e = std::get_if<ProviderError>(&result)) return *e;
-  ADD_FAILURE() << "succeeded with " << std::get<std::vector<Instance>>(result).size()
-                << " instances";
-  return {"(none)", false};
-}
-
+using Reply = FakeReply;
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
@@ -198,8 +42,8 @@ constexpr const char* kSpec =
 // An App Platform app that checks what it is sent.
 class FakeDigitalOcean {
  public:
-  explicit FakeDigitalOcean(asio::io_context& io) : server(io) {
-    server.respond = [this](const Recorded& r) { return handle(r); };
+  explicit FakeDigitalOcean(boost::asio::io_context& io) : server(io) {
+    server.respond = [this](const RecordedRequest& r) { return handle(r); };
   }
   std::string url() const { return server.url(""); }
   json::object& web() { return service("web"); }
@@ -214,10 +58,10 @@ class FakeDigitalOcean {
   bool expect_bad_token = false;
   std::deque<Reply> scripted;  // answered first
   int puts = 0;
-  TestServer server;
+  FakeHttpServer server;
 
  private:
-  Reply handle(const Recorded& r) {
+  Reply handle(const RecordedRequest& r) {
     if (r.header("authorization") != std::string("Bearer ") + kToken) {
       if (!expect_bad_token) ADD_FAILURE() << "Authorization: " << r.header("authorization");
       return {401, R"({"id":"Unauthorized","message":"Unable to authenticate you"})"};
@@ -267,16 +111,24 @@ class FakeDigitalOcean {
   }
 };
 
-class DigitalOceanProviderTest : public ::testing::Test {
+class DigitalOceanProviderTest : public ProviderFixture {
  protected:
+  DigitalOceanProviderTest() : ProviderFixture("digitalocean") {}
+
+  // The fixture's parameters with `extra` in their place; an empty value leaves one out.
+  Params with_defaults(Params extra) {
+    Params params = override_params({{"app", kApp},
+                                     {"service", "web"},
+                                     {"address", "10.0.0.5:443"},
+                                     {"token", kToken},
+                                     {"api", fake.url()},
+                                     {"timeout", "2s"}},
+                                    extra);
+    std::erase_if(params, [](const auto& p) { return p.second.empty(); });
+    return params;
+  }
   std::unique_ptr<Provider> make(Params extra = {}) {
-    Params params = {{"app", kApp},     {"service", "web"},  {"address", "10.0.0.5:443"},
-                     {"token", kToken}, {"api", fake.url()}, {"timeout", "2s"}};
-    for (auto& [k, v] : extra) {
-      std::erase_if(params, [&](const auto& p) { return p.first == k; });
-      if (!v.empty()) params.emplace_back(k, v);
-    }
-    return make_digitalocean_provider(ProviderSpec{"digitalocean", std::move(params)}, {io, "api"});
+    return ProviderFixture::make(with_defaults(std::move(extra)));
   }
   std::filesystem::path temp_file(const std::string& name, const std::string& text) {
     const auto path = std::filesystem::temp_directory_path() /
@@ -289,7 +141,6 @@ class DigitalOceanProviderTest : public ::testing::Test {
     for (const auto& f : files_) std::filesystem::remove(f);
   }
 
-  asio::io_context io;
   FakeDigitalOcean fake{io};
   std::vector<std::filesystem::path> files_;
 };
@@ -298,7 +149,7 @@ TEST_F(DigitalOceanProviderTest, ListReportsTheAddressOncePerInstanceOfTheServic
   auto p = make();
   EXPECT_EQ(p->kind(), Provider::Kind::kCapacity);
   EXPECT_EQ(p->type(), "digitalocean");
-  EXPECT_EQ(instances(list(io, *p)),
+  EXPECT_EQ(instances(list(*p)),
             (std::vector<Instance>{{"web-1", "10.0.0.5:443"}, {"web-2", "10.0.0.5:443"}}));
   ASSERT_EQ(fake.server.requests.size(), 1u);
   EXPECT_EQ(fake.server.requests[0].method, "GET");
@@ -308,12 +159,12 @@ TEST_F(DigitalOceanProviderTest, ListReportsTheAddressOncePerInstanceOfTheServic
 TEST_F(DigitalOceanProviderTest, AServiceWithoutInstanceCountRunsOne) {
   fake.web().erase("instance_count");
   auto p = make();
-  EXPECT_EQ(instances(list(io, *p)), (std::vector<Instance>{{"web-1", "10.0.0.5:443"}}));
+  EXPECT_EQ(instances(list(*p)), (std::vector<Instance>{{"web-1", "10.0.0.5:443"}}));
 }
 
 TEST_F(DigitalOceanProviderTest, AddPutsTheWholeSpecBackWithOnlyInstanceCountRaised) {
   auto p = make();
-  EXPECT_EQ(instances(add(io, *p, 2)),
+  EXPECT_EQ(instances(add(*p, 2)),
             (std::vector<Instance>{{"web-3", "10.0.0.5:443"}, {"web-4", "10.0.0.5:443"}}));
   ASSERT_EQ(fake.server.requests.size(), 2u);
   EXPECT_EQ(fake.server.requests[1].method, "PUT");
@@ -325,11 +176,11 @@ TEST_F(DigitalOceanProviderTest, AddPutsTheWholeSpecBackWithOnlyInstanceCountRai
 TEST_F(DigitalOceanProviderTest, RemoveLowersInstanceCountButNeverBelowOne) {
   fake.web()["instance_count"] = 3;
   auto p = make();
-  EXPECT_FALSE(remove(io, *p, {{"web-3", "10.0.0.5:443"}}));
+  EXPECT_FALSE(remove(*p, {{"web-3", "10.0.0.5:443"}}));
   EXPECT_EQ(fake.web().at("instance_count"), 2);
-  EXPECT_FALSE(remove(io, *p, {{"web-1", "x"}, {"web-2", "x"}, {"web-9", "x"}}));
+  EXPECT_FALSE(remove(*p, {{"web-1", "x"}, {"web-2", "x"}, {"web-9", "x"}}));
   EXPECT_EQ(fake.web().at("instance_count"), 1);
-  EXPECT_FALSE(remove(io, *p, {{"web-1", "x"}}));  // already at one: nothing to put
+  EXPECT_FALSE(remove(*p, {{"web-1", "x"}}));  // already at one: nothing to put
   EXPECT_EQ(fake.puts, 2);
 }
 
@@ -337,7 +188,7 @@ TEST_F(DigitalOceanProviderTest, AServiceThatAppPlatformAutoscalesIsRefused) {
   fake.web()["autoscaling"] = json::parse(
       R"({"min_instance_count":1,"max_instance_count":3,"metrics":{"cpu":{"percent":80}}})");
   auto p = make();
-  const ProviderError e = error(add(io, *p, 1));
+  const ProviderError e = error(add(*p, 1));
   EXPECT_EQ(e.message, std::string("digitalocean provider: app ") + kApp +
                            ": service \"web\" has an autoscaling block: App Platform's autoscaler "
                            "would fight tidegate's; remove one of them");
@@ -347,7 +198,7 @@ TEST_F(DigitalOceanProviderTest, AServiceThatAppPlatformAutoscalesIsRefused) {
 
 TEST_F(DigitalOceanProviderTest, AMissingServiceIsNotRetryableAndTheServicesAreNamed) {
   auto p = make({{"service", "worker"}});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message, std::string("digitalocean provider: app ") + kApp +
                            ": no service \"worker\" in its spec (services: api, web)");
   EXPECT_FALSE(e.retryable);
@@ -367,7 +218,7 @@ TEST_F(DigitalOceanProviderTest, ErrorsQuoteDigitalOceansIdAndMessage) {
          "HTTP 404: not_found: The resource you requested could not be found.", false},
         {Reply{200, "{\"app\":"}, "invalid JSON answer \"{\"app\":\"", true}}) {
     fake.scripted.push_back(reply);
-    const ProviderError e = error(list(io, *p));
+    const ProviderError e = error(list(*p));
     EXPECT_EQ(e.message, get + message);
     EXPECT_EQ(e.retryable, retryable) << message;
   }
@@ -378,7 +229,7 @@ TEST_F(DigitalOceanProviderTest, AnUnprocessableSpecOnPutIsNotRetryable) {
   fake.scripted = {
       Reply{200, R"({"app":{"spec":)" + json::serialize(fake.spec) + "}}"},
       Reply{422, R"({"id":"unprocessable_entity","message":"instance_count must be at most 10"})"}};
-  const ProviderError e = error(add(io, *p, 20));
+  const ProviderError e = error(add(*p, 20));
   EXPECT_EQ(e.message, std::string("digitalocean provider: PUT /v2/apps/") + kApp +
                            ": HTTP 422: unprocessable_entity: instance_count must be at most 10");
   EXPECT_FALSE(e.retryable);
@@ -387,7 +238,7 @@ TEST_F(DigitalOceanProviderTest, AnUnprocessableSpecOnPutIsNotRetryable) {
 TEST_F(DigitalOceanProviderTest, TheFakeRejectsAnotherToken) {
   fake.expect_bad_token = true;
   auto p = make({{"token", "dop_v1_wrong"}});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message, std::string("digitalocean provider: GET /v2/apps/") + kApp +
                            ": HTTP 401: Unauthorized: Unable to authenticate you");
   EXPECT_FALSE(e.retryable);
@@ -396,13 +247,13 @@ TEST_F(DigitalOceanProviderTest, TheFakeRejectsAnotherToken) {
 TEST_F(DigitalOceanProviderTest, TokenFileIsReadWithoutItsTrailingNewline) {
   const auto path = temp_file("token", std::string(kToken) + "\n");
   auto p = make({{"token", ""}, {"token_file", path.string()}});
-  EXPECT_EQ(instances(list(io, *p)).size(), 2u);
+  EXPECT_EQ(instances(list(*p)).size(), 2u);
 }
 
 TEST_F(DigitalOceanProviderTest, ServerThatNeverAnswersTimesOutRetryably) {
   fake.scripted.push_back(Reply{.hang = true});
   auto p = make({{"timeout", "300ms"}});
-  const ProviderError e = error(list(io, *p));
+  const ProviderError e = error(list(*p));
   EXPECT_EQ(e.message,
             std::string("digitalocean provider: GET /v2/apps/") + kApp + ": timed out after 300ms");
   EXPECT_TRUE(e.retryable);
@@ -423,9 +274,7 @@ TEST_F(DigitalOceanProviderTest, ShutdownCancelsAndDestroyingDropsCallbacks) {
   p->add(1, [&](Listed) { called = true; });
   run_until(io, [&] { return fake.server.requests.size() == 2; });
   p->list([&](Listed) { called = true; });  // not even started yet
-  p.reset();
-  io.run_for(200ms);
-  EXPECT_FALSE(called);
+  expect_destruction_drops_callbacks(p, called, 200ms);
 }
 
 TEST_F(DigitalOceanProviderTest, SpecFileRefusesAnUnknownOrAutoscaledServiceAtConstruction) {
@@ -439,14 +288,7 @@ TEST_F(DigitalOceanProviderTest, SpecFileRefusesAnUnknownOrAutoscaledServiceAtCo
                                 "      min_instance_count: 1\n      max_instance_count: 3\n"
                                 "      metrics:\n        cpu:\n          percent: 80\n");
   EXPECT_NO_THROW(make({{"spec_file", fixed.string()}}));
-  const auto message = [&](Params params) {
-    try {
-      make(std::move(params));
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
+  const auto message = [&](Params params) { return refusal(with_defaults(std::move(params))); };
   EXPECT_EQ(message({{"spec_file", fixed.string()}, {"service", "api"}}),
             "no service \"api\" in spec_file \"" + fixed.string() + "\"");
   EXPECT_EQ(message({{"spec_file", scaled.string()}}),
@@ -458,14 +300,7 @@ TEST_F(DigitalOceanProviderTest, SpecFileRefusesAnUnknownOrAutoscaledServiceAtCo
 }
 
 TEST_F(DigitalOceanProviderTest, ParametersAreCheckedAtConstruction) {
-  const auto message = [&](Params params) {
-    try {
-      make(std::move(params));
-    } catch (const std::invalid_argument& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
+  const auto message = [&](Params params) { return refusal(with_defaults(std::move(params))); };
   EXPECT_EQ(message({}), "(accepted)");
   EXPECT_EQ(message({{"app", ""}}), "provider \"digitalocean\" needs app=");
   EXPECT_EQ(message({{"service", ""}}), "provider \"digitalocean\" needs service=");

@@ -6,41 +6,24 @@
 
 #include <unistd.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
-#include <functional>
-#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
 
+#include "tests/scaling/fake_http_server.h"
+#include "tests/scaling/provider_fixture.h"
+
 namespace tg::scaling {
 namespace {
 
-namespace asio = boost::asio;
-namespace http = boost::beast::http;
 namespace json = boost::json;
-using local = asio::local::stream_protocol;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-
-struct Seen {
-  std::string method, path, query, body;
-  std::map<std::string, std::string> headers;  // names lowercased
-  std::string header(const std::string& name) const {
-    const auto it = headers.find(name);
-    return it == headers.end() ? "(none)" : it->second;
-  }
-  json::value json() const { return json::parse(body); }
-};
 
 struct Container {
   std::string id, image, network;
@@ -52,26 +35,15 @@ struct Container {
   bool running = false;
 };
 
-std::string decode(const std::string& text) {  // percent-decoding of a query value
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
-      i += 2;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 class FakeDocker {
  public:
-  FakeDocker(asio::io_context& io, const std::string& socket)
-      : acceptor_(io, local::endpoint(socket)) {
-    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
-      if (e) ADD_FAILURE() << "fake Docker stopped by an exception";
-    });
+  FakeDocker(boost::asio::io_context& io, const std::string& socket)
+      : server(io, {.unix_socket = socket, .content_type = "application/json"}) {
+    server.respond = [this](const RecordedRequest& r) {
+      if (hang) return FakeReply{.hang = true};
+      const auto [code, body] = handle(r);
+      return FakeReply{code, body.is_null() ? "" : json::serialize(body)};
+    };
   }
 
   // A container as if made by `docker run`, started (published) or not.
@@ -88,8 +60,8 @@ class FakeDocker {
     containers.push_back(c);
     return containers.back();
   }
-  std::vector<Seen> requests(const std::string& method, const std::string& part) const {
-    std::vector<Seen> out;
+  std::vector<RecordedRequest> requests(const std::string& method, const std::string& part) const {
+    std::vector<RecordedRequest> out;
     for (const auto& s : seen) {
       if (s.method == method && s.path.find(part) != std::string::npos) out.push_back(s);
     }
@@ -106,7 +78,8 @@ class FakeDocker {
   };
   std::deque<Failure> failures;
   bool hang = false;
-  std::vector<Seen> seen;
+  FakeHttpServer server;
+  std::vector<RecordedRequest>& seen = server.requests;  // every request, for the tests to check
 
  private:
   using Reply = std::pair<int, json::value>;
@@ -141,7 +114,7 @@ class FakeDocker {
   json::value list(const std::string& query) {
     const std::string key = "filters=";
     const json::value filters =
-        json::parse(query.starts_with(key) ? decode(query.substr(key.size())) : "{}");
+        json::parse(query.starts_with(key) ? percent_decode(query.substr(key.size())) : "{}");
     json::array out;
     for (const auto& c : containers) {
       if (!c.running) continue;  // without all=true
@@ -165,12 +138,12 @@ class FakeDocker {
     return out;
   }
 
-  Reply create(const Seen& r) {
+  Reply create(const RecordedRequest& r) {
     if (r.header("content-type") != "application/json") {
       return message(400, "Content-Type specified (" + r.header("content-type") +
                               ") must be 'application/json'");
     }
-    const json::value body = r.json();
+    const json::value body = json::parse(r.body);
     const std::string image(body.at("Image").as_string());
     if (!images.count(image)) return message(404, "No such image: " + image);
     Container& c = run(body.at("Labels").as_object(), false, "");
@@ -185,7 +158,7 @@ class FakeDocker {
     return {201, json::object{{"Id", c.id}, {"Warnings", json::array()}}};
   }
 
-  Reply handle(const Seen& r) {
+  Reply handle(const RecordedRequest& r) {
     for (auto it = failures.begin(); it != failures.end(); ++it) {
       if ((r.method + " " + r.path).find(it->part) != std::string::npos) {
         if (it->skip-- > 0) break;
@@ -247,63 +220,15 @@ class FakeDocker {
     return message(404, "page not found");
   }
 
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto socket = co_await acceptor_.async_accept(asio::use_awaitable);
-      auto stream = std::make_shared<local::socket>(std::move(socket));
-      asio::co_spawn(acceptor_.get_executor(), serve(stream), [](std::exception_ptr) {});
-    }
-  }
-
-  asio::awaitable<void> serve(std::shared_ptr<local::socket> stream) {
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    co_await http::async_read(*stream, buffer, request, asio::use_awaitable);
-    Seen r;
-    r.method = std::string(request.method_string());
-    const std::string target(request.target());
-    r.path = target.substr(0, target.find('?'));
-    if (target.find('?') != std::string::npos) r.query = target.substr(target.find('?') + 1);
-    for (const auto& field : request) {
-      std::string name(field.name_string());
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      r.headers[name] = std::string(field.value());
-    }
-    r.body = request.body();
-    seen.push_back(r);
-    if (hang) {
-      hung_.push_back(stream);
-      co_return;
-    }
-    const auto [code, body] = handle(r);
-    http::response<http::string_body> response(static_cast<http::status>(code), 11);
-    if (!body.is_null()) {
-      response.set(http::field::content_type, "application/json");
-      response.body() = json::serialize(body);
-    }
-    response.prepare_payload();
-    co_await http::async_write(*stream, response, asio::use_awaitable);
-  }
-
-  local::acceptor acceptor_;
   int next_id_ = 0;
-  std::vector<std::shared_ptr<void>> hung_;
 };
 
-void run_until(asio::io_context& io, const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + 10s;
-  while (!done() && Clock::now() < deadline) {
-    io.restart();
-    io.run_one_for(20ms);
-  }
-  ASSERT_TRUE(done()) << "nothing happened within 10 s";
-}
-
-using Params = std::vector<std::pair<std::string, std::string>>;
 using Instances = std::vector<Instance>;
 
-class DockerProviderTest : public ::testing::Test {
+class DockerProviderTest : public ProviderFixture {
  protected:
+  DockerProviderTest() : ProviderFixture("docker") {}
+
   static std::filesystem::path make_dir() {
     static int n = 0;
     auto dir = std::filesystem::temp_directory_path() /
@@ -314,53 +239,10 @@ class DockerProviderTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir); }
 
   Params params(Params more = {}) {
-    Params p = {{"image", "app:1"}, {"port", "8080"}, {"socket", socket}};
-    for (auto& kv : more) {
-      std::erase_if(p, [&](const auto& old) { return old.first == kv.first && kv.first != "env"; });
-      p.push_back(kv);
-    }
-    return p;
-  }
-  std::unique_ptr<Provider> make(Params p) {
-    return make_docker_provider(ProviderSpec{"docker", std::move(p)}, {io, "api"});
-  }
-  std::string refusal(Params p) {
-    try {
-      make(std::move(p));
-    } catch (const std::invalid_argument& e) {
-      return e.what();
-    }
-    return "(accepted)";
-  }
-  ProviderResult<Instances> list(Provider& p) {
-    std::optional<ProviderResult<Instances>> result;
-    p.list([&](auto r) { result = std::move(r); });
-    run_until(io, [&] { return result.has_value(); });
-    return result.value_or(ProviderError{"no answer"});
-  }
-  ProviderResult<Instances> add(Provider& p, int n) {
-    std::optional<ProviderResult<Instances>> result;
-    p.add(n, [&](auto r) { result = std::move(r); });
-    run_until(io, [&] { return result.has_value(); });
-    return result.value_or(ProviderError{"no answer"});
-  }
-  std::optional<ProviderError> remove(Provider& p, Instances instances) {
-    std::optional<std::optional<ProviderError>> result;
-    p.remove(std::move(instances), [&](auto r) { result = std::move(r); });
-    run_until(io, [&] { return result.has_value(); });
-    return result.value_or(ProviderError{"no answer"});
-  }
-  static ProviderError error(const ProviderResult<Instances>& r) {
-    EXPECT_TRUE(std::holds_alternative<ProviderError>(r));
-    return std::holds_alternative<ProviderError>(r) ? std::get<ProviderError>(r)
-                                                    : ProviderError{"no error", false};
-  }
-  static Instances instances(const ProviderResult<Instances>& r) {
-    if (auto* e = std::get_if<ProviderError>(&r)) ADD_FAILURE() << e->message;
-    return std::holds_alternative<Instances>(r) ? std::get<Instances>(r) : Instances{};
+    return override_params({{"image", "app:1"}, {"port", "8080"}, {"socket", socket}}, more,
+                           {"env"});
   }
 
-  asio::io_context io;
   std::filesystem::path dir = make_dir();
   std::string socket = (dir / "docker.sock").string();
   FakeDocker docker{io, socket};
@@ -379,12 +261,12 @@ TEST_F(DockerProviderTest, ListFindsOurRunningContainersAtTheirPublishedPorts) {
   EXPECT_EQ(instances(list(*p)), (Instances{{a.substr(0, 12), "127.0.0.1:32768"},
                                             {everywhere.id.substr(0, 12), "127.0.0.1:32771"}}));
   ASSERT_EQ(docker.seen.size(), 1u);
-  const Seen& r = docker.seen[0];
+  const RecordedRequest& r = docker.seen[0];
   EXPECT_EQ(r.method, "GET");
   EXPECT_EQ(r.path, "/v1.44/containers/json");
   EXPECT_TRUE(r.query.starts_with("filters=")) << r.query;
   EXPECT_EQ(r.query.find_first_of("{}[]\":"), std::string::npos) << "not URL-encoded: " << r.query;
-  EXPECT_EQ(json::parse(decode(r.query.substr(8))),
+  EXPECT_EQ(json::parse(percent_decode(r.query.substr(8))),
             json::parse(R"({"label":["tidegate.group=api"],"status":["running"]})"));
   EXPECT_EQ(r.header("accept"), "application/json");
   EXPECT_EQ(r.header("host"), "localhost");
@@ -411,11 +293,12 @@ TEST_F(DockerProviderTest, AddCreatesStartsAndInspectsEachContainerAndListAgrees
                                         "POST /v1.44/containers/ID/start",
                                         "GET /v1.44/containers/ID/json"};
   EXPECT_EQ(calls, (std::vector<std::string>{one[0], one[1], one[2], one[0], one[1], one[2]}));
-  const Seen& create = docker.seen[0];
+  const RecordedRequest& create = docker.seen[0];
   EXPECT_EQ(create.path, "/v1.44/containers/create");
   EXPECT_EQ(create.query, "");
   EXPECT_EQ(create.header("content-type"), "application/json");
-  EXPECT_EQ(create.json(), json::parse(R"({"Image":"app:1","Labels":{"tidegate.group":"api"},
+  EXPECT_EQ(json::parse(create.body),
+            json::parse(R"({"Image":"app:1","Labels":{"tidegate.group":"api"},
       "Env":["A=1","B=x=y"],"ExposedPorts":{"8080/tcp":{}},
       "HostConfig":{"PortBindings":{"8080/tcp":[{"HostIp":"127.0.0.1","HostPort":""}]},
                     "NetworkMode":"backend"}})"));
@@ -428,12 +311,12 @@ TEST_F(DockerProviderTest, AddCreatesStartsAndInspectsEachContainerAndListAgrees
 TEST_F(DockerProviderTest, LabelParameterReplacesTheGroupLabelAndWithoutNetworkNoneIsSent) {
   auto p = make(params({{"label", "team=blue"}}));
   EXPECT_EQ(instances(add(*p, 1)).size(), 1u);
-  const json::value body = docker.seen.at(0).json();
+  const json::value body = json::parse(docker.seen.at(0).body);
   EXPECT_EQ(body.at("Labels"), json::parse(R"({"team":"blue"})"));
   EXPECT_FALSE(body.at("HostConfig").as_object().contains("NetworkMode"));
   EXPECT_EQ(body.at("Env"), json::array());
   EXPECT_EQ(instances(list(*p)).size(), 1u);
-  EXPECT_EQ(json::parse(decode(docker.seen.back().query.substr(8))).at("label"),
+  EXPECT_EQ(json::parse(percent_decode(docker.seen.back().query.substr(8))).at("label"),
             json::parse(R"(["team=blue"])"));
 }
 
@@ -553,19 +436,12 @@ TEST_F(DockerProviderTest, DestroyingTheProviderDropsCallbacksInFlight) {
   p->list([&](auto) { called = true; });
   p->remove({{"0123456789ab", "x:1"}}, [&](auto) { called = true; });
   run_until(io, [&] { return docker.seen.size() == 2; });
-  p.reset();
-  io.restart();
-  io.run_for(100ms);
-  EXPECT_FALSE(called);
+  expect_destruction_drops_callbacks(p, called, 100ms);
 }
 
 TEST_F(DockerProviderTest, CallbacksNeverRunInsideTheCall) {
   auto p = make(params());
-  bool called = false;
-  p->list([&](auto) { called = true; });
-  p->add(0, [&](auto) { called = true; });
-  EXPECT_FALSE(called);
-  run_until(io, [&] { return called; });
+  expect_callbacks_after_the_calls(*p);
 }
 
 TEST_F(DockerProviderTest, ParametersAreCheckedAtConstruction) {

@@ -5,75 +5,24 @@
 
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 
 #include <gtest/gtest.h>
+
+#include "tests/scaling/fake_http_server.h"
 
 namespace tg::scaling {
 namespace {
 
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using unix_socket = asio::local::stream_protocol;
 using namespace std::chrono_literals;
 
-// Answers every request with `status` and `body`, and records the request heads.
-template <class Protocol>
-class CannedServer {
- public:
-  CannedServer(asio::io_context& io, typename Protocol::endpoint endpoint)
-      : acceptor_(io, endpoint) {
-    asio::co_spawn(io, accept_loop(), [](std::exception_ptr e) {
-      if (e) ADD_FAILURE() << "canned server stopped by an exception";
-    });
-  }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
-
-  int status = 200;
-  std::string body;
-  std::vector<std::string> heads;  // request line and headers, as received
-
- private:
-  asio::awaitable<void> accept_loop() {
-    for (;;) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
-      asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), [](std::exception_ptr) {});
-    }
-  }
-  asio::awaitable<void> serve(typename Protocol::socket socket) {
-    std::string buffer;
-    const std::size_t end = co_await asio::async_read_until(socket, asio::dynamic_buffer(buffer),
-                                                            "\r\n\r\n", asio::use_awaitable);
-    heads.push_back(buffer.substr(0, end));
-    const std::string answer = "HTTP/1.1 " + std::to_string(status) +
-                               " X\r\nContent-Length: " + std::to_string(body.size()) +
-                               "\r\nX-Canned: yes\r\n\r\n" + body;
-    co_await asio::async_write(socket, asio::buffer(answer), asio::use_awaitable);
-  }
-
-  typename Protocol::acceptor acceptor_;
-};
-
-// Runs `io` until `slot` is filled, at most 10 s, so that a broken test fails, not hangs.
-template <class T>
-void run_until(asio::io_context& io, const std::optional<T>& slot) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!slot && std::chrono::steady_clock::now() < deadline) {
-    io.restart();
-    io.run_one_for(20ms);
-  }
-  ASSERT_TRUE(slot) << "no callback within 10 s";
+// Answers every request with `status` and `body`, and a header the client must hand back.
+void canned(FakeHttpServer& server, int status, std::string body) {
+  server.respond = [status, body = std::move(body)](const RecordedRequest&) {
+    return FakeReply{.status = status, .body = body, .headers = {{"X-Canned", "yes"}}};
+  };
 }
 
 std::string vector_of(const std::vector<std::string>& values) {
@@ -89,8 +38,7 @@ class PrometheusQueryTest : public ::testing::Test {
  protected:
   std::string base() const { return "http://127.0.0.1:" + std::to_string(server.port()); }
   PrometheusResult fetch(int status, std::string body, const std::string& query = "up") {
-    server.status = status;
-    server.body = std::move(body);
+    canned(server, status, std::move(body));
     PrometheusQuery q(io, base(), query, 2s);
     std::optional<PrometheusResult> result;
     q.fetch([&](auto r) { result = std::move(r); });
@@ -105,8 +53,8 @@ class PrometheusQueryTest : public ::testing::Test {
     return std::holds_alternative<double>(r) ? std::get<double>(r) : -12345;
   }
 
-  asio::io_context io;
-  CannedServer<tcp> server{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  boost::asio::io_context io;
+  FakeHttpServer server{io};
 };
 
 TEST_F(PrometheusQueryTest, VectorWithOneSampleIsItsValue) {
@@ -155,11 +103,11 @@ TEST_F(PrometheusQueryTest, NonJsonErrorPageGivesTheStatusAndBody) {
 
 TEST_F(PrometheusQueryTest, QueryIsPercentEncodedInTheTarget) {
   fetch(200, vector_of({"1"}), R"(sum(rate(http_requests_total{job="api"}[1m])) / 2)");
-  ASSERT_EQ(server.heads.size(), 1u);
-  EXPECT_TRUE(server.heads[0].starts_with(
+  ASSERT_EQ(server.requests.size(), 1u);
+  EXPECT_TRUE(server.requests[0].head.starts_with(
       "GET /api/v1/query?query=sum%28rate%28http_requests_total%7Bjob%3D%22api%22%7D%5B1m%5D"
       "%29%29%20%2F%202 HTTP/1.1\r\n"))
-      << server.heads[0];
+      << server.requests[0].head;
 }
 
 TEST_F(PrometheusQueryTest, BaseUrlMayHaveAPathPrefixAndATrailingSlash) {
@@ -169,11 +117,7 @@ TEST_F(PrometheusQueryTest, BaseUrlMayHaveAPathPrefixAndATrailingSlash) {
 }
 
 TEST_F(PrometheusQueryTest, ConnectionRefusedNamesTheServer) {
-  std::string url;
-  {
-    tcp::acceptor closed(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    url = "http://127.0.0.1:" + std::to_string(closed.local_endpoint().port());
-  }
+  const std::string url = refused_url(io);
   PrometheusQuery q(io, url, "up", 2s);
   std::optional<PrometheusResult> result;
   q.fetch([&](auto r) { result = std::move(r); });
@@ -213,10 +157,9 @@ TEST(ParseHttpUrl, SplitsHostPortAndTarget) {
 }
 
 TEST(HttpClient, ReturnsStatusHeadersAndBodyNeverInsideSend) {
-  asio::io_context io;
-  CannedServer<tcp> server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  server.status = 418;
-  server.body = "teapot";
+  boost::asio::io_context io;
+  FakeHttpServer server(io);
+  canned(server, 418, "teapot");
   HttpClient client(io);
   std::optional<HttpResult> result;
   client.send({"PUT", "http://127.0.0.1:" + std::to_string(server.port()) + "/t", {}, "x"}, 2s,
@@ -233,9 +176,9 @@ TEST(HttpClient, ReturnsStatusHeadersAndBodyNeverInsideSend) {
 }
 
 TEST(HttpClient, BodyOverTheCapIsAnError) {
-  asio::io_context io;
-  CannedServer<tcp> server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  server.body = std::string(4096, 'x');
+  boost::asio::io_context io;
+  FakeHttpServer server(io);
+  canned(server, 200, std::string(4096, 'x'));
   HttpClient client(io, {.ca_file = "", .max_body = 1024});
   std::optional<HttpResult> result;
   client.send({"GET", "http://127.0.0.1:" + std::to_string(server.port()) + "/"}, 2s,
@@ -246,7 +189,7 @@ TEST(HttpClient, BodyOverTheCapIsAnError) {
 }
 
 TEST(HttpClient, InvalidUrlFailsThroughTheCallback) {
-  asio::io_context io;
+  boost::asio::io_context io;
   HttpClient client(io);
   std::optional<HttpResult> result;
   client.send({"GET", "gopher://x"}, 2s, [&](HttpResult r) { result = std::move(r); });
@@ -259,9 +202,9 @@ TEST(HttpClient, UnixSocketEndpointSendsTheUrlsHostAndTarget) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("tidegate_http_test_" + std::to_string(::getpid()) + ".sock");
   std::filesystem::remove(path);
-  asio::io_context io;
-  CannedServer<unix_socket> server(io, unix_socket::endpoint(path.string()));
-  server.body = "[]";
+  boost::asio::io_context io;
+  FakeHttpServer server(io, {.unix_socket = path.string()});
+  canned(server, 200, "[]");
   HttpClient client(io);
   std::optional<HttpResult> result;
   HttpRequest request{"GET", "http://docker/v1.43/containers/json", {}, "", path.string()};
@@ -270,9 +213,10 @@ TEST(HttpClient, UnixSocketEndpointSendsTheUrlsHostAndTarget) {
   std::filesystem::remove(path);
   ASSERT_TRUE(std::holds_alternative<HttpResponse>(*result)) << std::get<std::string>(*result);
   EXPECT_EQ(std::get<HttpResponse>(*result).body, "[]");
-  ASSERT_EQ(server.heads.size(), 1u);
-  EXPECT_TRUE(server.heads[0].starts_with("GET /v1.43/containers/json HTTP/1.1\r\n"));
-  EXPECT_NE(server.heads[0].find("\r\nHost: docker\r\n"), std::string::npos) << server.heads[0];
+  ASSERT_EQ(server.requests.size(), 1u);
+  const std::string& head = server.requests[0].head;
+  EXPECT_TRUE(head.starts_with("GET /v1.43/containers/json HTTP/1.1\r\n"));
+  EXPECT_NE(head.find("\r\nHost: docker\r\n"), std::string::npos) << head;
 }
 
 }  // namespace
