@@ -2,7 +2,10 @@
 // it makes over the unix socket (ApiProvider runs it).
 #include "scaling/docker_provider.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdint>
+#include <functional>
 #include <stdexcept>
 
 #include "scaling/api_provider.h"
@@ -28,6 +31,8 @@ class DockerProvider final : public ApiProvider {
     std::string socket, prefix, image, network, label_key, label_value;
     std::vector<std::string> env;
     int port = 0;
+    bool swarm = false;            // mode=swarm: a capacity provider over one service
+    std::string service, address;  // swarm mode's service and its one upstream address
   };
 
   DockerProvider(asio::io_context& io, Settings settings, Millis timeout)
@@ -36,10 +41,20 @@ class DockerProvider final : public ApiProvider {
         port_key_(std::to_string(s_.port) + "/tcp") {}
 
   std::string type() const override { return "docker"; }
+  Kind kind() const override { return s_.swarm ? Kind::kCapacity : Kind::kInstances; }
 
-  void list(ListDone done) override { run(running(new_call()), std::move(done)); }
-  void add(int n, ListDone done) override { run(create(n, new_call()), std::move(done)); }
+  void list(ListDone done) override {
+    if (s_.swarm) return run(scale(0, true, new_call()), std::move(done));
+    run(running(new_call()), std::move(done));
+  }
+  void add(int n, ListDone done) override {
+    if (s_.swarm) return run(scale(std::max(n, 0), false, new_call()), std::move(done));
+    run(create(n, new_call()), std::move(done));
+  }
   void remove(std::vector<Instance> instances, RemoveDone done) override {
+    if (s_.swarm) {
+      return run(scale_in(static_cast<int>(instances.size()), new_call()), std::move(done));
+    }
     run(destroy(std::move(instances), new_call()), std::move(done));
   }
 
@@ -222,6 +237,88 @@ class DockerProvider final : public ApiProvider {
     co_return std::nullopt;
   }
 
+  // Swarm mode: the service as read, with what an update must send back.
+  struct Service {
+    std::string id;
+    std::int64_t version = 0;  // Version.Index, the update's ?version=
+    json::object spec;         // the whole Spec: an update replaces it
+    int replicas = 0;
+  };
+
+  asio::awaitable<ProviderResult<Service>> read_service(Call call) {
+    const std::string path = "/services/" + url_encode_component(s_.service);
+    const std::string what = "GET " + s_.prefix + path;
+    auto reply = co_await api("GET", path, "", "", call);
+    if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+    const auto& response = std::get<HttpResponse>(reply);
+    if (response.status != 200) co_return failure(what, response);
+    json::value doc = parse_json_or_null(response.body);
+    Service out;
+    out.id = json_text(doc, {"ID"});
+    const json::value* version = json_at(doc, {"Version", "Index"});
+    json::value* spec = doc.is_object() ? doc.as_object().if_contains("Spec") : nullptr;
+    if (out.id.empty() || !version || !version->is_int64() || !spec || !spec->is_object()) {
+      co_return error(what, "invalid answer: no ID, Version.Index or Spec");
+    }
+    out.version = version->as_int64();
+    if (!json_at(*spec, {"Mode", "Replicated"})) {
+      co_return error("", "service " + s_.service + " is not replicated", false);
+    }
+    const json::value* replicas = json_at(*spec, {"Mode", "Replicated", "Replicas"});
+    if (!replicas || !replicas->is_int64() || replicas->as_int64() < 0 ||
+        replicas->as_int64() > 100000) {
+      co_return error(what, "invalid answer: Spec.Mode.Replicated.Replicas is not a count");
+    }
+    out.replicas = static_cast<int>(replicas->as_int64());
+    out.spec = std::move(spec->as_object());
+    co_return out;
+  }
+
+  // Reads the service and, when `to(replicas)` differs, posts its Spec back with that
+  // count at the version read; an update another writer overtook ("update out of
+  // sequence") is read and tried again, up to 3 times. {replicas before, after}.
+  asio::awaitable<ProviderResult<std::pair<int, int>>> change(std::function<int(int)> to,
+                                                              Call call) {
+    for (int attempt = 0;; ++attempt) {
+      auto read = co_await read_service(call);
+      if (auto* e = std::get_if<ProviderError>(&read)) co_return std::move(*e);
+      Service& service = std::get<Service>(read);
+      const int target = to(service.replicas);
+      if (target == service.replicas) co_return std::pair{target, target};
+      service.spec["Mode"].as_object()["Replicated"].as_object()["Replicas"] = target;
+      const std::string path = "/services/" + url_encode_component(service.id) + "/update";
+      auto reply = co_await api("POST", path, "?version=" + std::to_string(service.version),
+                                json::serialize(service.spec), call);
+      if (auto* e = std::get_if<ProviderError>(&reply)) co_return std::move(*e);
+      const auto& response = std::get<HttpResponse>(reply);
+      if (response.status == 200) co_return std::pair{service.replicas, target};
+      const std::string message = json_text(parse_json_or_null(response.body), {"message"});
+      if ((response.status == 409 || response.status == 500) &&
+          message.find("out of sequence") != std::string::npos && attempt < 3) {
+        continue;
+      }
+      co_return failure("POST " + s_.prefix + path, response);
+    }
+  }
+
+  // Swarm list() (`all`) and add(): the address once per replica, "NAME-1".."NAME-N".
+  asio::awaitable<ListResult> scale(int more, bool all, Call call) {
+    auto changed = co_await change([more](int count) { return count + more; }, call);
+    if (auto* e = std::get_if<ProviderError>(&changed)) co_return std::move(*e);
+    const auto [before, after] = std::get<std::pair<int, int>>(changed);
+    Instances out;
+    for (int i = all ? 1 : before + 1; i <= after; ++i) {
+      out.push_back({s_.service + "-" + std::to_string(i), s_.address});
+    }
+    co_return out;
+  }
+
+  asio::awaitable<std::optional<ProviderError>> scale_in(int fewer, Call call) {
+    auto changed = co_await change([fewer](int count) { return std::max(1, count - fewer); }, call);
+    if (auto* e = std::get_if<ProviderError>(&changed)) co_return std::move(*e);
+    co_return std::nullopt;
+  }
+
   Settings s_;
   std::string port_key_;  // "8080/tcp"
 };
@@ -230,11 +327,37 @@ class DockerProvider final : public ApiProvider {
 
 std::unique_ptr<Provider> make_docker_provider(const ProviderSpec& spec,
                                                const ProviderContext& context) {
-  check_parameters(
-      spec, {"image", "port", "socket", "network", "label", "env", "api_version", "timeout"});
+  check_parameters(spec, {"mode", "image", "port", "socket", "network", "label", "env", "service",
+                          "address", "api_version", "timeout"});
   DockerProvider::Settings s;
-  s.image = required_param(spec, "image");
-  s.port = port_param(spec);
+  const std::string mode = spec.param("mode").value_or("containers");
+  if (mode != "containers" && mode != "swarm") throw invalid_value("mode", mode);
+  s.swarm = mode == "swarm";
+  // Each mode's own parameters: given to the other, they would be silently ignored.
+  const std::initializer_list<const char*> unused =
+      s.swarm ? std::initializer_list<const char*>{"image", "port", "network", "label", "env"}
+              : std::initializer_list<const char*>{"service", "address"};
+  for (const char* key : unused) {
+    if (spec.param(key)) {
+      throw std::invalid_argument("provider \"docker\" mode=" + mode + " does not take " + key +
+                                  "=");
+    }
+  }
+  if (s.swarm) {
+    for (const char* key : {"service", "address"}) {
+      if (spec.param(key) && spec.param(key)->empty()) throw invalid_value(key, "");
+      required_param(spec, key);
+    }
+    s.service = *spec.param("service");
+    s.address = *spec.param("address");
+    const auto colon = s.address.rfind(':');
+    if (colon == 0 || colon == std::string::npos || !parse_port(s.address.substr(colon + 1))) {
+      throw invalid_value("address", s.address);
+    }
+  } else {
+    s.image = required_param(spec, "image");
+    s.port = port_param(spec);
+  }
   s.socket = spec.param("socket").value_or("/var/run/docker.sock");
   s.network = spec.param("network").value_or("");
   const std::string version = spec.param("api_version").value_or("1.44");

@@ -26,9 +26,20 @@ namespace tg::scaling {
 /// are deleted (DELETE ?force=true, in the background) and the call fails. remove(): POST
 /// .../stop?t=10 (304 already stopped is fine), DELETE ...?v=true (its anonymous volumes
 /// too); 404 means already gone. Failures quote Docker's {"message"}; network, 408, 409,
-/// 429 and 5xx are retryable, other statuses (404 "No such image", 400) are not. Swarm
-/// services are not supported. Throws std::invalid_argument on a missing, unknown or
-/// invalid parameter.
+/// 429 and 5xx are retryable, other statuses (404 "No such image", 400) are not.
+///
+/// `provider docker mode=swarm service=NAME address=HOST:PORT [socket=] [api_version=]
+/// [timeout=]` (mode=containers, the above, is the default): a capacity provider over one
+/// replicated Swarm service, whose tasks the routing mesh serves at `address`. list():
+/// GET /services/NAME -> `address` once per Spec.Mode.Replicated.Replicas, ids
+/// "NAME-1".."NAME-N" (a global service is refused, not retryable). add(n) / remove(k):
+/// POST /services/ID/update?version=Version.Index with the whole Spec as read and Replicas
+/// + n / - k (never below 1; nothing is posted when the count stays); "update out of
+/// sequence" (another writer in between) reads again, up to 3 times. image=, port=,
+/// network=, label= and env= are refused in swarm mode, service= and address= in
+/// containers mode.
+///
+/// Throws std::invalid_argument on a missing, unknown or invalid parameter.
 std::unique_ptr<Provider> make_docker_provider(const ProviderSpec& spec,
                                                const ProviderContext& context);
 

@@ -78,6 +78,9 @@ class FakeDocker {
   };
   std::deque<Failure> failures;
   bool hang = false;
+  // A Swarm service as GET /services/{id} answers it, when the test made one.
+  std::optional<json::object> service;
+  int overtaken = 0;  // updates to refuse as "out of sequence", as if another writer came first
   FakeHttpServer server;
   std::vector<RecordedRequest>& seen = server.requests;  // every request, for the tests to check
 
@@ -85,6 +88,27 @@ class FakeDocker {
   using Reply = std::pair<int, json::value>;
   static Reply message(int code, const std::string& text) {
     return {code, json::object{{"message", text}}};
+  }
+
+  Reply swarm(const RecordedRequest& r, const std::string& rest) {
+    if (!service) return message(404, "service " + rest + " not found");
+    const std::string id(service->at("ID").as_string());
+    const std::string name(service->at("Spec").at("Name").as_string());
+    if (r.method == "GET" && (rest == id || rest == name)) return {200, *service};
+    if (r.method == "POST" && rest == id + "/update") {
+      json::value& index = service->at("Version").as_object()["Index"];
+      const std::string sequence = "rpc error: code = Unknown desc = update out of sequence";
+      if (overtaken > 0) {
+        --overtaken;
+        index = index.as_int64() + 1;
+        return message(500, sequence);
+      }
+      if (r.query != "version=" + std::to_string(index.as_int64())) return message(500, sequence);
+      (*service)["Spec"] = json::parse(r.body);
+      index = index.as_int64() + 1;
+      return {200, json::object{{"Warnings", nullptr}}};
+    }
+    return message(404, "service " + rest + " not found");
   }
 
   Container* find(const std::string& id) {
@@ -176,6 +200,7 @@ class FakeDocker {
     const std::string path = r.path.substr(r.path.find('/', 1));
     if (r.method == "GET" && path == "/containers/json") return {200, list(r.query)};
     if (r.method == "POST" && path == "/containers/create") return create(r);
+    if (path.starts_with("/services/")) return swarm(r, path.substr(10));
     if (!path.starts_with("/containers/")) return message(404, "page not found");
     const std::string rest = path.substr(12);
     const std::string id = rest.substr(0, rest.find('/'));
@@ -241,6 +266,29 @@ class DockerProviderTest : public ProviderFixture {
   Params params(Params more = {}) {
     return override_params({{"image", "app:1"}, {"port", "8080"}, {"socket", socket}}, more,
                            {"env"});
+  }
+
+  Params swarm_params(Params more = {}) {
+    return override_params(
+        {{"mode", "swarm"}, {"service", "web"}, {"address", "10.0.0.5:8080"}, {"socket", socket}},
+        more);
+  }
+  // A replicated service "web" at version 42, as `docker service create` makes one.
+  json::object& make_service(json::object mode = {{"Replicated", {{"Replicas", 3}}}}) {
+    docker.service = json::object{
+        {"ID", "svc0123abcd"},
+        {"Version", {{"Index", 42}}},
+        {"Spec",
+         {{"Name", "web"},
+          {"Labels", {{"team", "blue"}}},
+          {"TaskTemplate", {{"ContainerSpec", {{"Image", "app:1"}, {"Env", {"A=1"}}}}}},
+          {"Mode", std::move(mode)},
+          {"EndpointSpec", {{"Ports", {{{"TargetPort", 8080}, {"PublishedPort", 8080}}}}}}}}};
+    return *docker.service;
+  }
+  int replicas() const {
+    return static_cast<int>(
+        docker.service->at("Spec").at("Mode").at("Replicated").at("Replicas").as_int64());
   }
 
   std::filesystem::path dir = make_dir();
@@ -456,6 +504,108 @@ TEST_F(DockerProviderTest, ParametersAreCheckedAtConstruction) {
   EXPECT_EQ(refusal(params({{"api_version", "v1"}})), "invalid value \"v1\" of \"api_version=\"");
   EXPECT_EQ(refusal(params({{"timeout", "0"}})), "invalid value \"0\" of \"timeout=\"");
   EXPECT_EQ(refusal(params({{"label", "managed"}, {"timeout", "1m"}})), "(accepted)");
+}
+
+TEST_F(DockerProviderTest, SwarmListReportsTheAddressOncePerReplica) {
+  make_service();
+  auto p = make(swarm_params());
+  EXPECT_EQ(p->kind(), Provider::Kind::kCapacity);
+  EXPECT_EQ(make(params())->kind(), Provider::Kind::kInstances);
+  EXPECT_EQ(instances(list(*p)), (Instances{{"web-1", "10.0.0.5:8080"},
+                                            {"web-2", "10.0.0.5:8080"},
+                                            {"web-3", "10.0.0.5:8080"}}));
+  ASSERT_EQ(docker.seen.size(), 1u);
+  EXPECT_EQ(docker.seen[0].method, "GET");
+  EXPECT_EQ(docker.seen[0].target, "/v1.44/services/web");
+}
+
+TEST_F(DockerProviderTest, SwarmAddPostsTheWholeSpecWithMoreReplicasAtTheVersionRead) {
+  const json::value before = make_service().at("Spec");
+  auto p = make(swarm_params());
+  EXPECT_EQ(instances(add(*p, 2)),
+            (Instances{{"web-4", "10.0.0.5:8080"}, {"web-5", "10.0.0.5:8080"}}));
+  ASSERT_EQ(docker.seen.size(), 2u);
+  EXPECT_EQ(docker.seen[0].target, "/v1.44/services/web");
+  const RecordedRequest& update = docker.seen[1];
+  EXPECT_EQ(update.method, "POST");
+  EXPECT_EQ(update.path, "/v1.44/services/svc0123abcd/update");
+  EXPECT_EQ(update.query, "version=42");
+  EXPECT_EQ(update.header("content-type"), "application/json");
+  json::value expected = before;
+  expected.at("Mode").at("Replicated").as_object()["Replicas"] = 5;
+  EXPECT_EQ(json::parse(update.body), expected);
+  EXPECT_EQ(instances(list(*p)).size(), 5u);
+}
+
+TEST_F(DockerProviderTest, SwarmAnUpdateOutOfSequenceIsReadAgainAndRetried) {
+  make_service();
+  docker.overtaken = 2;
+  auto p = make(swarm_params());
+  EXPECT_EQ(instances(add(*p, 1)), (Instances{{"web-4", "10.0.0.5:8080"}}));
+  std::vector<std::string> queries;
+  for (const auto& r : docker.requests("POST", "/update")) queries.push_back(r.query);
+  EXPECT_EQ(queries, (std::vector<std::string>{"version=42", "version=43", "version=44"}));
+  EXPECT_EQ(docker.requests("GET", "/services/web").size(), 3u);
+  EXPECT_EQ(replicas(), 4);
+
+  docker.overtaken = 4;  // a first try and 3 retries, all overtaken
+  docker.seen.clear();
+  const ProviderError e = error(add(*p, 1));
+  EXPECT_EQ(e.message,
+            "docker provider: POST /v1.44/services/svc0123abcd/update: HTTP 500: rpc error: code "
+            "= Unknown desc = update out of sequence");
+  EXPECT_TRUE(e.retryable);
+  EXPECT_EQ(docker.requests("POST", "/update").size(), 4u);
+  EXPECT_EQ(replicas(), 4);
+}
+
+TEST_F(DockerProviderTest, SwarmRemoveLowersReplicasButNeverBelowOne) {
+  make_service();
+  auto p = make(swarm_params());
+  const Instance any{"web-3", "10.0.0.5:8080"};
+  EXPECT_FALSE(remove(*p, {any}));
+  EXPECT_EQ(replicas(), 2);
+  EXPECT_EQ(json::parse(docker.seen.back().body).at("TaskTemplate"),
+            docker.service->at("Spec").at("TaskTemplate"));
+  EXPECT_FALSE(remove(*p, {any, any, any, any}));
+  EXPECT_EQ(replicas(), 1);
+  docker.seen.clear();
+  EXPECT_FALSE(remove(*p, {any}));
+  EXPECT_EQ(replicas(), 1);
+  ASSERT_EQ(docker.seen.size(), 1u);  // read, nothing to post
+  EXPECT_EQ(docker.seen[0].method, "GET");
+}
+
+TEST_F(DockerProviderTest, SwarmRefusesAGlobalOrMissingServiceWithoutRetry) {
+  make_service({{"Global", json::object()}});
+  auto p = make(swarm_params());
+  ProviderError e = error(add(*p, 1));
+  EXPECT_EQ(e.message, "docker provider: service web is not replicated");
+  EXPECT_FALSE(e.retryable);
+  EXPECT_TRUE(docker.requests("POST", "/update").empty());
+  docker.service.reset();
+  e = error(list(*p));
+  EXPECT_EQ(e.message, "docker provider: GET /v1.44/services/web: HTTP 404: service web not found");
+  EXPECT_FALSE(e.retryable);
+  docker.failures = {{"GET /v1.44/services/web", 503}};
+  EXPECT_TRUE(error(list(*p)).retryable);
+}
+
+TEST_F(DockerProviderTest, SwarmParametersAreCheckedAtConstruction) {
+  EXPECT_EQ(refusal(params({{"mode", "stack"}})), "invalid value \"stack\" of \"mode=\"");
+  EXPECT_EQ(refusal({{"mode", "swarm"}, {"address", "h:1"}}), "provider \"docker\" needs service=");
+  EXPECT_EQ(refusal({{"mode", "swarm"}, {"service", "web"}}), "provider \"docker\" needs address=");
+  EXPECT_EQ(refusal(swarm_params({{"service", ""}})), "invalid value \"\" of \"service=\"");
+  EXPECT_EQ(refusal(swarm_params({{"address", "10.0.0.5"}})),
+            "invalid value \"10.0.0.5\" of \"address=\"");
+  EXPECT_EQ(refusal(swarm_params({{"image", "app:1"}})),
+            "provider \"docker\" mode=swarm does not take image=");
+  EXPECT_EQ(refusal(swarm_params({{"port", "8080"}})),
+            "provider \"docker\" mode=swarm does not take port=");
+  EXPECT_EQ(refusal(params({{"service", "web"}})),
+            "provider \"docker\" mode=containers does not take service=");
+  EXPECT_EQ(refusal(params({{"mode", "containers"}})), "(accepted)");
+  EXPECT_EQ(refusal(swarm_params({{"api_version", "1.47"}, {"timeout", "5s"}})), "(accepted)");
 }
 
 }  // namespace
