@@ -28,6 +28,16 @@ bool ApiProvider::Call::cancelled() const {
   return state_->cancelled;
 }
 
+ApiProviderOptions api_options(std::string type, Millis timeout, HttpClientOptions http,
+                               std::vector<int> retryable_4xx) {
+  ApiProviderOptions o;
+  o.type = std::move(type);
+  o.timeout = timeout;
+  o.http = std::move(http);
+  o.retryable_4xx = std::move(retryable_4xx);
+  return o;
+}
+
 ApiProvider::ApiProvider(asio::io_context& io, ApiProviderOptions options)
     : io_(io),
       options_(std::move(options)),

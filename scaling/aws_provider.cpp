@@ -103,8 +103,7 @@ std::optional<std::chrono::system_clock::time_point> parse_utc(const std::string
 class AwsProvider final : public ApiProvider {
  public:
   AwsProvider(const ProviderContext& context, Config config, std::optional<AwsCredentials> fixed)
-      : ApiProvider(context.control,
-                    {.type = "aws", .timeout = config.timeout, .retryable_4xx = {429}}),
+      : ApiProvider(context.control, api_options("aws", config.timeout, {}, {429})),
         config_(std::move(config)),
         fixed_(std::move(fixed)) {}
 

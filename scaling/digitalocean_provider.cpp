@@ -28,8 +28,7 @@ struct Config {
 class DigitalOceanProvider final : public ApiProvider {
  public:
   DigitalOceanProvider(const ProviderContext& context, Config config)
-      : ApiProvider(context.control,
-                    {.type = "digitalocean", .timeout = config.timeout, .retryable_4xx = {429}}),
+      : ApiProvider(context.control, api_options("digitalocean", config.timeout, {}, {429})),
         config_(std::move(config)),
         path_("/v2/apps/" + url_encode_component(config_.app)) {}
 

@@ -36,7 +36,7 @@ class DockerProvider final : public ApiProvider {
   };
 
   DockerProvider(asio::io_context& io, Settings settings, Millis timeout)
-      : ApiProvider(io, {.type = "docker", .timeout = timeout}),
+      : ApiProvider(io, api_options("docker", timeout)),
         s_(std::move(settings)),
         port_key_(std::to_string(s_.port) + "/tcp") {}
 
@@ -334,9 +334,10 @@ std::unique_ptr<Provider> make_docker_provider(const ProviderSpec& spec,
   if (mode != "containers" && mode != "swarm") throw invalid_value("mode", mode);
   s.swarm = mode == "swarm";
   // Each mode's own parameters: given to the other, they would be silently ignored.
-  const std::initializer_list<const char*> unused =
-      s.swarm ? std::initializer_list<const char*>{"image", "port", "network", "label", "env"}
-              : std::initializer_list<const char*>{"service", "address"};
+  static const std::vector<const char*> kContainersOnly = {"image", "port", "network", "label",
+                                                           "env"};
+  static const std::vector<const char*> kSwarmOnly = {"service", "address"};
+  const auto& unused = s.swarm ? kContainersOnly : kSwarmOnly;
   for (const char* key : unused) {
     if (spec.param(key)) {
       throw std::invalid_argument("provider \"docker\" mode=" + mode + " does not take " + key +

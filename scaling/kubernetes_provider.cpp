@@ -159,13 +159,19 @@ Access in_cluster(const ProviderSpec& spec) {
   return access;
 }
 
+/// The cluster's trust anchors, as the HTTP client takes them.
+HttpClientOptions trust(const Access& access) {
+  HttpClientOptions o;
+  o.ca_file = access.ca_file;
+  o.ca_pem = access.ca_pem;
+  return o;
+}
+
 class KubernetesProvider final : public ApiProvider {
  public:
   KubernetesProvider(asio::io_context& io, Access access, std::string ns, std::string deployment,
                      std::string service, int port, Millis timeout, Millis poll)
-      : ApiProvider(io, {.type = "kubernetes",
-                         .timeout = timeout,
-                         .http = {.ca_file = access.ca_file, .ca_pem = access.ca_pem}}),
+      : ApiProvider(io, api_options("kubernetes", timeout, trust(access))),
         access_(std::move(access)),
         ns_(std::move(ns)),
         deployment_(std::move(deployment)),

@@ -59,8 +59,7 @@ class WebhookProvider final : public ApiProvider {
  public:
   WebhookProvider(const ProviderContext& context, std::string url, std::string secret,
                   HttpClientOptions options, Millis timeout)
-      : ApiProvider(context.control,
-                    {.type = "webhook", .timeout = timeout, .http = std::move(options)}),
+      : ApiProvider(context.control, api_options("webhook", timeout, std::move(options))),
         group_(context.group),
         url_(std::move(url)),
         secret_(std::move(secret)) {}
