@@ -560,8 +560,9 @@ ControlResponse route(const ControlRequest& r, AdminState& st) {
     return answer(200, body);
   };
   if (path.size() == 1) {
+    // NGINX Plus's list, exactly (clients compare it); tidegate's own section is not listed.
     return get_only(json::array{"nginx", "processes", "connections", "slabs", "http", "stream",
-                                "resolvers", "ssl", "workers", "tidegate"});
+                                "resolvers", "ssl", "workers"});
   }
   const std::string& top = path[1];
   if (path.size() == 2) {

@@ -41,11 +41,11 @@ constexpr int64_t kMaxControlBody = 1 << 20;
 
 Task<bool> ClientSession::read_body(std::string& out, int64_t limit, int redirects) {
   std::vector<asio::const_buffer> pieces;
-  bool done = false, failed = false;  // next_body_piece says when the body is complete
-  while (!done) {
+  for (;;) {
     pieces.clear();
-    if (!co_await next_body_piece(pieces, false, done, failed) || failed) {
-      if (x_->parser.failed()) co_await respond_error(400, redirects);
+    const BodyRead read = co_await read_body_piece(pieces);
+    if (read == BodyRead::kClosed || read == BodyRead::kInvalid) {
+      if (read == BodyRead::kInvalid) co_await respond_error(400, redirects);
       co_return false;
     }
     for (const auto& p : pieces) out.append(static_cast<const char*>(p.data()), p.size());
@@ -54,8 +54,8 @@ Task<bool> ClientSession::read_body(std::string& out, int64_t limit, int redirec
       co_await respond_error(413, redirects);
       co_return false;
     }
+    if (read == BodyRead::kComplete) co_return true;
   }
-  co_return true;
 }
 
 Task<void> ClientSession::serve_control(const conf::Location& loc, int redirects) {

@@ -1,76 +1,20 @@
-// Per-request state of a client session (private to session.cpp and proxy_pass.cpp).
+// Per-request state of an HTTP/1.1 client session (private to its files:
+// session.cpp, client_response.cpp, request_body.cpp, tunnel.cpp, ...).
 #pragma once
 
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
 
+#include "proxy/io_buffers.h"
 #include "proxy/request_context.h"
 #include "proxy/session.h"
+#include "proxy/upstream_exchange.h"
 #include "proxy/websocket_frames.h"
 
 namespace tg::proxy {
-
-/// Size of the client-body and upstream I/O buffers.
-constexpr size_t kIoBuffer = 16 * 1024;
-
-/// Appends body bytes to a gather list, raw or chunk-encoded. Chunk-size lines
-/// are kept in `lines`, reserved up front so the buffers pointing into it stay
-/// valid until the write completes. One encoder for request and response bodies.
-class BodyGather {
- public:
-  BodyGather(std::vector<boost::asio::const_buffer>& out, std::string& lines, bool chunked,
-             size_t pieces)
-      : out_(out), lines_(lines), chunked_(chunked) {
-    lines_.clear();
-    if (chunked_) lines_.reserve(pieces * 18 + 8);
-  }
-  void add(const char* data, size_t n) {
-    if (chunked_) {
-      char line[20];
-      int len = std::snprintf(line, sizeof line, "%zx\r\n", n);
-      size_t at = lines_.size();
-      lines_.append(line, static_cast<size_t>(len));
-      out_.push_back(boost::asio::buffer(lines_.data() + at, static_cast<size_t>(len)));
-    }
-    out_.push_back(boost::asio::buffer(data, n));
-    if (chunked_) out_.push_back(boost::asio::buffer("\r\n", 2));
-  }
-  /// The last chunk (chunked encoding only).
-  void finish() {
-    if (chunked_) out_.push_back(boost::asio::buffer("0\r\n\r\n", 5));
-  }
-
- private:
-  std::vector<boost::asio::const_buffer>& out_;
-  std::string& lines_;
-  bool chunked_;
-};
-
-/// A kIoBuffer-sized buffer from a small per-thread pool, returned when the
-/// holder goes away: connections waiting for their next request hold none.
-class PooledBuffer {
- public:
-  PooledBuffer() = default;
-  PooledBuffer(PooledBuffer&&) = default;
-  PooledBuffer& operator=(PooledBuffer&&) = default;
-  ~PooledBuffer() { reset(); }
-  char* get() {
-    if (!data_) data_ = acquire();
-    return data_.get();
-  }
-  void reset() {
-    if (data_) release(std::move(data_));
-  }
-
- private:
-  static std::unique_ptr<char[]> acquire();
-  static void release(std::unique_ptr<char[]> buffer);
-  std::unique_ptr<char[]> data_;
-};
 
 /// Per-request state that only exists while a request is being served.
 struct ClientSession::Exchange {
@@ -82,16 +26,17 @@ struct ClientSession::Exchange {
   int64_t body_bytes = 0;
   bool body_from_socket = false;  ///< body bytes were read past the head buffer
   bool sent_continue = false;
-  HttpParser upstream{http::MessageType::kResponse};
-  std::string upstream_head;       ///< request head sent upstream
-  std::string uri_out;             ///< URI sent upstream
-  int forced_status = 0;           ///< error_page: status to answer with (0 = the upstream's)
-  bool error_page_get = false;     ///< error_page redirect: fetch with GET, without the body
-  std::string upstream_head_copy;  ///< upstream response head kept for $upstream_http_*
-  std::string leftover;            ///< bytes read after a body: the next pipelined request
-  std::string out;                 ///< response head being assembled
-  size_t head_bytes = 0;           ///< size of the response head sent
-  std::string request_head_copy;   ///< the request head, kept while a tunnel is open
+  UpstreamBuffers upstream;       ///< proxy_pass's storage (upstream_exchange.h)
+  int forced_status = 0;          ///< error_page: status to answer with (0 = the upstream's)
+  bool error_page_get = false;    ///< error_page redirect: fetch with GET, without the body
+  std::string leftover;           ///< bytes read after a body: the next pipelined request
+  std::string answer_text;        ///< text or Location of an answer routing chose
+  std::string out;                ///< response head being assembled
+  bool head_pending = false;      ///< `out` holds a head write_response has still to send
+  bool chunk_response = false;    ///< the response body goes out chunk-encoded
+  bool response_framed = true;    ///< the client can tell where the response body ends
+  size_t head_bytes = 0;          ///< size of the response head sent (tunnels)
+  std::string request_head_copy;  ///< the request head, kept while a tunnel is open
   std::vector<boost::asio::const_buffer> bufs;  ///< gather list for the current write
   std::string chunk_lines;                      ///< chunk-size lines for the current write
   ConnectionInfo real_client;                   ///< ctx.conn once the realip module applied

@@ -21,12 +21,10 @@ std::vector<ListenGroup> group_listeners(const conf::Config& config) {
       if (std::find(it->servers.begin(), it->servers.end(), &server) == it->servers.end()) {
         it->servers.push_back(&server);
       }
-      if (l.default_server) {
-        if (it->default_server && it->default_server != &server) {
-          throw conf::ConfError("a duplicate default server for " + l.text, l.where);
-        }
-        it->default_server = &server;
-      }
+      // The conf allows one default server and one `listen` with socket options per
+      // address (nginx's checks, made as it reads them); the options are that line's.
+      if (l.options_set) it->backlog = l.backlog;
+      if (l.default_server) it->default_server = &server;
     }
   }
   for (auto& g : groups) {

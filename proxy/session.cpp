@@ -13,7 +13,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <cstring>
 
 #include "common/error_log.h"
@@ -210,6 +209,17 @@ void ClientSession::arm(std::chrono::milliseconds timeout) {
 
 void ClientSession::disarm() {
   worker_.set_deadline(slot_, Clock::time_point::max());
+}
+
+void ClientSession::arm_upstream(Socket& upstream, std::chrono::milliseconds timeout) {
+  upstream_socket_ = &upstream;
+  arm(timeout);
+}
+
+bool ClientSession::disarm_upstream() {
+  disarm();
+  upstream_socket_ = nullptr;
+  return timed_out_;
 }
 
 void ClientSession::on_deadline() {
@@ -516,20 +526,24 @@ void ClientSession::record_request() {
 
 // ---- routing and handlers ----
 
+// Routing is synchronous: this returns the task that answers (a frame fewer per
+// request than a coroutine that awaits it). Texts the answer refers to are kept in
+// the request state, since the task runs after this returns.
 Task<void> ClientSession::handle_request() {
-  auto& ctx = x_->ctx;
+  auto& x = *x_;
+  auto& ctx = x.ctx;
   ctx.user_values.resize(ctx.config->http.user_variables.size());
   const auto& server = *ctx.server;
   for (const auto& op : server.rewrite) {
     if (op.kind == conf::RewriteOp::Kind::kSet) {
       ctx.user_values[op.slot] = expand(op.value, ctx);
     } else {
-      std::string text = op.has_value ? expand(op.value, ctx) : std::string();
+      std::string& text = x.answer_text;
+      text = op.has_value ? expand(op.value, ctx) : std::string();
       bool redirect =
           op.code == 301 || op.code == 302 || op.code == 303 || op.code == 307 || op.code == 308;
-      co_await respond(op.code, redirect ? std::string_view{} : text, {},
-                       redirect ? std::string_view(text) : std::string_view{}, 0);
-      co_return;
+      return respond(op.code, redirect ? std::string_view{} : std::string_view(text), {},
+                     redirect ? std::string_view(text) : std::string_view{}, 0);
     }
   }
   ctx.capture_subject = ctx.uri;
@@ -538,22 +552,21 @@ Task<void> ClientSession::handle_request() {
   if (auto_redirect) {
     // nginx: `location /x/ { proxy_pass ...; }` answers /x with a 301 to /x/.
     ctx.location = loc;
-    std::string target;
+    std::string& target = x.answer_text;
+    target.clear();
     escape_uri(ctx.uri, target);
     target += '/';
     if (!ctx.args.empty()) {
       target += '?';
       target += ctx.args;
     }
-    co_await respond(301, {}, {}, target, 0);
-    co_return;
+    return respond(301, {}, {}, target, 0);
   }
   if (loc && loc->internal) {
     ctx.location = loc;
-    co_await respond_error(404);  // `internal`: reachable only through error_page
-    co_return;
+    return respond_error(404);  // `internal`: reachable only through error_page
   }
-  co_await run_location(loc, 0);
+  return run_location(loc, 0);
 }
 
 Task<void> ClientSession::run_location(const conf::Location* loc, int redirects) {
@@ -599,343 +612,16 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
   co_await respond_error(404, redirects);
 }
 
-Task<void> ClientSession::respond_error(int status, int redirects) {
-  co_await respond(status, {}, {}, {}, redirects);
+RequestContext& ClientSession::request() {
+  return x_->ctx;
 }
 
-void ClientSession::begin_response_head(int status, std::string_view reason) {
-  auto& out = x_->out;
-  auto& ctx = x_->ctx;
-  out.clear();
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason;
-  out += "\r\nServer: ";
-  out += server_token(settings().server_tokens);
-  out += "\r\nDate: ";
-  out += http_date_text(std::chrono::system_clock::now());
-  out += "\r\n";
-  ctx.status = status;
-}
-
-void ClientSession::finish_response_head(bool has_body_framing, bool upgrade) {
+Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {
+  // Not a coroutine itself: the exchange's frame is the only one it costs.
   auto& x = *x_;
-  auto& out = x.out;
-  auto& ctx = x.ctx;
-  const auto& s = settings();
-  if (keep_alive_) {
-    if (info_.requests >= static_cast<uint64_t>(s.keepalive_requests) ||
-        s.keepalive_timeout.count() == 0 || Clock::now() - created_ >= s.keepalive_time || quit_ ||
-        worker_.quitting() || gen_ != worker_.generation()) {
-      // After a reload, a connection of the old generation answers the request
-      // it has and then closes, so its next request sees the new configuration.
-      keep_alive_ = false;
-    }
-  }
-  if (!has_body_framing || upgrade) keep_alive_ = false;
-  if (upgrade) {
-    out += "Connection: upgrade\r\n";
-  } else if (keep_alive_) {
-    out += "Connection: keep-alive\r\n";
-    if (s.keepalive_header.count() > 0) {
-      // keepalive_timeout's second argument (nginx: "Keep-Alive: timeout=N").
-      out += "Keep-Alive: timeout=";
-      out += std::to_string(s.keepalive_header.count() / 1000);
-      out += "\r\n";
-    }
-  } else {
-    out += "Connection: close\r\n";
-  }
-  bool applies = add_header_applies(ctx.status);
-  for (const auto& h : s.add_header) {
-    if (!applies && !h.always) continue;
-    std::string value;
-    expand_header_value(h.value, ctx, value);
-    if (value.empty()) continue;
-    out += h.name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
-    if (ctx.config->uses(conf::Var::kSentHttp)) ctx.sent_headers.emplace_back(h.name, value);
-  }
-  out += "\r\n";
-}
-
-Task<void> ClientSession::respond(int status, std::string_view body, std::string_view content_type,
-                                  std::string_view location_header, int redirects,
-                                  std::string_view extra_headers) {
-  auto& x = *x_;
-  auto& ctx = x.ctx;
-  const auto& s = settings();
-  if (status == 444) {
-    // nginx's `return 444`: no answer at all, the connection is closed (logged as 444).
-    ctx.status = 444;
-    keep_alive_ = false;
-    unread_input_ = false;
-    in_.end = 0;  // a close, not a lingering one: nothing is owed to this client
-    co_return;
-  }
-  // error_page: internal redirect to a URI or named location, or a redirect to a URL.
-  // Applied once per request (nginx's recursive_error_pages off), and only to answers
-  // without a body of their own (nginx: `return 404 "text"` and the API module send
-  // theirs).
-  if (status >= 300 && redirects == 0 && ctx.server && body.empty()) {
-    auto page = s.error_page.find(status);
-    if (page != s.error_page.end()) {
-      int code = s.error_page_code.at(status);
-      const std::string& target = page->second;
-      if (target.starts_with("http://") || target.starts_with("https://")) {
-        co_await respond(code > 0 ? code : 302, {}, {}, target, redirects + 1);
-        co_return;
-      }
-      const conf::Location* loc = nullptr;
-      if (target.starts_with("@")) {
-        loc = find_named_location(*ctx.server, target);
-      } else {
-        std::string_view t = target;
-        size_t q = t.find('?');
-        if (q != std::string_view::npos) ctx.args = std::string_view(target).substr(q + 1);
-        ctx.uri = std::string(t.substr(0, q));
-        ctx.capture_subject = ctx.uri;
-        ctx.captures.spans.clear();
-        loc = find_location(*ctx.server, ctx.uri, &ctx.captures);
-      }
-      // The page answers with the original status, or `=code`, or with `=`
-      // alone the target's own status.
-      const int saved = code > 0 ? code : code == 0 ? status : 0;
-      ctx.status = saved ? saved : status;
-      x.out.clear();
-      if (loc && !loc->proxy) {
-        // A `return` location: its text becomes the body.
-        for (const auto& op : loc->rewrite) {
-          if (op.kind != conf::RewriteOp::Kind::kReturn) continue;
-          std::string text = op.has_value ? expand(op.value, ctx) : std::string();
-          ctx.location = loc;
-          co_await respond(saved ? saved : op.code, text, loc->settings.default_type, {},
-                           redirects + 1);
-          co_return;
-        }
-      } else if (loc) {
-        // As nginx: the page is fetched with GET (HEAD stays HEAD) and no body.
-        x.forced_status = saved;
-        x.error_page_get = true;
-        co_await proxy(*loc, redirects + 1);
-        co_return;
-      }
-      // Missing target: fall through to the built-in page.
-    }
-  }
-  // Any unread request body is discarded so the connection can be reused.
-  // Not when the client still waits for "100 Continue": it sends nothing then.
-  const bool awaits_continue = !x.sent_continue && ctx.protocol == "HTTP/1.1" &&
-                               iequals(ctx.header("expect"), "100-continue");
-  if (x.parser.headers_done() && !x.parser.failed() && !x.parser.message_done() &&
-      (status == 413 || awaits_continue || !co_await discard_body())) {
-    keep_alive_ = false;
-  }
-  std::string absolute;
-  if (location_header.starts_with("/") && s.absolute_redirect) {
-    // absolute_redirect on: scheme://host[:port] as nginx's header filter builds
-    // it: the server's name with server_name_in_redirect, else the request's
-    // host, else the local address; the port unless 80 or port_in_redirect off.
-    absolute = "http://";
-    if (s.server_name_in_redirect && ctx.server) {
-      absolute += ctx.server->names.first;
-    } else if (ctx.host_from_request) {
-      absolute += ctx.host;
-    } else if (info_.server_addr.find(':') != std::string::npos) {
-      absolute += "[" + info_.server_addr + "]";
-    } else {
-      absolute += info_.server_addr;
-    }
-    if (s.port_in_redirect && info_.server_port != 80) {
-      absolute += ":" + std::to_string(info_.server_port);
-    }
-    absolute += location_header;
-    location_header = absolute;
-  }
-  std::string generated;
-  std::string_view type = content_type;
-  if (body.empty() && status >= 300 &&
-      (status >= 400 || !location_header.empty() || status <= 308)) {
-    if (status >= 300 && status != 304) {
-      generated = error_page_body(status == 494 ? 400 : status, s.server_tokens);
-      body = generated;
-      type = "text/html";
-    }
-  }
-  int wire_status = status == 494 ? 400 : status;  // nginx's "Request Header Too Large"
-  std::string reason(reason_phrase(wire_status));
-  if (status == 494) reason = "Bad Request";
-  begin_response_head(wire_status, reason);
-  auto& out = x.out;
-  if (status == 494) {
-    generated =
-        "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n"
-        "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or "
-        "Cookie Too Large</center>\r\n<hr><center>" +
-        std::string(server_token(s.server_tokens)) + "</center>\r\n</body>\r\n</html>\r\n";
-    body = generated;
-  }
-  bool no_body = status_has_no_body(wire_status);
-  if (!no_body) {
-    if (!type.empty()) {
-      out += "Content-Type: ";
-      size_t value_at = out.size();
-      out += type;
-      out += charset_suffix(type, s.charset, s.charset_types);
-      if (ctx.config->uses(conf::Var::kSentHttp)) {
-        ctx.sent_headers.emplace_back("Content-Type", out.substr(value_at));
-      }
-      out += "\r\n";
-    }
-    out += "Content-Length: ";
-    out += std::to_string(body.size());
-    out += "\r\n";
-  }
-  if (!location_header.empty()) {
-    out += "Location: ";
-    const size_t value_at = out.size();
-    out += location_header;
-    escape_header_value(out, value_at);
-    out += "\r\n";
-  }
-  out += extra_headers;
-  if (status >= 400 && status != 404 && status != 429) {
-    // nginx closes after most error statuses it generates itself.
-    if (status == 400 || status == 413 || status == 414 || status == 494 || status == 408 ||
-        status == 500 || status == 501 || status == 505) {
-      keep_alive_ = false;
-    }
-  }
-  finish_response_head(true);
-  auto& bufs = x.bufs;
-  bufs.clear();
-  bufs.push_back(asio::buffer(out));
-  bool head_only = ctx.method == "HEAD" || no_body;
-  if (!head_only && !body.empty()) bufs.push_back(asio::buffer(body));
-  size_t total = out.size() + (head_only ? 0 : body.size());
-  if (co_await write_client(bufs)) {
-    ctx.bytes_sent += total;
-    ctx.body_bytes_sent += head_only ? 0 : body.size();
-  }
-}
-
-Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
-  arm(settings().send_timeout);
-  // A span, not the vector: async_write copies its buffer sequence.
-  auto [ec, n] =
-      co_await asio::async_write(client_, std::span<const asio::const_buffer>(bufs), kTuple);
-  disarm();
-  if (ec) {
-    if (timed_out_) {
-      client_timed_out_ = true;
-      log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                               " client timed out (110: Connection timed out) while sending "
-                               "response to client, client: " +
-                               client_addr());
-    }
-    keep_alive_ = false;
-    co_return false;
-  }
-  co_return true;
-}
-
-Task<bool> ClientSession::write_client(std::string_view data) {
-  auto& bufs = x_->bufs;
-  bufs.clear();
-  bufs.push_back(asio::buffer(data.data(), data.size()));
-  co_return co_await write_client(bufs);
-}
-
-// ---- request bodies ----
-
-Task<bool> ClientSession::discard_body() {
-  auto& x = *x_;
-  int64_t limit = 1 << 20;  // beyond this, closing is cheaper than reading
-  if (x.parser.content_length() > limit) co_return false;
-  std::vector<asio::const_buffer> ignored;
-  bool done = false, failed = false;
-  while (!done && !failed) {
-    ignored.clear();
-    if (!co_await next_body_piece(ignored, false, done, failed)) co_return false;
-    if (x.body_bytes > limit) co_return false;
-  }
-  co_return !failed;
-}
-
-void ClientSession::body_failed(const boost::system::error_code& ec) {
-  keep_alive_ = false;
-  if (ec) {
-    client_timed_out_ = timed_out_;
-    x_->ctx.status = timed_out_ ? 408 : 499;
-    log(LogLevel::kInfo, "*" + std::to_string(info_.id) +
-                             (timed_out_ ? " client timed out (110: Connection timed out) "
-                                           "while reading client request body"
-                                         : " client prematurely closed connection") +
-                             ", client: " + client_addr());
-    return;
-  }
-  // A body that breaks its own framing after the head was read (nginx: 400 and
-  // this line, at error level).
-  x_->ctx.status = 400;
-  log(LogLevel::kError, "*" + std::to_string(info_.id) +
-                            (x_->parser.chunked() ? " client sent invalid chunked body"
-                                                  : " client sent invalid body") +
-                            ", client: " + client_addr());
-}
-
-// Produces the next piece of the request body as buffers (chunk-encoded when
-// `chunked_out`), reading from the client when the head buffer has no more.
-Task<bool> ClientSession::next_body_piece(std::vector<asio::const_buffer>& out, bool chunked_out,
-                                          bool& done, bool& failed) {
-  auto& x = *x_;
-  auto& parser = x.parser;
-  auto& spans = parser.body();
-  if (spans.empty() && !parser.message_done()) {
-    if (!x.io) x.io = std::make_unique_for_overwrite<char[]>(kIoBuffer);
-    arm(settings().client_body_timeout);
-    auto [ec, n] = co_await client_.async_read_some(asio::buffer(x.io.get(), kIoBuffer), kTuple);
-    disarm();
-    if (ec) {
-      failed = true;
-      body_failed(ec);
-      co_return false;
-    }
-    x.body_from_socket = true;
-    x.body_base = x.io.get();
-    size_t used = parser.feed(x.io.get(), 0, n);
-    if (parser.failed()) {
-      failed = true;  // the caller answers with respond_error(400)
-      body_failed({});
-      co_return false;
-    }
-    if (used < n) x.leftover.append(x.io.get() + used, n - used);  // next pipelined request
-  }
-  BodyGather gather(out, x.chunk_lines, chunked_out, spans.size());
-  for (const auto& sp : spans) {
-    gather.add(x.body_base + sp.offset, sp.length);
-    x.body_bytes += sp.length;
-  }
-  spans.clear();
-  if (parser.message_done()) {
-    done = true;
-    gather.finish();
-  }
-  co_return true;
-}
-
-void ClientSession::log_upstream_error(std::string_view what, const std::string& upstream_url) {
-  auto& ctx = x_->ctx;
-  std::string line = "*" + std::to_string(info_.id) + " ";
-  line += what;
-  line += ", client: " + client_addr() + ", server: " + ctx.server->names.first + ", request: \"" +
-          std::string(ctx.method) + " " + std::string(ctx.request_target) + " " +
-          std::string(ctx.protocol) + "\", upstream: \"" + upstream_url + "\"";
-  std::string_view host = ctx.header("host");
-  if (!host.empty()) line += ", host: \"" + std::string(host) + "\"";
-  log(LogLevel::kError, line);
+  return UpstreamExchange::run(
+      *this, UpstreamRequest{worker_, *gen_, *listen_->default_server, x.upstream, loc, redirects,
+                             x.forced_status, x.error_page_get});
 }
 
 }  // namespace tg::proxy

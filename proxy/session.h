@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "proxy/client_side.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
 #include "proxy/worker.h"
@@ -29,7 +30,9 @@ struct ByteBuffer {
   void release();
 };
 
-class ClientSession : public std::enable_shared_from_this<ClientSession> {
+/// An HTTP/1.1 client connection, and the client side (client_side.h) of the
+/// request exchange each of its requests runs.
+class ClientSession final : public std::enable_shared_from_this<ClientSession>, public ClientSide {
   friend class Worker;
 
  public:
@@ -62,6 +65,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void close();
   Task<void> serve_requests();
   Task<bool> read_head();
+  /// Server-level rewrite and the location: the task that answers the request.
   Task<void> handle_request();
   Task<void> run_location(const conf::Location* loc, int redirects);
   /// `extra_headers`: raw "Name: value\r\n" lines for the head.
@@ -90,30 +94,53 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// Reads the whole request body into `out` (at most `limit` bytes); false when the
   /// client failed or the body was larger (413 answered).
   Task<bool> read_body(std::string& out, int64_t limit, int redirects);
-  Task<void> respond_error(int status, int redirects = 0);
+  /// `respond` with the status alone: the built-in page or its error_page.
+  Task<void> respond_error(int status, int redirects = 0) {
+    return respond(status, {}, {}, {}, redirects);
+  }
+  /// proxy_pass: runs the request exchange (upstream_exchange.h) for `loc`.
   Task<void> proxy(const conf::Location& loc, int redirects);
   Task<bool> discard_body();
   /// The request body could not be read: the read failed (`ec`: 408 or 499) or
   /// the bytes broke the body's framing (400). Logs nginx's line, sets the status
   /// and closes the connection after the answer, if any.
   void body_failed(const boost::system::error_code& ec);
-  Task<bool> next_body_piece(std::vector<boost::asio::const_buffer>& out, bool chunked_out,
-                             bool& done, bool& failed);
   Task<bool> write_client(const std::vector<boost::asio::const_buffer>& bufs);
   Task<bool> write_client(std::string_view data);
+  /// A write to the client failed: logs a timeout, no further request.
+  void client_write_failed();
+
+  // ClientSide, for the request exchange (request_body.cpp, client_response.cpp,
+  // tunnel.cpp).
+  RequestContext& request() override;
+  void take_body_received(std::vector<boost::asio::const_buffer>* pieces) override;
+  Task<BodyRead> start_body(std::vector<boost::asio::const_buffer>& held,
+                            size_t read_ahead) override;
+  Task<BodyRead> read_body_piece(std::vector<boost::asio::const_buffer>& pieces) override;
+  BodyProgress body_progress() const override;
+  void arm_upstream(Socket& upstream, std::chrono::milliseconds timeout) override;
+  bool disarm_upstream() override;
+  Task<void> respond_with_status(int status, int redirects) override {
+    return respond(status, {}, {}, {}, redirects);
+  }
+  void begin_response_head(int status, std::string_view reason) override;
+  void add_response_header(std::string_view name, std::string_view value) override;
+  void set_response_body(ResponseBody body) override;
+  void end_response_head(bool upgrade) override;
+  Task<bool> write_response(const char* base, std::span<const http::Span> body, bool last) override;
+  Task<bool> end_response_body() override;
+  void close_after_response() override { keep_alive_ = false; }
   /// Turns the connection into a tunnel with `upstream` (after a 101 went out):
-  /// takes the socket, the lease and what the upstream sent past its head; the
-  /// request's coroutines then return and serve_requests starts it (tunnel.cpp).
+  /// the request's coroutines then return and serve_requests starts it (tunnel.cpp).
   void open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
                    balancing::Lease lease, std::chrono::steady_clock::duration header_time,
-                   std::string from_upstream);
+                   std::string from_upstream) override;
   void keep_request_head();
   void run_tunnel();
   void tunnel_wait(int dir);
   void tunnel_readable(int dir, const boost::system::error_code& ec);
   void tunnel_direction_done(int dir, bool failed);
   void close_tunnel();
-  void begin_response_head(int status, std::string_view reason);
   /// `upgrade`: a 101 that turns the connection into a tunnel (Connection: upgrade).
   void finish_response_head(bool has_body_framing, bool upgrade = false);
   void finish_request();
@@ -122,7 +149,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// Its end: the worker's counters and the status zones.
   void record_request();
   void set_idle(bool idle);
-  void log_upstream_error(std::string_view what, const std::string& upstream_url);
   const conf::LocationSettings& settings() const;
 
   void arm(std::chrono::milliseconds timeout);

@@ -2,7 +2,7 @@
 // upstream switches protocols the session copies bytes both ways until the
 // upstream closes, as nginx's ngx_http_upstream_upgrade.
 //
-// A tunnel is a small callback state machine, not a coroutine: proxy_pass hands it
+// A tunnel is a small callback state machine, not a coroutine: the exchange hands it
 // the upstream socket and lease and the request's coroutines return, so an idle
 // tunnel holds only its two sockets, two readiness waits and this state (no
 // coroutine frames, no buffers). Each direction: wait until readable, read what is
@@ -34,6 +34,7 @@ void ClientSession::open_tunnel(Socket upstream, std::shared_ptr<balancing::Grou
   auto& ctx = x.ctx;
   tunnel_ = std::make_unique<Tunnel>(std::move(upstream), std::move(picker), std::move(lease),
                                      header_time);
+  x.head_bytes = x.out.size();  // the 101's head, which write_response has sent
   auto& t = *tunnel_;
   t.idle_timeout = settings().proxy_read_timeout;
   t.websocket = iequals(ctx.header("upgrade"), "websocket");
@@ -70,8 +71,7 @@ void ClientSession::keep_request_head() {
   ctx.base = base;
   in_.release();
   // Spare capacity of the request state is not needed while the tunnel lasts.
-  x.upstream_head.clear();
-  x.upstream_head.shrink_to_fit();
+  x.upstream.shrink();
   x.out.clear();
   x.out.shrink_to_fit();
   x.bufs = {};
@@ -208,10 +208,10 @@ void ClientSession::close_tunnel() {
   disarm();
   upstream_socket_ = nullptr;
   balancing::Peer& peer = t.lease.peer();
-  const std::string upstream_url = "http://" + peer.name() + x_->uri_out;
+  const std::string upstream_url = "http://" + peer.name() + x_->upstream.uri;
   if (timed_out_) {
     log_upstream_error(
-        "upstream timed out (110: Connection timed out) while proxying upgraded connection",
+        ctx, "upstream timed out (110: Connection timed out) while proxying upgraded connection",
         upstream_url);
   }
   if (t.going_away && t.websocket && !t.cut && t.boundary[kToClient].at_boundary() &&

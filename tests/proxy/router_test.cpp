@@ -89,6 +89,16 @@ TEST(Router, DuplicateDefaultServerIsAnError) {
   }
 }
 
+TEST(Router, SocketOptionsComeFromTheListenThatWritesThem) {
+  auto cfg = config_from(R"(http {
+    server { listen 127.0.0.1:8081; server_name a; }
+    server { listen 127.0.0.1:8081 backlog=10; server_name b; }
+  })");
+  auto groups = group_listeners(*cfg);
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].backlog, 10);
+}
+
 TEST(Router, DefaultServerOnDifferentAddressesIsAllowed) {
   auto cfg = config_from(R"(http {
     server { listen 127.0.0.1:8081 default_server; server_name a; }
