@@ -19,10 +19,6 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
-bool unreserved(unsigned char c) {
-  return std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -52,20 +48,7 @@ std::string percent_decode(std::string_view text) {
 // Every byte but the unreserved ones and '/' as %XX: a path already percent-encoded on
 // the request line is encoded a second time, which is what services other than S3 check.
 std::string canonical_uri(std::string_view path) {
-  if (path.empty()) return "/";
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : path) {
-    const auto u = static_cast<unsigned char>(c);
-    if (unreserved(u) || c == '/') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
+  return path.empty() ? "/" : url_encode_component(path, true);
 }
 
 std::string canonical_query(std::string_view query) {

@@ -109,13 +109,14 @@ std::optional<HttpUrl> parse_http_url(std::string_view url) {
   return out;
 }
 
-std::string url_encode_component(std::string_view text) {
+std::string url_encode_component(std::string_view text, bool keep_slash) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(text.size() * 3);
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (keep_slash && c == '/')) {
       out += c;
     } else {
       out += '%';

@@ -40,8 +40,9 @@ struct HttpUrl {
 /// fragments are refused: a provider URL has no use for them).
 std::optional<HttpUrl> parse_http_url(std::string_view url);
 
-/// Percent-encodes everything but RFC 3986's unreserved characters, for a query value.
-std::string url_encode_component(std::string_view text);
+/// Percent-encodes everything but RFC 3986's unreserved characters (uppercase hex), for a
+/// query value; with `keep_slash`, '/' stays too (a path, as SigV4's canonical URI).
+std::string url_encode_component(std::string_view text, bool keep_slash = false);
 
 /// One request. Header names are sent as given; Host, Content-Length and Connection are
 /// set by the client.
