@@ -20,11 +20,13 @@
 
 #include "common/unique_fd.h"
 #include "scaling/child_process.h"
+#include "tests/scaling/child_test_support.h"
 
 namespace tg::scaling {
 namespace {
 
 using namespace std::chrono_literals;
+using child_test::process_alive;
 using Clock = std::chrono::steady_clock;
 using ListResult = ProviderResult<std::vector<Instance>>;
 
@@ -35,27 +37,16 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
-bool process_alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
 class ExecTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/tg-exec-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = child_test::make_temp_dir("tg-exec");
+    ASSERT_FALSE(dir_.empty());
   }
 
   void TearDown() override {
     provider_.reset();
-    errno = 0;
-    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a child was left";
-    EXPECT_EQ(errno, ECHILD);
+    child_test::expect_no_child_left();
     std::filesystem::remove_all(dir_);
   }
 

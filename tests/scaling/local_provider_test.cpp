@@ -21,11 +21,13 @@
 #include <boost/asio/io_context.hpp>
 
 #include "common/unique_fd.h"
+#include "tests/scaling/child_test_support.h"
 
 namespace tg::scaling {
 namespace {
 
 using namespace std::chrono_literals;
+using child_test::process_alive;
 using Clock = std::chrono::steady_clock;
 using ListResult = ProviderResult<std::vector<Instance>>;
 
@@ -48,29 +50,16 @@ pid_t pid_of(const Instance& instance) {
   return std::stoi(instance.id.substr(std::string("local-").size()));
 }
 
-// Gone, or a zombie its new parent has not reaped yet (a grandchild of ours).
-bool process_alive(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return false;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
-}
-
 class LocalProviderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/tg-local-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = child_test::make_temp_dir("tg-local");
+    ASSERT_FALSE(dir_.empty());
   }
 
   void TearDown() override {
     provider_.reset();
-    // Every child reaped: none left, not even a zombie.
-    errno = 0;
-    EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
-    EXPECT_EQ(errno, ECHILD);
+    child_test::expect_no_child_left();
     std::filesystem::remove_all(dir_);
   }
 
