@@ -190,6 +190,9 @@ struct LocationSettings {
   /// server_tokens: "Server: tidegate/<version>" (on), "tidegate" (off).
   bool server_tokens = true;
   bool reset_timedout_connection = false;
+  /// chunked_transfer_encoding (nginx, on): off sends a response of unknown length to
+  /// an HTTP/1.1 client close-delimited instead of chunked.
+  bool chunked_transfer_encoding = true;
   /// proxy_buffer_size: the largest upstream response head (nginx: one page).
   size_t proxy_buffer_size = 4096;
   /// `charset` added to Content-Type of charset_types responses ("" = off).

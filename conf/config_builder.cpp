@@ -457,6 +457,8 @@ class Builder {
       s.server_tokens = d.args[0] != "off";
     } else if (n == "reset_timedout_connection") {
       s.reset_timedout_connection = flag_arg(d);
+    } else if (n == "chunked_transfer_encoding") {
+      s.chunked_transfer_encoding = flag_arg(d);
     } else if (n == "proxy_buffer_size") {
       s.proxy_buffer_size = static_cast<size_t>(size_arg(d, 0));
     } else if (n == "charset") {

@@ -109,6 +109,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("access_log", kHsl, k1More),
     Noop("open_file_cache", kHsl, k1More, kNoStaticFiles),
     Spec("reset_timedout_connection", kHsl, kFlag),
+    Spec("chunked_transfer_encoding", kHsl, kFlag),
     Spec("underscores_in_headers", kHs, kFlag),
     Spec("ignore_invalid_headers", kHs, kFlag),
 

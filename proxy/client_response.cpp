@@ -94,9 +94,11 @@ void ClientSession::add_response_header(std::string_view name, std::string_view 
 
 void ClientSession::set_response_body(ResponseBody body) {
   auto& x = *x_;
-  // Without a length, an HTTP/1.1 client gets chunked coding; an HTTP/1.0 one
-  // learns the end from the connection closing.
-  x.chunk_response = body == ResponseBody::kStream && x.ctx.protocol != "HTTP/1.0";
+  // Without a length, an HTTP/1.1 client gets chunked coding (unless
+  // chunked_transfer_encoding is off); an HTTP/1.0 one learns the end from the
+  // connection closing.
+  x.chunk_response = body == ResponseBody::kStream && x.ctx.protocol != "HTTP/1.0" &&
+                     settings().chunked_transfer_encoding;
   x.response_framed = body != ResponseBody::kStream || x.chunk_response;
   if (x.chunk_response) x.out += "Transfer-Encoding: chunked\r\n";
 }

@@ -161,6 +161,33 @@ http {
         r = http_get(self.port, "/")
         self.assertEqual(r.header("Keep-Alive"), "timeout=25", r)
 
+    def test_chunked_transfer_encoding_off_ends_an_unknown_length_by_closing(self):
+        conf = """
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:@PORT@;
+        location / { proxy_pass http://@BE@; proxy_http_version 1.1; }
+        location /plain/ { proxy_pass http://@BE@/; proxy_http_version 1.1; chunked_transfer_encoding off; }
+    }
+}
+"""
+        self.start(conf)
+        c = self.client(self.port)
+        c.request("GET", "/chunked?n=3&size=5")
+        r = c.read_response()
+        self.assertEqual(r.header("Transfer-Encoding"), "chunked", r)
+        self.assertEqual(len(r.body), 15)
+        c = self.client(self.port)
+        c.request("GET", "/plain/chunked?n=3&size=5")
+        r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        self.assertIsNone(r.header("Transfer-Encoding"), r)
+        self.assertIsNone(r.header("Content-Length"), r)
+        self.assertEqual(r.header("Connection"), "close", r)
+        self.assertEqual(len(r.body), 15)
+        self.assertTrue(c.closed_by_peer())
+
     # -- redirects: port_in_redirect, server_name_in_redirect ------------------------------
 
     def test_port_and_server_name_in_redirect(self):
