@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import random
 import re
 import shutil
 import signal
@@ -75,9 +76,36 @@ def is_nginx() -> bool:
     return _IS_NGINX
 
 
+def _kernel_port_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_PORT_RANDOM = random.Random(os.getpid() ^ int(time.time() * 1000))
+
+
 def free_port() -> int:
-    """An ephemeral TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A TCP port on 127.0.0.1 that was free a moment ago, for a proxy to listen on.
+
+    Taken below the kernel's ephemeral range: a port the kernel handed out with bind(0)
+    and took back could be handed out again at once to a backend or provider instance
+    binding port 0 (they all do), and the proxy started next would find it taken."""
+    low, high = _kernel_port_range()
+    top = low - 1 if low > 12000 else 65535
+    bottom = 10000 if low > 12000 else high + 1
+    for _ in range(200):
+        port = _PORT_RANDOM.randint(bottom, top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # crowded: the kernel's pick
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
