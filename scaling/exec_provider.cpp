@@ -1,4 +1,5 @@
 #include "scaling/exec_provider.h"
+#include "scaling/provider_params.h"
 
 #include <cstdint>
 #include <map>
@@ -101,16 +102,9 @@ class ExecProvider final : public Provider {
 
 ExecProvider::ExecProvider(const ProviderSpec& spec, const ProviderContext& context)
     : io_(context.control), group_(context.group) {
-  for (const auto& [key, value] : spec.params) {
-    if (key == "command") {
-      command_ = value;
-    } else if (key == "timeout") {
-      timeout_ = provider_duration(key, value);
-    } else {
-      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"exec\"");
-    }
-  }
-  if (command_.empty()) throw std::invalid_argument("provider \"exec\" needs command=");
+  check_parameters(spec, {"command", "timeout"});
+  command_ = required_param(spec, "command");
+  if (const auto t = spec.param("timeout")) timeout_ = provider_duration("timeout", *t);
 }
 
 ExecProvider::~ExecProvider() {

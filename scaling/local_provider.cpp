@@ -1,4 +1,5 @@
 #include "scaling/local_provider.h"
+#include "scaling/provider_params.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -144,22 +145,13 @@ class LocalProvider final : public Provider {
 
 LocalProvider::LocalProvider(const ProviderSpec& spec, const ProviderContext& context)
     : io_(context.control) {
-  for (const auto& [key, value] : spec.params) {
-    if (key == "command") {
-      command_ = value;
-    } else if (key == "host") {
-      host_ = value;
-    } else if (key == "ports") {
-      ports_ = parse_ports(value);
-    } else if (key == "stop_timeout") {
-      stop_timeout_ = provider_duration(key, value);
-    } else if (key == "timeout") {
-      timeout_ = provider_duration(key, value);
-    } else {
-      throw std::invalid_argument("unknown parameter \"" + key + "\" of provider \"local\"");
-    }
-  }
-  if (command_.empty()) throw std::invalid_argument("provider \"local\" needs command=");
+  check_parameters(spec, {"command", "host", "ports", "stop_timeout", "timeout"});
+  command_ = required_param(spec, "command");
+  if (const auto h = spec.param("host")) host_ = *h;
+  if (const auto p = spec.param("ports")) ports_ = parse_ports(*p);
+  if (const auto t = spec.param("stop_timeout"))
+    stop_timeout_ = provider_duration("stop_timeout", *t);
+  if (const auto t = spec.param("timeout")) timeout_ = provider_duration("timeout", *t);
   if (host_.find(':') != std::string::npos && host_.front() != '[') host_ = "[" + host_ + "]";
   next_port_ = ports_.first;
 }
