@@ -18,6 +18,8 @@
 #include "conf/regex.h"
 #include "conf/template.h"
 #include "scaling/spec.h"
+#include "tls/server_context.h"
+#include "tls/settings.h"
 
 namespace tg::conf {
 
@@ -34,11 +36,14 @@ struct LoadOptions {
   FileSource* files = nullptr;
 };
 
-/// `listen address[:port] [default_server] [reuseport] [backlog=N]`.
+/// `listen address[:port] [default_server] [ssl] [reuseport] [backlog=N]`.
 struct ListenConfig {
   boost::asio::ip::tcp::endpoint endpoint;
   std::string text;  ///< as written, for messages
   bool default_server = false;
+  /// TLS on this address: one `listen ... ssl` makes the whole address TLS (nginx).
+  bool ssl = false;
+  bool own_ssl = false;  ///< `ssl` written on this line
   int backlog = 511;
   /// A socket option was written (backlog=, rcvbuf=, reuseport, ...): nginx allows
   /// them on one `listen` per address only.
@@ -179,7 +184,7 @@ struct LocationSettings {
   Millis proxy_next_upstream_timeout{0};
   bool proxy_intercept_errors = false;
   std::vector<HeaderTemplate> add_header;
-  std::map<int, std::string> error_page;  ///< status -> uri (or URL)
+  std::map<int, Template> error_page;  ///< status -> uri (or URL), with variables
   std::map<int, int>
       error_page_code;  ///< status -> `=NNN`; 0 = keep the status; -1 = `=` (target's)
   std::vector<AccessLogConfig> access_log;  ///< empty = off
@@ -260,6 +265,9 @@ struct ServerBlock {
   LocationSettings settings;       ///< server-level (for requests that match no location)
   std::vector<RewriteOp> rewrite;  ///< server-level set/return
   std::string status_zone;         ///< NGINX Plus's server zone ("" = none)
+  tls::ServerSettings ssl;         ///< ssl_* after the http -> server merge
+  /// The TLS context built from `ssl`, when the server listens on a TLS address.
+  std::shared_ptr<const tls::ServerContext> tls;
   std::vector<std::unique_ptr<Location>> locations;  ///< in conf order
   SourceLocation where;
 };

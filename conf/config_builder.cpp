@@ -211,6 +211,7 @@ class Builder {
     LocationSettings settings = default_settings();
     ListFlags flags;
     ServerBlock header_defaults;
+    modules::SslFlags ssl_flags;
     auto compile_fn = [this](const Directive& d, const std::string& text) {
       return compile(d, text);
     };
@@ -235,6 +236,9 @@ class Builder {
         }
       } else if (d.name == "error_log") {
         error_log(d);
+      } else if (modules::ssl(d, header_defaults.ssl, ssl_flags, files(), conf_dir())) {
+      } else if (d.name == "http2") {
+        if (d.args[0] == "on") http2_warning(d);
       } else if (!server_level(d, header_defaults)) {
         common_setting(d, settings, flags);
       }
@@ -248,7 +252,56 @@ class Builder {
     }
     if (!unknown_variable_.empty()) throw ConfError(unknown_variable_);
     conflicting_server_names();
+    tls_contexts();
   }
+
+  /// ngx_http_ssl_module's merge: every server on an address that one `listen ... ssl`
+  /// made TLS gets a context; a server that asked for TLS itself must have a
+  /// certificate (or refuse handshakes).
+  void tls_contexts() {
+    std::set<std::pair<std::string, unsigned short>> tls_addresses;
+    for (auto& s : cfg_.http.servers) {
+      for (const auto& l : s.listen) {
+        if (l.ssl) tls_addresses.insert({l.endpoint.address().to_string(), l.endpoint.port()});
+      }
+    }
+    for (auto& s : cfg_.http.servers) {
+      bool on_tls = false;
+      for (auto& l : s.listen) {
+        if (tls_addresses.count({l.endpoint.address().to_string(), l.endpoint.port()})) {
+          l.ssl = on_tls = true;
+        }
+      }
+      if (s.ssl.certificates.size() > s.ssl.keys.size()) {
+        throw ConfError("no \"ssl_certificate_key\" is defined for certificate \"" +
+                            s.ssl.certificates[s.ssl.keys.size()].path + "\"",
+                        s.where);
+      }
+      if (!on_tls) continue;
+      if (s.ssl.certificates.empty() && !s.ssl.reject_handshake) {
+        // nginx names the server block's line.
+        for (const auto& l : s.listen) {
+          if (l.own_ssl) {
+            throw ConfError(
+                "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive", s.where);
+          }
+        }
+        continue;  // SNI that picks it keeps the default server's certificate
+      }
+      if (s.ssl.verify_client != tls::VerifyClient::kOff &&
+          s.ssl.verify_client != tls::VerifyClient::kOptionalNoCa &&
+          s.ssl.client_certificate.pem.empty() && s.ssl.trusted_certificate.pem.empty()) {
+        throw ConfError("no ssl_client_certificate for ssl_verify_client", s.where);
+      }
+      try {
+        s.tls = tls::ServerContext::build(s.ssl);
+      } catch (const std::runtime_error& e) {
+        throw ConfError(e.what());
+      }
+    }
+  }
+
+  FileSource& files() const { return opt_.files ? *opt_.files : disk_files(); }
 
   /// nginx's [warn] for an exact name (or "", a server without server_name) that an
   /// earlier server on the same address already has: requests go to the earlier one.
@@ -503,7 +556,7 @@ class Builder {
 
   void error_page(const Directive& d, LocationSettings& s) {
     // error_page code ... [=[response]] uri;
-    const std::string& uri = d.args.back();
+    const Template uri = compile(d, d.args.back());
     int replace = 0;
     size_t last = d.args.size() - 1;
     if (last >= 2 && d.args[last - 1][0] == '=') {
@@ -603,8 +656,10 @@ class Builder {
     s.large_header_buffer_size = header_defaults.large_header_buffer_size;
     s.underscores_in_headers = header_defaults.underscores_in_headers;
     s.ignore_invalid_headers = header_defaults.ignore_invalid_headers;
+    s.ssl = header_defaults.ssl;
     s.settings = http_settings;
     ListFlags flags;
+    modules::SslFlags ssl_flags;
     bool has_name = false;
     for (const auto& d : sd.block) {
       if (d.name == "listen") {
@@ -618,6 +673,10 @@ class Builder {
         s.rewrite.push_back(rewrite_op(d));
       } else if (modules::status_zone(d, s.status_zone)) {
         continue;
+      } else if (modules::ssl(d, s.ssl, ssl_flags, files(), conf_dir())) {
+        continue;
+      } else if (d.name == "http2") {
+        if (d.args[0] == "on") http2_warning(d);
       } else if (d.name == "location") {
         continue;
       } else if (!server_level(d, s)) {
@@ -663,7 +722,11 @@ class Builder {
                  a.rfind("sndbuf=", 0) == 0) {
         // tidegate always uses one SO_REUSEPORT socket per worker; the rest are kernel tuning.
         l.options_set = true;
-      } else if (a == "ssl" || a == "http2" || a == "quic" || a == "proxy_protocol") {
+      } else if (a == "ssl") {
+        l.ssl = l.own_ssl = true;
+      } else if (a == "http2") {
+        http2_warning(d);
+      } else if (a == "quic" || a == "proxy_protocol") {
         fail(d, "the \"" + a + "\" parameter of the \"listen\" directive is not supported yet");
       } else {
         fail(d, "invalid parameter \"" + a + "\"");
@@ -672,6 +735,16 @@ class Builder {
     listen_conflicts(d, s, l);
     s.listen.push_back(l);
   }
+
+  /// `listen ... http2` and `http2 on`: accepted so that the confs load; until HTTP/2
+  /// lands, ALPN offers only http/1.1, so TLS clients speak HTTP/1.1 (said once).
+  void http2_warning(const Directive& d) {
+    if (http2_warned_) return;
+    http2_warned_ = true;
+    cfg_.warnings.push_back("HTTP/2 is not supported yet, clients use HTTP/1.1 in " + d.where.file +
+                            ":" + std::to_string(d.where.line));
+  }
+  bool http2_warned_ = false;
 
   /// nginx's ngx_http_add_addresses checks, made as each `listen` is read: one address
   /// twice in a server, two default servers for an address, socket options written on

@@ -179,6 +179,33 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("stub_status", kLocation, kNoArgs | kTake1),
     Spec("dashboard", kLocation, kNoArgs, kExtension),
 
+    Spec("http2", kHs, kFlag, "accepted: HTTP/2 not yet, clients use HTTP/1.1 (a warning says so)"),
+
+    // ssl (ngx_http_ssl_module)
+    Spec("ssl_certificate", kHs, kTake1, "files and `data:`; several pairs (RSA + ECDSA)"),
+    Spec("ssl_certificate_key", kHs, kTake1, "not yet: encrypted keys (`ssl_password_file`)"),
+    Spec("ssl_protocols", kHs, k1More),
+    Spec("ssl_ciphers", kHs, kTake1),
+    Spec("ssl_prefer_server_ciphers", kHs, kFlag),
+    Spec("ssl_ecdh_curve", kHs, kTake1),
+    Spec("ssl_dhparam", kHs, kTake1),
+    Spec("ssl_session_cache", kHs, kTake12, "one cache shared by all worker threads"),
+    Spec("ssl_session_timeout", kHs, kTake1),
+    Spec("ssl_session_tickets", kHs, kFlag),
+    Spec("ssl_session_ticket_key", kHs, kTake1),
+    Spec("ssl_verify_client", kHs, kTake1),
+    Spec("ssl_verify_depth", kHs, kTake1),
+    Spec("ssl_client_certificate", kHs, kTake1),
+    Spec("ssl_trusted_certificate", kHs, kTake1),
+    Spec("ssl_reject_handshake", kHs, kFlag),
+    Spec("ssl_conf_command", kHs, kTake2),
+    Noop("ssl_buffer_size", kHs, kTake1, "records are sized by each write"),
+    Noop("ssl_early_data", kHs, kFlag, "0-RTT stays off (replayable requests)"),
+    Noop("ssl_stapling", kHs, kFlag, "no OCSP stapling"),
+    Noop("ssl_stapling_verify", kHs, kFlag, "no OCSP stapling"),
+    Noop("ssl_stapling_file", kHs, kTake1, "no OCSP stapling"),
+    Noop("ssl_stapling_responder", kHs, kTake1, "no OCSP stapling"),
+
     // access, auth_basic
     Spec("allow", kHsl, kTake1),
     Spec("deny", kHsl, kTake1),

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <utility>
 
+#include "tls/server_context.h"
+
 namespace tg::conf {
 namespace {
 
@@ -78,6 +80,14 @@ bool is_name_char(char c) {
 }  // namespace
 
 bool lookup_builtin(std::string_view name, Segment& out) {
+  if (name == "https") {
+    out = Segment{Var::kHttps, 0, {}};
+    return true;
+  }
+  if (name.starts_with("ssl_") && tls::is_connection_variable(name.substr(4))) {
+    out = Segment{Var::kSsl, 0, std::string(name.substr(4))};
+    return true;
+  }
   for (const auto& b : kBuiltins) {
     if (b.name == name) {
       out = Segment{b.var, 0, {}};

@@ -195,7 +195,7 @@ Task<bool> ClientSession::limit_requests(const conf::Location& loc) {
   if (s.limit_req_dry_run) co_return true;
   boost::asio::basic_waitable_timer<std::chrono::steady_clock,
                                     boost::asio::wait_traits<std::chrono::steady_clock>, Executor>
-      timer(client_.get_executor(), std::chrono::milliseconds(delay_ms));
+      timer(client_.socket().get_executor(), std::chrono::milliseconds(delay_ms));
   co_await timer.async_wait(kTuple);
   co_return !quit_;
 }

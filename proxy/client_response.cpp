@@ -122,8 +122,7 @@ Task<bool> ClientSession::write_response(const char* base, std::span<const http:
   const size_t bytes = asio::buffer_size(bufs);
   // The write itself, not write_client(): one coroutine frame per write.
   arm(settings().send_timeout);
-  auto [ec, n] =
-      co_await asio::async_write(client_, std::span<const asio::const_buffer>(bufs), kTuple);
+  auto [ec, n] = co_await client_.async_write(std::span<const asio::const_buffer>(bufs), kTuple);
   disarm();
   if (ec) {
     client_write_failed();
@@ -161,7 +160,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     auto page = s.error_page.find(status);
     if (page != s.error_page.end()) {
       int code = s.error_page_code.at(status);
-      const std::string& target = page->second;
+      const std::string& target = x.error_page_target = expand(page->second, ctx);
       if (target.starts_with("http://") || target.starts_with("https://")) {
         co_await respond(code > 0 ? code : 302, {}, {}, target, redirects + 1);
         co_return;
@@ -216,7 +215,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     // absolute_redirect on: scheme://host[:port] as nginx's header filter builds
     // it: the server's name with server_name_in_redirect, else the request's
     // host, else the local address; the port unless 80 or port_in_redirect off.
-    absolute = "http://";
+    absolute = info_.tls ? "https://" : "http://";
     if (s.server_name_in_redirect && ctx.server) {
       absolute += ctx.server->names.first;
     } else if (ctx.host_from_request) {
@@ -226,7 +225,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     } else {
       absolute += info_.server_addr;
     }
-    if (s.port_in_redirect && info_.server_port != 80) {
+    if (s.port_in_redirect && info_.server_port != (info_.tls ? 443 : 80)) {
       absolute += ":" + std::to_string(info_.server_port);
     }
     absolute += location_header;
@@ -237,21 +236,22 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   if (body.empty() && status >= 300 &&
       (status >= 400 || !location_header.empty() || status <= 308)) {
     if (status >= 300 && status != 304) {
-      generated = error_page_body(status == 494 ? 400 : status, s.server_tokens);
+      generated =
+          error_page_body(!bad_request_variant(status).empty() ? 400 : status, s.server_tokens);
       body = generated;
       type = "text/html";
     }
   }
-  int wire_status = status == 494 ? 400 : status;  // nginx's "Request Header Too Large"
-  std::string reason(reason_phrase(wire_status));
-  if (status == 494) reason = "Bad Request";
-  begin_response_head(wire_status, reason);
+  // nginx's 400 variants (494 to 497) go out as 400 with a page that says which.
+  const std::string_view variant = bad_request_variant(status);
+  const int wire_status = variant.empty() ? status : 400;
+  begin_response_head(wire_status, reason_phrase(wire_status));
   auto& out = x.out;
-  if (status == 494) {
+  if (!variant.empty()) {
     generated =
-        "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n"
-        "<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or "
-        "Cookie Too Large</center>\r\n<hr><center>" +
+        "<html>\r\n<head><title>400 " + std::string(variant) +
+        "</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>" +
+        std::string(variant) + "</center>\r\n<hr><center>" +
         std::string(server_token(s.server_tokens)) + "</center>\r\n</body>\r\n</html>\r\n";
     body = generated;
   }
@@ -281,7 +281,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   out += extra_headers;
   if (status >= 400 && status != 404 && status != 429) {
     // nginx closes after most error statuses it generates itself.
-    if (status == 400 || status == 413 || status == 414 || status == 494 || status == 408 ||
+    if (status == 400 || status == 413 || status == 414 || !variant.empty() || status == 408 ||
         status == 500 || status == 501 || status == 505) {
       keep_alive_ = false;
     }
@@ -302,8 +302,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
 Task<bool> ClientSession::write_client(const std::vector<asio::const_buffer>& bufs) {
   arm(settings().send_timeout);
   // A span, not the vector: async_write copies its buffer sequence.
-  auto [ec, n] =
-      co_await asio::async_write(client_, std::span<const asio::const_buffer>(bufs), kTuple);
+  auto [ec, n] = co_await client_.async_write(std::span<const asio::const_buffer>(bufs), kTuple);
   disarm();
   if (ec) {
     client_write_failed();

@@ -31,6 +31,7 @@ struct ClientSession::Exchange {
   bool error_page_get = false;    ///< error_page redirect: fetch with GET, without the body
   std::string leftover;           ///< bytes read after a body: the next pipelined request
   std::string answer_text;        ///< text or Location of an answer routing chose
+  std::string error_page_target;  ///< the error_page URI or URL taken ($args may point into it)
   std::string out;                ///< response head being assembled
   bool head_pending = false;      ///< `out` holds a head write_response has still to send
   bool chunk_response = false;    ///< the response body goes out chunk-encoded
@@ -67,6 +68,9 @@ struct ClientSession::Tunnel {
   int open = 2;             ///< directions still running
   std::string initial[2];   ///< bytes that came with the heads, written first
   PooledBuffer held[2];     ///< a read whose write is still in progress
+  /// The pending write's buffer, per direction (a client stream writes from a span
+  /// that must outlive the operation).
+  boost::asio::const_buffer writing[2];
   FrameBoundary boundary[2];
 };
 

@@ -7,6 +7,21 @@ namespace tg::proxy {
 using http::iequals;
 using http::trim;
 
+std::string_view bad_request_variant(int status) {
+  switch (status) {
+    case 494:
+      return "Request Header Or Cookie Too Large";
+    case 495:
+      return "The SSL certificate error";
+    case 496:
+      return "No required SSL certificate was sent";
+    case 497:
+      return "The plain HTTP request was sent to HTTPS port";
+    default:
+      return {};
+  }
+}
+
 std::string_view reason_phrase(int status) {
   switch (status) {
     case 100:

@@ -13,6 +13,12 @@ std::string_view reason_phrase(int status);
 /// nginx's HTML body for an error or redirect status.
 std::string error_page_body(int status, bool server_tokens);
 
+/// nginx's statuses that go out as 400 with a page naming the cause: 494 "Request
+/// Header Or Cookie Too Large", 495 "The SSL certificate error", 496 "No required SSL
+/// certificate was sent", 497 "The plain HTTP request was sent to HTTPS port".
+/// Empty for every other status.
+std::string_view bad_request_variant(int status);
+
 /// The `; charset=` nginx's `charset` adds to `content_type` (empty when it
 /// adds none: charset off, a MIME type outside charset_types, or a charset
 /// already given).

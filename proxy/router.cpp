@@ -15,7 +15,7 @@ std::vector<ListenGroup> group_listeners(const conf::Config& config) {
       auto it = std::find_if(groups.begin(), groups.end(),
                              [&](const ListenGroup& g) { return g.endpoint == l.endpoint; });
       if (it == groups.end()) {
-        groups.push_back(ListenGroup{l.endpoint, l.backlog, {}, nullptr});
+        groups.emplace_back(l.endpoint, l.backlog);
         it = groups.end() - 1;
       }
       if (std::find(it->servers.begin(), it->servers.end(), &server) == it->servers.end()) {
@@ -29,8 +29,21 @@ std::vector<ListenGroup> group_listeners(const conf::Config& config) {
   }
   for (auto& g : groups) {
     if (!g.default_server) g.default_server = g.servers.front();
+    bool ssl = false;
+    for (const auto* s : g.servers) {
+      for (const auto& l : s->listen) ssl = ssl || (l.endpoint == g.endpoint && l.ssl);
+    }
+    if (!ssl) continue;
+    g.tls = g.default_server->tls.get();
+    for (const auto* s : g.servers) {
+      if (!g.tls) g.tls = s->tls.get();
+    }
   }
   return groups;
+}
+
+const tls::ServerContext* ListenGroup::choose_tls(std::string_view name) const {
+  return find_server(*this, name)->tls.get();
 }
 
 const ServerBlock* find_server(const ListenGroup& group, std::string_view host) {

@@ -11,12 +11,20 @@
 
 namespace tg::proxy {
 
-/// The server blocks that listen on one address:port.
-struct ListenGroup {
+/// The server blocks that listen on one address:port. On a TLS address it also
+/// picks the server (and so the certificate) for a client's SNI name.
+struct ListenGroup final : tls::SniChooser {
+  ListenGroup(boost::asio::ip::tcp::endpoint endpoint, int backlog)
+      : endpoint(endpoint), backlog(backlog) {}
   boost::asio::ip::tcp::endpoint endpoint;
   int backlog = 511;
   std::vector<const conf::ServerBlock*> servers;
   const conf::ServerBlock* default_server = nullptr;
+  /// TLS on this address (a `listen ... ssl` of any of its servers): the context a
+  /// handshake starts with (the default server's, else the first server's that has one).
+  const tls::ServerContext* tls = nullptr;
+  /// nginx's SNI rule: the server_name lookup a Host would get.
+  const tls::ServerContext* choose_tls(std::string_view name) const override;
 };
 
 /// Groups the configuration's server blocks by listen address (conf order kept).

@@ -63,17 +63,18 @@ ClientSession::ClientSession(Worker& worker, Socket socket,
       gen_(std::move(generation)),
       listen_(listen),
       created_(Clock::now()),
-      idle_timeout_(listen->default_server->client_header_timeout) {
+      idle_timeout_(listen->default_server->client_header_timeout),
+      tls_pending_(listen->tls != nullptr) {
   static std::atomic<uint64_t> next_id{1};
   info_.id = next_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
-  auto remote = client_.remote_endpoint(ec);
-  auto local = client_.local_endpoint(ec);
+  auto remote = client_.socket().remote_endpoint(ec);
+  auto local = client_.socket().local_endpoint(ec);
   set_remote_address(info_, remote.address());
   info_.remote_port = remote.port();
   info_.server_addr = local.address().to_string();
   info_.server_port = local.port();
-  client_.set_option(tcp::no_delay(true), ec);
+  client_.socket().set_option(tcp::no_delay(true), ec);
   ++gen_->connections;
   worker_.add_session(this);
   WorkerCounters::add(worker_.counters().active, 1);
@@ -145,12 +146,9 @@ void ClientSession::wait_for_request(std::chrono::milliseconds timeout) {
   arm(timeout);
   // The wait lives as long as the connection idles: allocated at its own size
   // (ExactAllocator), ~100 B instead of a recycled ~450 B block.
-  client_.async_wait(
-      tcp::socket::wait_read,
-      asio::bind_allocator(ExactAllocator<void>(),
-                           [self = shared_from_this()](const boost::system::error_code& ec) {
-                             self->on_readable(ec);
-                           }));
+  client_.async_wait_readable(asio::bind_allocator(
+      ExactAllocator<void>(),
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); }));
 }
 
 void ClientSession::on_readable(const boost::system::error_code& ec) {
@@ -159,16 +157,17 @@ void ClientSession::on_readable(const boost::system::error_code& ec) {
     return;
   }
   set_idle(false);
-  asio::co_spawn(
-      client_.get_executor(), serve_requests(), [self = shared_from_this()](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          log(LogLevel::kAlert, std::string("unexpected exception in a connection: ") + ex.what());
-        }
-        self->close();
-      });
+  asio::co_spawn(client_.socket().get_executor(), serve_requests(),
+                 [self = shared_from_this()](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     log(LogLevel::kAlert,
+                         std::string("unexpected exception in a connection: ") + ex.what());
+                   }
+                   self->close();
+                 });
 }
 
 void ClientSession::set_idle(bool idle) {
@@ -179,15 +178,16 @@ void ClientSession::set_idle(bool idle) {
 
 void ClientSession::close() {
   disarm();
+  client_.shutdown_tls();
   boost::system::error_code ec;
-  client_.close(ec);
+  client_.socket().close(ec);
 }
 
 void ClientSession::on_quit() {
   quit_ = true;
   if (idle_) {
     boost::system::error_code ec;
-    client_.cancel(ec);
+    client_.socket().cancel(ec);
   }
 }
 
@@ -225,7 +225,7 @@ bool ClientSession::disarm_upstream() {
 void ClientSession::on_deadline() {
   timed_out_ = true;
   boost::system::error_code ignored;
-  client_.cancel(ignored);
+  client_.socket().cancel(ignored);
   if (upstream_socket_) upstream_socket_->cancel(ignored);
 }
 
@@ -234,6 +234,10 @@ void ClientSession::on_deadline() {
 Task<void> ClientSession::serve_requests() {
   // Runs while the connection is busy: as long as requests keep coming
   // (pipelined bytes already held), then hands back to wait_for_request().
+  if (tls_pending_ && !co_await start_tls()) {
+    close();
+    co_return;
+  }
   for (;;) {
     if (!x_) x_ = take_exchange();
     if (!co_await read_head()) break;
@@ -280,7 +284,7 @@ Task<void> ClientSession::serve_requests() {
     // nginx's reset_timedout_connection: a request that timed out ends with a
     // reset (SO_LINGER 0), which frees the socket's buffers at once.
     const linger reset{1, 0};
-    ::setsockopt(client_.native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    ::setsockopt(client_.socket().native_handle(), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
     close();
     co_return;
   }
@@ -290,15 +294,17 @@ Task<void> ClientSession::serve_requests() {
       (last.lingering_close == Lingering::kOn && !keep_alive_ && (in_.end > 0 || unread_input_))) {
     // Lingering close (nginx's): closing with unread bytes would send a reset
     // that can destroy our response before the client reads it.
+    client_.shutdown_tls();
     boost::system::error_code ec;
-    client_.shutdown(tcp::socket::shutdown_send, ec);
+    client_.socket().shutdown(tcp::socket::shutdown_send, ec);
     // The bytes are thrown away, so one buffer per thread serves every connection.
     thread_local char sink[4096];
     const auto until = Clock::now() + last.lingering_time;
     for (auto now = Clock::now(); now < until && !quit_; now = Clock::now()) {
       arm(std::min<std::chrono::milliseconds>(
           last.lingering_timeout, std::chrono::ceil<std::chrono::milliseconds>(until - now)));
-      auto [rec, n] = co_await client_.async_read_some(asio::buffer(sink, sizeof sink), kTuple);
+      auto [rec, n] =
+          co_await client_.socket().async_read_some(asio::buffer(sink, sizeof sink), kTuple);
       if (rec) break;
     }
     disarm();
@@ -440,6 +446,7 @@ Task<bool> ClientSession::read_head() {
     finish_request();
     co_return false;
   }
+  if (listen_->tls && !co_await check_tls_request()) co_return false;
   // An upgrade request we do not tunnel ends the connection after the answer:
   // the client may already be sending the new protocol.
   keep_alive_ = x.parser.keep_alive() && !x.parser.upgrade();

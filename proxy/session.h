@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "proxy/client_side.h"
+#include "proxy/client_stream.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
 #include "proxy/worker.h"
@@ -64,6 +65,15 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   void on_readable(const boost::system::error_code& ec);
   void close();
   Task<void> serve_requests();
+  /// On a TLS address, before the first request (session_tls.cpp): tells TLS from a
+  /// plain HTTP request (answered 400/497 after its head, as nginx), then the
+  /// handshake within client_header_timeout. False: the connection is done.
+  Task<bool> start_tls();
+  /// After a head on a TLS address: the plain-HTTP answer (497), and the client
+  /// certificate's verdict (495, 496). False when the request was answered.
+  Task<bool> check_tls_request();
+  /// SNI chose another server than Host does, and Host's verifies clients (421).
+  bool misdirected() const;
   Task<bool> read_head();
   /// Server-level rewrite and the location: the task that answers the request.
   Task<void> handle_request();
@@ -157,7 +167,7 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   void on_deadline();
 
   Worker& worker_;
-  Socket client_;
+  ClientStream client_;
   bool timed_out_ = false;
   /// The client, not an upstream, timed out (reading the request or sending the
   /// response): what reset_timedout_connection resets.
@@ -176,6 +186,8 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   bool idle_ = false;  ///< waiting for a request (counted in WorkerCounters::idle)
   bool quit_ = false;
   bool unread_input_ = false;  ///< answered before the request was fully read
+  bool tls_pending_ = false;   ///< a TLS address whose handshake has not run yet
+  bool plain_on_tls_ = false;  ///< plain HTTP came to a TLS address
   size_t slot_ = 0;            ///< index in the worker's session table
   friend class Worker;
 };

@@ -25,6 +25,39 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr int kToUpstream = 0;
 constexpr int kToClient = 1;
+
+/// The two ends of a tunnel: the client's stream (TLS or not) and the upstream socket.
+struct Ends {
+  ClientStream& client;
+  Socket& upstream;
+
+  size_t read_some(int dir, asio::mutable_buffer b, boost::system::error_code& ec) {
+    return dir == kToClient ? upstream.read_some(b, ec) : client.read_some(b, ec);
+  }
+  size_t write_some(int dir, asio::const_buffer b, boost::system::error_code& ec) {
+    return dir == kToClient ? client.write_some(b, ec) : upstream.write_some(b, ec);
+  }
+  /// Writes `*b` (which stays put until the write completes) to the receiving end.
+  template <typename Handler>
+  void async_write(int dir, const asio::const_buffer* b, Handler&& handler) {
+    if (dir == kToClient) {
+      client.async_write(std::span<const asio::const_buffer>(b, 1), std::forward<Handler>(handler));
+    } else {
+      asio::async_write(upstream, *b, std::forward<Handler>(handler));
+    }
+  }
+  /// The sender is done: FIN (after TLS's close_notify) to the receiving end.
+  void shutdown_send(int dir) {
+    boost::system::error_code ignored;
+    if (dir == kToClient) {
+      client.shutdown_tls();
+      client.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    } else {
+      upstream.shutdown(tcp::socket::shutdown_send, ignored);
+    }
+  }
+};
+
 }  // namespace
 
 void ClientSession::open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
@@ -81,7 +114,7 @@ void ClientSession::keep_request_head() {
 void ClientSession::run_tunnel() {
   auto& t = *tunnel_;
   boost::system::error_code ignored;
-  client_.non_blocking(true, ignored);
+  client_.socket().non_blocking(true, ignored);
   t.upstream.non_blocking(true, ignored);
   upstream_socket_ = &t.upstream;  // a timeout cancels both sides
   arm(t.idle_timeout);
@@ -95,9 +128,9 @@ void ClientSession::run_tunnel() {
       t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(first.data()), first.size());
       if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
     }
-    Socket& to = dir == kToClient ? client_ : t.upstream;
-    asio::async_write(
-        to, asio::buffer(first),
+    t.writing[dir] = asio::buffer(first);
+    Ends{client_, t.upstream}.async_write(
+        dir, &t.writing[dir],
         [self = shared_from_this(), dir](const boost::system::error_code& ec, size_t n) {
           auto& t = *self->tunnel_;
           if (dir == kToClient) self->x_->ctx.bytes_sent += n;
@@ -112,14 +145,17 @@ void ClientSession::run_tunnel() {
 }
 
 void ClientSession::tunnel_wait(int dir) {
-  Socket& from = dir == kToClient ? tunnel_->upstream : client_;
   // Allocated at its own size, not from asio's recycled blocks (see wait_for_request).
-  from.async_wait(
-      tcp::socket::wait_read,
+  auto handler =
       asio::bind_allocator(ExactAllocator<void>(),
                            [self = shared_from_this(), dir](const boost::system::error_code& ec) {
                              self->tunnel_readable(dir, ec);
-                           }));
+                           });
+  if (dir == kToClient) {
+    tunnel_->upstream.async_wait(tcp::socket::wait_read, std::move(handler));
+  } else {
+    client_.async_wait_readable(std::move(handler));
+  }
 }
 
 void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wait_ec) {
@@ -128,11 +164,10 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
     tunnel_direction_done(dir, !t.stopping);
     return;
   }
-  Socket& from = dir == kToClient ? t.upstream : client_;
-  Socket& to = dir == kToClient ? client_ : t.upstream;
+  Ends ends{client_, t.upstream};
   PooledBuffer buf;
   boost::system::error_code ec;
-  const size_t n = from.read_some(asio::buffer(buf.get(), kIoBuffer), ec);
+  const size_t n = ends.read_some(dir, asio::buffer(buf.get(), kIoBuffer), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     tunnel_wait(dir);
     return;
@@ -141,11 +176,11 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
     // The client's EOF is a half-close: the upstream gets it and may still answer.
     // The upstream's EOF ends the tunnel, as in nginx: nobody is left to take what
     // the client would send.
-    boost::system::error_code ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);
+    ends.shutdown_send(dir);
     if (dir == kToClient) {
       t.stopping = true;
-      client_.cancel(ignored);
+      boost::system::error_code ignored;
+      client_.socket().cancel(ignored);
     }
     tunnel_direction_done(dir, false);
     return;
@@ -159,7 +194,7 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
     t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
     if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
   }
-  const size_t written = to.write_some(asio::buffer(buf.get(), n), ec);
+  const size_t written = ends.write_some(dir, asio::buffer(buf.get(), n), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     t.cut = true;
     tunnel_direction_done(dir, true);
@@ -175,8 +210,9 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
   // in the tunnel), then read again. Backpressure: nothing more is read meanwhile.
   char* data = buf.get();
   t.held[dir] = std::move(buf);
-  asio::async_write(
-      to, asio::buffer(data + done, n - done),
+  t.writing[dir] = asio::buffer(data + done, n - done);
+  ends.async_write(
+      dir, &t.writing[dir],
       [self = shared_from_this(), dir, done, n](const boost::system::error_code& ec, size_t more) {
         auto& t = *self->tunnel_;
         t.held[dir].reset();
@@ -196,7 +232,7 @@ void ClientSession::tunnel_direction_done(int /*dir*/, bool failed) {
   if (t.stopping) {
     // End the other direction too (its pending wait or write completes aborted).
     boost::system::error_code ignored;
-    client_.cancel(ignored);
+    client_.socket().cancel(ignored);
     t.upstream.cancel(ignored);
   }
   if (--t.open == 0) close_tunnel();
@@ -258,7 +294,7 @@ void ClientSession::close_tunnel_going_away() {
   tunnel_->going_away = true;
   tunnel_->stopping = true;
   boost::system::error_code ignored;
-  client_.cancel(ignored);
+  client_.socket().cancel(ignored);
   tunnel_->upstream.cancel(ignored);
 }
 

@@ -268,7 +268,13 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       out += ctx.protocol;
       break;
     case Var::kScheme:
-      out += "http";
+      out += ctx.conn->tls ? "https" : "http";
+      break;
+    case Var::kHttps:
+      if (ctx.conn->tls) out += "on";
+      break;
+    case Var::kSsl:
+      tls::connection_variable(ctx.conn->tls, s.text, out);
       break;
     case Var::kRequestMethod:
       out += ctx.method;

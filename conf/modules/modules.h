@@ -7,6 +7,7 @@
 
 #include "conf/ast.h"
 #include "conf/config.h"
+#include "tls/settings.h"
 
 namespace tg::conf::modules {
 
@@ -59,6 +60,21 @@ bool health_check(const Directive& d, const std::vector<MatchBlock>& matches,
 /// `server` parameter parser.
 bool autoscale(const Directive& block, std::optional<scaling::AutoscaleSpec>& spec,
                const std::function<void(const Directive&)>& server_params);
+
+/// Which repeatable ssl_* directives a level has written (and so replaced its
+/// parent's lists).
+struct SslFlags {
+  bool certificates = false;
+  bool keys = false;
+  bool ticket_keys = false;
+  bool conf_commands = false;
+};
+
+/// ngx_http_ssl_module (http and server): ssl_certificate (and _key, several pairs,
+/// `data:` or files read through `files`, relative to `conf_prefix`), ssl_protocols,
+/// ssl_ciphers, ssl_session_cache, ssl_verify_client, ... into `s`.
+bool ssl(const Directive& d, tls::ServerSettings& s, SslFlags& replaced, FileSource& files,
+         const std::string& conf_prefix);
 
 /// NGINX Plus's `status_zone name` (server and location).
 bool status_zone(const Directive& d, std::string& zone);

@@ -316,8 +316,8 @@ TEST(Listen, RejectsBadAddressesAndParameters) {
       {"listen 8080 backlog=x;", "invalid backlog \"backlog=x\""},
       {"listen 8080 backlog=0;", "invalid backlog \"backlog=0\""},
       {"listen 8080 foo;", "invalid parameter \"foo\""},
-      {"listen 8080 ssl;",
-       "the \"ssl\" parameter of the \"listen\" directive is not supported yet"},
+      {"listen 8080 proxy_protocol;",
+       "the \"proxy_protocol\" parameter of the \"listen\" directive is not supported yet"},
   };
   for (const auto& [directive, message] : cases) {
     EXPECT_EQ(build_error(in_server(directive)), message + " in t.conf:4");
@@ -559,15 +559,15 @@ TEST(ErrorPage, MapsCodesToUrisAndReplacementCodes) {
               "error_page 500 502 503 =200 /50x.html;\n"
               "server {\n  location /own { error_page 403 @denied; }\n  location /inherit { }\n}"));
   const auto& s = only_server(*cfg).settings;
-  EXPECT_EQ(s.error_page.at(404), "/404.html");
+  EXPECT_EQ(s.error_page.at(404).source(), "/404.html");
   EXPECT_EQ(s.error_page_code.at(404), 0);
   for (int code : {500, 502, 503}) {
-    EXPECT_EQ(s.error_page.at(code), "/50x.html");
+    EXPECT_EQ(s.error_page.at(code).source(), "/50x.html");
     EXPECT_EQ(s.error_page_code.at(code), 200);
   }
   const auto& own = only_server(*cfg).locations[0]->settings;
   EXPECT_EQ(own.error_page.size(), 1u);
-  EXPECT_EQ(own.error_page.at(403), "@denied");
+  EXPECT_EQ(own.error_page.at(403).source(), "@denied");
   EXPECT_EQ(only_server(*cfg).locations[1]->settings.error_page.size(), 4u);
   EXPECT_EQ(build_error(in_http("error_page 404 = /x;")), "");
 }

@@ -1,0 +1,84 @@
+// TLS on a client connection (nginx's ngx_http_ssl_handshake and the checks of
+// ngx_http_process_request): plain HTTP told apart from a handshake, the
+// handshake itself, and what each request on a TLS address must pass.
+#include <openssl/ssl.h>
+
+#include "common/error_log.h"
+#include "proxy/exchange.h"
+#include "proxy/session.h"
+
+namespace tg::proxy {
+
+Task<bool> ClientSession::start_tls() {
+  tls_pending_ = false;
+  switch (client_.peek_first_byte()) {
+    case ClientStream::FirstBytes::kClosed:
+      co_return false;
+    case ClientStream::FirstBytes::kPlainHttp:
+      // nginx reads the request anyway and answers it with 497's page.
+      plain_on_tls_ = true;
+      co_return true;
+    case ClientStream::FirstBytes::kTls:
+      break;
+  }
+  const std::string server = info_.server_addr + ":" + std::to_string(info_.server_port);
+  if (!client_.start_tls(*listen_->tls, listen_)) {
+    log(LogLevel::kAlert, "SSL_new() failed" + tls::openssl_errors());
+    co_return false;
+  }
+  // The handshake must end within client_header_timeout (nginx's post_accept_timeout).
+  arm(listen_->default_server->client_header_timeout);
+  auto [ec] = co_await client_.async_handshake(kTuple);
+  disarm();
+  if (ec) {
+    const std::string where =
+        " while SSL handshaking, client: " + info_.remote_addr + ", server: " + server;
+    if (timed_out_) {
+      log(LogLevel::kInfo,
+          "*" + std::to_string(info_.id) + " client timed out (110: Connection timed out)" + where);
+    } else if (ec != boost::asio::error::eof) {
+      log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " SSL_do_handshake() failed" +
+                               client_.last_error() + where);
+    }
+    co_return false;
+  }
+  info_.tls = client_.tls();
+  co_return true;
+}
+
+bool ClientSession::misdirected() const {
+  // nginx (ngx_http_set_virtual_server): a Host other than the SNI name is refused
+  // when the server Host picks verifies client certificates: the handshake checked
+  // the certificate against another server's CAs.
+  const auto& ctx = x_->ctx;
+  if (ctx.server->ssl.verify_client == tls::VerifyClient::kOff) return false;
+  const char* sni = SSL_get_servername(client_.tls(), TLSEXT_NAMETYPE_host_name);
+  if (!sni) return false;
+  std::string name;
+  return !normalize_host(sni, name) || name != ctx.host;
+}
+
+Task<bool> ClientSession::check_tls_request() {
+  int status = 0;
+  std::string reason;
+  if (plain_on_tls_) {
+    status = 497;
+    reason = "client sent plain HTTP request to HTTPS port";
+  } else if (misdirected()) {
+    status = 421;
+    reason =
+        "client attempted to request the server name different from the one that was "
+        "negotiated";
+  } else {
+    status = tls::check_client_certificate(client_.tls(), reason);
+  }
+  if (status == 0) co_return true;
+  log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " " + reason +
+                           " while reading client request headers" + describe_request());
+  keep_alive_ = false;
+  co_await respond_error(status);
+  finish_request();
+  co_return false;
+}
+
+}  // namespace tg::proxy
