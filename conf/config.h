@@ -18,6 +18,7 @@
 #include "conf/regex.h"
 #include "conf/template.h"
 #include "scaling/spec.h"
+#include "tls/client_context.h"
 #include "tls/server_context.h"
 #include "tls/settings.h"
 
@@ -95,6 +96,7 @@ struct ProxyTarget {
   size_t upstream = 0;     ///< index into HttpConfig::upstreams
   std::string proxy_host;  ///< $proxy_host: group name or host[:port]
   std::string proxy_port;  ///< $proxy_port
+  bool https = false;      ///< proxy_pass https://...: TLS to the upstream
   bool has_uri = false;    ///< proxy_pass http://x/uri -> replace the matched location prefix
   std::string uri;
 };
@@ -219,6 +221,12 @@ struct LocationSettings {
   int limit_conn_status = 503;
   LogLevel limit_conn_log_level = LogLevel::kError;
   bool limit_conn_dry_run = false;
+  /// proxy_ssl_*: TLS to upstreams of `proxy_pass https://`. The name sent in SNI
+  /// (proxy_ssl_server_name) and checked in the certificate is proxy_ssl_name, empty
+  /// meaning $proxy_host.
+  tls::ClientSettings proxy_ssl;
+  bool proxy_ssl_server_name = false;
+  Template proxy_ssl_name;
   /// auth_basic realm ("" = off) and auth_basic_user_file.
   std::string auth_basic;
   std::string auth_basic_user_file;
@@ -235,6 +243,8 @@ struct Location {
   LocationSettings settings;
   std::vector<RewriteOp> rewrite;  ///< this location's set/return, in order
   std::optional<ProxyTarget> proxy;
+  /// The context `proxy_pass https://` connects with (from settings.proxy_ssl).
+  std::shared_ptr<const tls::ClientContext> upstream_tls;
   std::optional<ControlHandler> control;  ///< api, prometheus, dashboard
   std::string status_zone;                ///< NGINX Plus's location zone ("" = none)
   bool internal = false;

@@ -58,6 +58,7 @@ struct ListFlags {
   bool real_ip_from = false;
   bool limit_req = false;
   bool limit_conn = false;
+  modules::ProxySslFlags proxy_ssl;
 };
 
 class Builder {
@@ -272,10 +273,10 @@ class Builder {
           l.ssl = on_tls = true;
         }
       }
+      // nginx reports these merge-time errors without a position.
       if (s.ssl.certificates.size() > s.ssl.keys.size()) {
         throw ConfError("no \"ssl_certificate_key\" is defined for certificate \"" +
-                            s.ssl.certificates[s.ssl.keys.size()].path + "\"",
-                        s.where);
+                        s.ssl.certificates[s.ssl.keys.size()].path + "\"");
       }
       if (!on_tls) continue;
       if (s.ssl.certificates.empty() && !s.ssl.reject_handshake) {
@@ -291,7 +292,7 @@ class Builder {
       if (s.ssl.verify_client != tls::VerifyClient::kOff &&
           s.ssl.verify_client != tls::VerifyClient::kOptionalNoCa &&
           s.ssl.client_certificate.pem.empty() && s.ssl.trusted_certificate.pem.empty()) {
-        throw ConfError("no ssl_client_certificate for ssl_verify_client", s.where);
+        throw ConfError("no ssl_client_certificate for ssl_verify_client");
       }
       try {
         s.tls = tls::ServerContext::build(s.ssl);
@@ -406,7 +407,10 @@ class Builder {
         modules::realip(d, s, flags.real_ip_from, cfg_.warnings) ||
         modules::limit_req(d, s, flags.limit_req, cfg_.http.limit_req_zones) ||
         modules::limit_conn(d, s, flags.limit_conn, cfg_.http.limit_conn_zones) ||
-        modules::auth_basic(d, s, conf_dir())) {
+        modules::auth_basic(d, s, conf_dir()) ||
+        modules::proxy_ssl(
+            d, s, flags.proxy_ssl, files(), conf_dir(),
+            [this](const Directive& at, const std::string& text) { return compile(at, text); })) {
       return;
     }
     if (n == "keepalive_timeout") {
@@ -903,7 +907,11 @@ class Builder {
       }
     }
     add_default_proxy_headers(ld, loc->settings);
+    if (loc->proxy && loc->proxy->https) upstream_tls(*loc);
     for (size_t i = 0; i < checks.size(); ++i) {
+      if (loc->proxy && loc->proxy->https) {
+        fail(*check_lines[i], "\"health_check\" with \"proxy_pass https://\" is not supported yet");
+      }
       finish_health_check(*check_lines[i], *loc, checks[i]);
       cfg_.http.health_checks.push_back(std::move(checks[i]));
     }
@@ -947,6 +955,25 @@ class Builder {
     }
   }
 
+  /// The TLS context of a location's `proxy_pass https://` (nginx builds one per
+  /// location that proxies over TLS).
+  void upstream_tls(Location& loc) {
+    // nginx reports these merge-time errors without a position.
+    const auto& c = loc.settings.proxy_ssl;
+    if (c.verify && c.trusted_certificate.pem.empty()) {
+      throw ConfError("no proxy_ssl_trusted_certificate for proxy_ssl_verify");
+    }
+    if (!c.certificate.pem.empty() && c.key.pem.empty()) {
+      throw ConfError("no \"proxy_ssl_certificate_key\" is defined for certificate \"" +
+                      c.certificate.path + "\"");
+    }
+    try {
+      loc.upstream_tls = tls::ClientContext::build(c);
+    } catch (const std::runtime_error& e) {
+      throw ConfError(e.what());
+    }
+  }
+
   ProxyTarget proxy_target(const Directive& d) {
     ProxyTarget t;
     t.url = d.args[0];
@@ -954,7 +981,8 @@ class Builder {
     if (t.url.rfind("http://", 0) == 0) {
       rest = t.url.substr(7);
     } else if (t.url.rfind("https://", 0) == 0) {
-      fail(d, "https upstreams are not supported yet");
+      rest = t.url.substr(8);
+      t.https = true;
     } else {
       fail(d, "invalid URL prefix");
     }
@@ -973,19 +1001,21 @@ class Builder {
       if (!ups[i].implicit && ups[i].name == authority) {
         t.upstream = i;
         t.proxy_host = authority;
-        t.proxy_port = "80";
+        t.proxy_port = t.https ? "443" : "80";
         return t;
       }
     }
     // Otherwise an implicit group for host[:port], resolved now as nginx does.
     std::string host, error;
     int port = 0;
-    auto eps = resolve(authority, 80, false, host, port, error);
+    auto eps = resolve(authority, t.https ? 443 : 80, false, host, port, error);
     if (eps.empty()) fail(d, error + " in upstream \"" + authority + "\"");
     t.proxy_host = authority;
     t.proxy_port = std::to_string(port);
     for (size_t i = 0; i < ups.size(); ++i) {
-      if (ups[i].implicit && ups[i].name == authority) {
+      // `http://name` and `https://name` are two groups (ports 80 and 443).
+      if (ups[i].implicit && ups[i].name == authority &&
+          ups[i].servers.front().endpoint.port() == port) {
         t.upstream = i;
         return t;
       }

@@ -206,6 +206,19 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Noop("ssl_stapling_file", kHs, kTake1, "no OCSP stapling"),
     Noop("ssl_stapling_responder", kHs, kTake1, "no OCSP stapling"),
 
+    // proxy_ssl (TLS to upstreams)
+    Spec("proxy_ssl_protocols", kHsl, k1More),
+    Spec("proxy_ssl_ciphers", kHsl, kTake1),
+    Spec("proxy_ssl_verify", kHsl, kFlag),
+    Spec("proxy_ssl_verify_depth", kHsl, kTake1),
+    Spec("proxy_ssl_trusted_certificate", kHsl, kTake1),
+    Spec("proxy_ssl_certificate", kHsl, kTake1),
+    Spec("proxy_ssl_certificate_key", kHsl, kTake1),
+    Spec("proxy_ssl_session_reuse", kHsl, kFlag),
+    Spec("proxy_ssl_server_name", kHsl, kFlag),
+    Spec("proxy_ssl_name", kHsl, kTake1),
+    Spec("proxy_ssl_conf_command", kHsl, kTake2),
+
     // access, auth_basic
     Spec("allow", kHsl, kTake1),
     Spec("deny", kHsl, kTake1),

@@ -24,6 +24,7 @@
 #include "balancing/lease.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
+#include "proxy/stream.h"
 
 namespace tg::proxy {
 
@@ -108,7 +109,7 @@ class ClientSide {
   /// After a 101 went out with write_response: the client and `upstream` exchange
   /// bytes both ways from now on. Takes the upstream socket, the lease and its
   /// picker (which the lease points into), and what the upstream sent past its head.
-  virtual void open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
+  virtual void open_tunnel(Stream upstream, std::shared_ptr<balancing::GroupPicker> picker,
                            balancing::Lease lease, std::chrono::steady_clock::duration header_time,
                            std::string from_upstream) = 0;
 

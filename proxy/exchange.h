@@ -47,14 +47,14 @@ struct ClientSession::Exchange {
 
 /// State of an open tunnel (owned by the session while it is one).
 struct ClientSession::Tunnel {
-  Tunnel(Socket up, std::shared_ptr<balancing::GroupPicker> from, balancing::Lease held,
+  Tunnel(Stream up, std::shared_ptr<balancing::GroupPicker> from, balancing::Lease held,
          std::chrono::steady_clock::duration header)
       : upstream(std::move(up)),
         picker(std::move(from)),
         lease(std::move(held)),
         header_time(header) {}
 
-  Socket upstream;
+  Stream upstream;
   /// The lease points into its picker: declared first, so it outlives the lease.
   std::shared_ptr<balancing::GroupPicker> picker;
   balancing::Lease lease;  ///< keeps the tunnel counted as an active connection

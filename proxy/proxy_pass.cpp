@@ -119,7 +119,7 @@ Task<void> UpstreamExchange::run(ClientSide& client, UpstreamRequest request) {
     auto lease = x.picker_->pick(x.tried_, Clock::now(), x.pick_input_);
     if (!lease) {
       log_upstream_error(x.ctx_, "no live upstreams while connecting to upstream",
-                         "http://" + x.ucfg_.name + x.buf_.uri);
+                         (x.target_.https ? "https://" : "http://") + x.ucfg_.name + x.buf_.uri);
       append_list(x.ctx_.upstream_addr, x.ucfg_.name);
       append_list(x.ctx_.upstream_status, "502");
       co_await client.respond_with_status(502, x.redirects_);
@@ -206,7 +206,7 @@ bool UpstreamExchange::may_try_next(unsigned condition, bool request_sent) const
 }
 
 std::string UpstreamExchange::upstream_url(const balancing::Peer& peer) const {
-  return "http://" + peer.name() + buf_.uri;
+  return (target_.https ? "https://" : "http://") + peer.name() + buf_.uri;
 }
 
 UpstreamExchange::Next UpstreamExchange::settle(UpstreamAttempt& a, int& status) {

@@ -165,7 +165,7 @@ Task<void> UpstreamExchange::forward_response(UpstreamAttempt& a) {
     a.peer.stats().record(worker_.slot(), balancing::ServerStats::Response{
                                               status, header_us, header_us, a.bytes_to_upstream,
                                               a.bytes_from_upstream});
-    client_.open_tunnel(std::move(a.conn->socket), std::move(picker_), std::move(a.lease),
+    client_.open_tunnel(std::move(a.conn->stream), std::move(picker_), std::move(a.lease),
                         a.header_time, std::string(upbuf_ + a.fed, a.held - a.fed));
     co_return;
   }
@@ -191,9 +191,9 @@ Task<void> UpstreamExchange::forward_response(UpstreamAttempt& a) {
     up.body().clear();
     head_pending = false;
     if (finished) break;
-    client_.arm_upstream(a.conn->socket, s_.proxy_read_timeout);
+    client_.arm_upstream(a.conn->stream.socket(), s_.proxy_read_timeout);
     auto [ec, n] =
-        co_await a.conn->socket.async_read_some(asio::buffer(upbuf_, upbuf_size_), kTuple);
+        co_await a.conn->stream.async_read_some(asio::buffer(upbuf_, upbuf_size_), kTuple);
     const bool timed_out = client_.disarm_upstream();
     a.bytes_from_upstream += n;
     if (ec) {
@@ -258,6 +258,12 @@ void UpstreamExchange::finish_with_peer(UpstreamAttempt& a, bool upstream_ok, bo
                                             ucfg_.keepalive_requests, ucfg_.keepalive_time},
                        std::move(*a.conn), Clock::now());
   } else {
+    // A TLS 1.3 server's session tickets came with its answer: kept for the next
+    // connection to it (the pool keeps those of the connections it takes).
+    SSL* ssl = a.conn->stream.tls();
+    if (ssl && upstream_ok && loc_.upstream_tls->session_reuse()) {
+      worker_.pool().keep_tls_session(a.peer.id(), ssl);
+    }
     a.close();
   }
 }

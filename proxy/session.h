@@ -13,9 +13,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "proxy/client_side.h"
-#include "proxy/client_stream.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
+#include "proxy/stream.h"
 #include "proxy/worker.h"
 
 namespace tg::proxy {
@@ -142,7 +142,7 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   void close_after_response() override { keep_alive_ = false; }
   /// Turns the connection into a tunnel with `upstream` (after a 101 went out):
   /// the request's coroutines then return and serve_requests starts it (tunnel.cpp).
-  void open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
+  void open_tunnel(Stream upstream, std::shared_ptr<balancing::GroupPicker> picker,
                    balancing::Lease lease, std::chrono::steady_clock::duration header_time,
                    std::string from_upstream) override;
   void keep_request_head();
@@ -167,7 +167,7 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   void on_deadline();
 
   Worker& worker_;
-  ClientStream client_;
+  Stream client_;
   bool timed_out_ = false;
   /// The client, not an upstream, timed out (reading the request or sending the
   /// response): what reset_timedout_connection resets.

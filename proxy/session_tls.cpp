@@ -12,13 +12,13 @@ namespace tg::proxy {
 Task<bool> ClientSession::start_tls() {
   tls_pending_ = false;
   switch (client_.peek_first_byte()) {
-    case ClientStream::FirstBytes::kClosed:
+    case Stream::FirstBytes::kClosed:
       co_return false;
-    case ClientStream::FirstBytes::kPlainHttp:
+    case Stream::FirstBytes::kPlainHttp:
       // nginx reads the request anyway and answers it with 497's page.
       plain_on_tls_ = true;
       co_return true;
-    case ClientStream::FirstBytes::kTls:
+    case Stream::FirstBytes::kTls:
       break;
   }
   const std::string server = info_.server_addr + ":" + std::to_string(info_.server_port);

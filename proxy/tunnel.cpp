@@ -26,41 +26,24 @@ namespace {
 constexpr int kToUpstream = 0;
 constexpr int kToClient = 1;
 
-/// The two ends of a tunnel: the client's stream (TLS or not) and the upstream socket.
+/// The two ends of a tunnel, each a stream (TLS or not): `dir` names where bytes go.
 struct Ends {
-  ClientStream& client;
-  Socket& upstream;
+  Stream& client;
+  Stream& upstream;
 
-  size_t read_some(int dir, asio::mutable_buffer b, boost::system::error_code& ec) {
-    return dir == kToClient ? upstream.read_some(b, ec) : client.read_some(b, ec);
-  }
-  size_t write_some(int dir, asio::const_buffer b, boost::system::error_code& ec) {
-    return dir == kToClient ? client.write_some(b, ec) : upstream.write_some(b, ec);
-  }
-  /// Writes `*b` (which stays put until the write completes) to the receiving end.
-  template <typename Handler>
-  void async_write(int dir, const asio::const_buffer* b, Handler&& handler) {
-    if (dir == kToClient) {
-      client.async_write(std::span<const asio::const_buffer>(b, 1), std::forward<Handler>(handler));
-    } else {
-      asio::async_write(upstream, *b, std::forward<Handler>(handler));
-    }
-  }
+  Stream& from(int dir) { return dir == kToClient ? upstream : client; }
+  Stream& to(int dir) { return dir == kToClient ? client : upstream; }
   /// The sender is done: FIN (after TLS's close_notify) to the receiving end.
   void shutdown_send(int dir) {
     boost::system::error_code ignored;
-    if (dir == kToClient) {
-      client.shutdown_tls();
-      client.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    } else {
-      upstream.shutdown(tcp::socket::shutdown_send, ignored);
-    }
+    to(dir).shutdown_tls();
+    to(dir).socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 };
 
 }  // namespace
 
-void ClientSession::open_tunnel(Socket upstream, std::shared_ptr<balancing::GroupPicker> picker,
+void ClientSession::open_tunnel(Stream upstream, std::shared_ptr<balancing::GroupPicker> picker,
                                 balancing::Lease lease, Clock::duration header_time,
                                 std::string from_upstream) {
   auto& x = *x_;
@@ -115,8 +98,8 @@ void ClientSession::run_tunnel() {
   auto& t = *tunnel_;
   boost::system::error_code ignored;
   client_.socket().non_blocking(true, ignored);
-  t.upstream.non_blocking(true, ignored);
-  upstream_socket_ = &t.upstream;  // a timeout cancels both sides
+  t.upstream.socket().non_blocking(true, ignored);
+  upstream_socket_ = &t.upstream.socket();  // a timeout cancels both sides
   arm(t.idle_timeout);
   for (int dir : {kToUpstream, kToClient}) {
     std::string& first = t.initial[dir];
@@ -129,8 +112,8 @@ void ClientSession::run_tunnel() {
       if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
     }
     t.writing[dir] = asio::buffer(first);
-    Ends{client_, t.upstream}.async_write(
-        dir, &t.writing[dir],
+    Ends{client_, t.upstream}.to(dir).async_write(
+        std::span<const asio::const_buffer>(&t.writing[dir], 1),
         [self = shared_from_this(), dir](const boost::system::error_code& ec, size_t n) {
           auto& t = *self->tunnel_;
           if (dir == kToClient) self->x_->ctx.bytes_sent += n;
@@ -151,11 +134,7 @@ void ClientSession::tunnel_wait(int dir) {
                            [self = shared_from_this(), dir](const boost::system::error_code& ec) {
                              self->tunnel_readable(dir, ec);
                            });
-  if (dir == kToClient) {
-    tunnel_->upstream.async_wait(tcp::socket::wait_read, std::move(handler));
-  } else {
-    client_.async_wait_readable(std::move(handler));
-  }
+  Ends{client_, tunnel_->upstream}.from(dir).async_wait_readable(std::move(handler));
 }
 
 void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wait_ec) {
@@ -167,7 +146,7 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
   Ends ends{client_, t.upstream};
   PooledBuffer buf;
   boost::system::error_code ec;
-  const size_t n = ends.read_some(dir, asio::buffer(buf.get(), kIoBuffer), ec);
+  const size_t n = ends.from(dir).read_some(asio::buffer(buf.get(), kIoBuffer), ec);
   if (ec == asio::error::would_block || ec == asio::error::try_again) {
     tunnel_wait(dir);
     return;
@@ -194,7 +173,7 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
     t.boundary[dir].feed(reinterpret_cast<const unsigned char*>(buf.get()), n);
     if (const auto m = t.boundary[dir].take_messages()) t.lease.peer().add_ws_messages(m);
   }
-  const size_t written = ends.write_some(dir, asio::buffer(buf.get(), n), ec);
+  const size_t written = ends.to(dir).write_some(asio::buffer(buf.get(), n), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     t.cut = true;
     tunnel_direction_done(dir, true);
@@ -211,8 +190,8 @@ void ClientSession::tunnel_readable(int dir, const boost::system::error_code& wa
   char* data = buf.get();
   t.held[dir] = std::move(buf);
   t.writing[dir] = asio::buffer(data + done, n - done);
-  ends.async_write(
-      dir, &t.writing[dir],
+  ends.to(dir).async_write(
+      std::span<const asio::const_buffer>(&t.writing[dir], 1),
       [self = shared_from_this(), dir, done, n](const boost::system::error_code& ec, size_t more) {
         auto& t = *self->tunnel_;
         t.held[dir].reset();
@@ -233,7 +212,7 @@ void ClientSession::tunnel_direction_done(int /*dir*/, bool failed) {
     // End the other direction too (its pending wait or write completes aborted).
     boost::system::error_code ignored;
     client_.socket().cancel(ignored);
-    t.upstream.cancel(ignored);
+    t.upstream.socket().cancel(ignored);
   }
   if (--t.open == 0) close_tunnel();
 }
@@ -244,7 +223,8 @@ void ClientSession::close_tunnel() {
   disarm();
   upstream_socket_ = nullptr;
   balancing::Peer& peer = t.lease.peer();
-  const std::string upstream_url = "http://" + peer.name() + x_->upstream.uri;
+  const std::string upstream_url =
+      (t.upstream.tls() ? "https://" : "http://") + peer.name() + x_->upstream.uri;
   if (timed_out_) {
     log_upstream_error(
         ctx, "upstream timed out (110: Connection timed out) while proxying upgraded connection",
@@ -273,7 +253,7 @@ void ClientSession::close_tunnel() {
   t.lease.release(balancing::Outcome::kSuccess, Clock::now(),
                   balancing::ResponseTimes{t.header_time, std::nullopt});
   boost::system::error_code ignored;
-  t.upstream.close(ignored);
+  t.upstream.close();
   tunnel_.reset();
   keep_alive_ = false;
   finish_request();  // the access-log line, now that $bytes_sent is known
@@ -295,7 +275,7 @@ void ClientSession::close_tunnel_going_away() {
   tunnel_->stopping = true;
   boost::system::error_code ignored;
   client_.socket().cancel(ignored);
-  tunnel_->upstream.cancel(ignored);
+  tunnel_->upstream.socket().cancel(ignored);
 }
 
 }  // namespace tg::proxy

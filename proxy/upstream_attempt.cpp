@@ -17,8 +17,72 @@ using asio::ip::tcp;
 using Failure = UpstreamAttempt::Failure;
 
 void UpstreamAttempt::close() {
-  boost::system::error_code ignored;
-  conn->socket.close(ignored);
+  conn->stream.close();
+}
+
+namespace {
+
+/// nginx's words for a failed read or write: the system call's, or OpenSSL's.
+std::string io_failure(const Stream& stream, const char* plain, const char* tls,
+                       const boost::system::error_code& ec) {
+  if (stream.tls()) return std::string(tls) + " failed" + stream.last_error();
+  return std::string(plain) + " failed " + errno_text(ec.value());
+}
+
+/// proxy_ssl_name's host: $proxy_host without its port.
+std::string without_port(std::string name) {
+  const auto colon = name.rfind(':');
+  if (colon != std::string::npos && name.find(']', colon) == std::string::npos &&
+      (name.front() == '[' || name.find(':') == colon)) {
+    name.resize(colon);
+  }
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']')
+    name = name.substr(1, name.size() - 2);
+  return name;
+}
+
+bool is_ip_address(const std::string& name) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(name, ec);
+  return !ec;
+}
+
+}  // namespace
+
+Task<void> UpstreamExchange::start_upstream_tls(UpstreamAttempt& a) {
+  const tls::ClientContext& tls_ctx = *loc_.upstream_tls;
+  const std::string name = without_port(
+      s_.proxy_ssl_name.source().empty() ? target_.proxy_host : expand(s_.proxy_ssl_name, ctx_));
+  // SNI carries host names only (RFC 6066), as nginx sends it.
+  const std::string sni = s_.proxy_ssl_server_name && !is_ip_address(name) ? name : std::string();
+  Stream& stream = a.conn->stream;
+  SSL* ssl = tls_ctx.new_connection(stream.socket().native_handle(), sni,
+                                    worker_.pool().tls_session(a.peer.id()));
+  if (!ssl) {
+    a.failure = Failure::kError;
+    a.what = "SSL_new() failed" + tls::openssl_errors() + " while SSL handshaking to upstream";
+    co_return;
+  }
+  stream.adopt_tls(ssl);
+  client_.arm_upstream(stream.socket(), s_.proxy_connect_timeout);
+  auto [ec] = co_await stream.async_handshake(kTuple);
+  const bool timed_out = client_.disarm_upstream();
+  if (ec) {
+    a.failure = timed_out ? Failure::kTimeout : Failure::kError;
+    a.what = timed_out
+                 ? "upstream timed out (110: Connection timed out) while SSL handshaking "
+                   "to upstream"
+                 : "SSL_do_handshake() failed" +
+                       (stream.last_error().empty() ? " (unexpected eof)" : stream.last_error()) +
+                       " while SSL handshaking to upstream";
+    co_return;
+  }
+  if (const std::string bad = tls_ctx.check_server(ssl, name); !bad.empty()) {
+    a.failure = Failure::kError;
+    a.what = bad + " while SSL handshaking to upstream";
+    co_return;
+  }
+  if (tls_ctx.session_reuse()) worker_.pool().keep_tls_session(a.peer.id(), ssl);
 }
 
 Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
@@ -27,14 +91,15 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
 
   // ---- connect or reuse ----
   if (ucfg_.keepalive > 0 && !retried_cached_) {
-    a.conn = worker_.pool().take(ucfg_.name, peer.id(), a.start);
+    a.conn = worker_.pool().take(ucfg_.name, peer.id(), target_.https, a.start);
     a.cached = a.conn.has_value();
   }
   if (!a.conn) {
-    a.conn.emplace(UpstreamConnection{Socket(worker_.context().get_executor()), peer.id(), a.start,
-                                      a.start, 0});
-    client_.arm_upstream(a.conn->socket, s_.proxy_connect_timeout);
-    auto [ec] = co_await a.conn->socket.async_connect(peer.endpoint(), kTuple);
+    a.conn.emplace(UpstreamConnection{Stream(Socket(worker_.context().get_executor())), peer.id(),
+                                      a.start, a.start, 0});
+    Socket& socket = a.conn->stream.socket();
+    client_.arm_upstream(socket, s_.proxy_connect_timeout);
+    auto [ec] = co_await socket.async_connect(peer.endpoint(), kTuple);
     const bool timed_out = client_.disarm_upstream();
     if (ec) {
       a.failure = timed_out ? Failure::kTimeout : Failure::kError;
@@ -44,8 +109,9 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
                    : "connect() failed " + errno_text(ec.value()) + " while connecting to upstream";
     } else {
       boost::system::error_code ignored;
-      a.conn->socket.set_option(tcp::no_delay(true), ignored);
+      socket.set_option(tcp::no_delay(true), ignored);
       peer.stats().record_connect(worker_.slot());
+      if (target_.https) co_await start_upstream_tls(a);
     }
   }
   if (keep_times_)  // nginx: "-" for an attempt that never connected
@@ -64,10 +130,9 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
     if (body_held_) gather.finish();
     bool done = body_held_;
     for (;;) {
-      client_.arm_upstream(a.conn->socket, s_.proxy_send_timeout);
-      // A span, not the vector: async_write copies its buffer sequence.
-      auto [ec, n] = co_await asio::async_write(a.conn->socket,
-                                                std::span<const asio::const_buffer>(bufs), kTuple);
+      client_.arm_upstream(a.conn->stream.socket(), s_.proxy_send_timeout);
+      auto [ec, n] =
+          co_await a.conn->stream.async_write(std::span<const asio::const_buffer>(bufs), kTuple);
       const bool timed_out = client_.disarm_upstream();
       a.request_sent = true;
       a.bytes_to_upstream += n;
@@ -75,7 +140,7 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
         a.failure = timed_out ? Failure::kTimeout : Failure::kError;
         a.what = timed_out ? "upstream timed out (110: Connection timed out) while sending "
                              "request to upstream"
-                           : "writev() failed " + errno_text(ec.value()) +
+                           : io_failure(a.conn->stream, "writev()", "SSL_write()", ec) +
                                  " while sending request to upstream";
         break;
       }
@@ -151,8 +216,8 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
       a.what = "upstream sent too big header while reading response header from upstream";
       break;
     }
-    client_.arm_upstream(a.conn->socket, s_.proxy_read_timeout);
-    auto [ec, n] = co_await a.conn->socket.async_read_some(
+    client_.arm_upstream(a.conn->stream.socket(), s_.proxy_read_timeout);
+    auto [ec, n] = co_await a.conn->stream.async_read_some(
         asio::buffer(upbuf_ + held, upbuf_size_ - held), kTuple);
     const bool timed_out = client_.disarm_upstream();
     if (ec) {
@@ -166,7 +231,7 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
         a.what = ec == asio::error::eof
                      ? "upstream prematurely closed connection while reading response header "
                        "from upstream"
-                     : "recv() failed " + errno_text(ec.value()) +
+                     : io_failure(a.conn->stream, "recv()", "SSL_read()", ec) +
                            " while reading response header from upstream";
       }
       break;

@@ -146,6 +146,9 @@ class UpstreamExchange {
   /// Connects (or reuses a cached connection), sends the head and the body and
   /// reads the response head into the upstream buffer.
   Task<void> attempt(UpstreamAttempt& a);
+  /// proxy_pass https://: the TLS handshake on a fresh connection, and the check of
+  /// the server's certificate (proxy_ssl_verify); sets the attempt's failure.
+  Task<void> start_upstream_tls(UpstreamAttempt& a);
 
   // response_forwarding.cpp
   /// The response head to the client, then the body, then the peer's outcome.

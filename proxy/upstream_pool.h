@@ -17,12 +17,14 @@
 
 #include "balancing/upstream.h"
 #include "proxy/net.h"
+#include "proxy/stream.h"
 #include "proxy/zone_stats.h"
+#include "tls/client_context.h"
 
 namespace tg::proxy {
 
 struct UpstreamConnection {
-  Socket socket;
+  Stream stream;              ///< plain, or TLS for `proxy_pass https://`
   std::uint64_t peer_id = 0;  ///< Peer::id(): never reused, unlike an address
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point idle_since;
@@ -39,7 +41,8 @@ class UpstreamPool {
   };
 
   /// Takes an idle connection to server `peer_id` of group `group`, if one is alive.
-  std::optional<UpstreamConnection> take(const std::string& group, std::uint64_t peer_id,
+  /// `tls`: a TLS connection is wanted (a group may serve http:// and https:// locations).
+  std::optional<UpstreamConnection> take(const std::string& group, std::uint64_t peer_id, bool tls,
                                          std::chrono::steady_clock::time_point now);
   /// Returns a connection after a complete exchange; closes it when over limits.
   void put(const std::string& group, const Limits& limits, UpstreamConnection conn,
@@ -50,6 +53,14 @@ class UpstreamPool {
   void close_peer(std::uint64_t peer_id);
   /// Closes everything (shutdown).
   void clear();
+  /// proxy_ssl_session_reuse: the TLS session of the last connection to `peer_id`
+  /// (owned by the pool; null when none), and keeping the one `ssl` has.
+  SSL_SESSION* tls_session(std::uint64_t peer_id) const;
+  void keep_tls_session(std::uint64_t peer_id, SSL* ssl);
+  UpstreamPool() = default;
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+  ~UpstreamPool();
   /// Where the pool reports how many idle connections each group has (the
   /// worker's counters, read by the API); none by default.
   void report_to(KeepaliveGauges* gauges) { gauges_ = gauges; }
@@ -67,12 +78,14 @@ class UpstreamPool {
       if (gauge) gauge->store(static_cast<std::int64_t>(list.size()), std::memory_order_relaxed);
     }
   };
-  /// Waits for the idle connection `id` in `group` to become readable, then drops it.
-  void watch(Group& group, Socket& socket, uint64_t id);
+  /// Waits for the idle connection `id` in `group` to become readable, then drops it
+  /// (a TLS connection stays when what came was TLS's own, e.g. a session ticket).
+  void watch(Group& group, Stream& stream, uint64_t id);
   /// Per group name. Groups are emptied but never erased: pending waits refer to them.
   std::map<std::string, Group> idle_;
   KeepaliveGauges* gauges_ = nullptr;
   uint64_t next_id_ = 0;
+  std::map<std::uint64_t, SSL_SESSION*> sessions_;
 };
 
 }  // namespace tg::proxy

@@ -76,6 +76,18 @@ struct SslFlags {
 bool ssl(const Directive& d, tls::ServerSettings& s, SslFlags& replaced, FileSource& files,
          const std::string& conf_prefix);
 
+/// Which repeatable proxy_ssl_* directives a level has written.
+struct ProxySslFlags {
+  bool conf_commands = false;
+};
+
+/// ngx_http_proxy_module's proxy_ssl_* (http, server, location): protocols, ciphers,
+/// verify, verify_depth, trusted_certificate, certificate/_key, session_reuse,
+/// server_name, name (variables: `compile`), conf_command.
+bool proxy_ssl(const Directive& d, LocationSettings& s, ProxySslFlags& replaced, FileSource& files,
+               const std::string& conf_prefix,
+               const std::function<Template(const Directive&, const std::string&)>& compile);
+
 /// NGINX Plus's `status_zone name` (server and location).
 bool status_zone(const Directive& d, std::string& zone);
 

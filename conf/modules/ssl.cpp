@@ -24,9 +24,13 @@ tls::PemSource pem_argument(const std::string& arg, const char* what, FileSource
     // nginx: cannot load certificate "/x.pem": BIO_new_file() failed (...). No position:
     // nginx reports it when it builds the context.
     const auto errno_part = error.rfind(" (");
+    const std::string why = errno_part == std::string::npos ? "" : error.substr(errno_part);
+    // CA files are read by SSL_CTX_load_verify_locations in nginx, and named so.
+    if (std::string_view(what).ends_with("CA")) {
+      throw ConfError("SSL_CTX_load_verify_locations(\"" + out.path + "\") failed" + why);
+    }
     throw ConfError(std::string("cannot load ") + what + " \"" + out.path +
-                    "\": BIO_new_file() failed" +
-                    (errno_part == std::string::npos ? "" : error.substr(errno_part)));
+                    "\": BIO_new_file() failed" + why);
   }
   return out;
 }
@@ -75,7 +79,62 @@ void session_cache(const Directive& d, tls::ServerSettings& s) {
   }
 }
 
+/// `ssl_protocols` / `proxy_ssl_protocols`: the set of versions.
+unsigned protocols(const Directive& d) {
+  static const std::pair<std::string_view, unsigned> kNames[] = {
+      {"SSLv2", tls::kSslV2},     {"SSLv3", tls::kSslV3},     {"TLSv1", tls::kTlsV1},
+      {"TLSv1.1", tls::kTlsV1_1}, {"TLSv1.2", tls::kTlsV1_2}, {"TLSv1.3", tls::kTlsV1_3}};
+  unsigned out = 0;
+  for (const auto& a : d.args) {
+    unsigned bit = 0;
+    for (const auto& [name, value] : kNames) {
+      if (a == name) bit = value;
+    }
+    if (!bit) fail(d, "invalid value \"" + a + "\"");
+    out |= bit;
+  }
+  return out;
+}
+
 }  // namespace
+
+bool proxy_ssl(const Directive& d, LocationSettings& s, ProxySslFlags& replaced, FileSource& files,
+               const std::string& conf_prefix,
+               const std::function<Template(const Directive&, const std::string&)>& compile) {
+  const std::string& n = d.name;
+  if (!n.starts_with("proxy_ssl_")) return false;
+  auto& c = s.proxy_ssl;
+  if (n == "proxy_ssl_protocols") {
+    c.protocols = protocols(d);
+  } else if (n == "proxy_ssl_ciphers") {
+    c.ciphers = d.args[0];
+  } else if (n == "proxy_ssl_verify") {
+    c.verify = d.args[0] == "on";
+  } else if (n == "proxy_ssl_verify_depth") {
+    c.verify_depth = int_arg(d, 0);
+  } else if (n == "proxy_ssl_trusted_certificate") {
+    c.trusted_certificate = pem_argument(d.args[0], "trusted CA", files, conf_prefix);
+  } else if (n == "proxy_ssl_certificate") {
+    c.certificate = pem_argument(d.args[0], "certificate", files, conf_prefix);
+  } else if (n == "proxy_ssl_certificate_key") {
+    c.key = pem_argument(d.args[0], "certificate key", files, conf_prefix);
+  } else if (n == "proxy_ssl_session_reuse") {
+    c.session_reuse = d.args[0] == "on";
+  } else if (n == "proxy_ssl_server_name") {
+    s.proxy_ssl_server_name = d.args[0] == "on";
+  } else if (n == "proxy_ssl_name") {
+    s.proxy_ssl_name = compile(d, d.args[0]);
+  } else if (n == "proxy_ssl_conf_command") {
+    if (!replaced.conf_commands) {
+      replaced.conf_commands = true;
+      c.conf_commands.clear();
+    }
+    c.conf_commands.emplace_back(d.args[0], d.args[1]);
+  } else {
+    return false;
+  }
+  return true;
+}
 
 bool ssl(const Directive& d, tls::ServerSettings& s, SslFlags& replaced, FileSource& files,
          const std::string& conf_prefix) {
@@ -94,18 +153,7 @@ bool ssl(const Directive& d, tls::ServerSettings& s, SslFlags& replaced, FileSou
     list.push_back(
         pem_argument(d.args[0], cert ? "certificate" : "certificate key", files, conf_prefix));
   } else if (n == "ssl_protocols") {
-    static const std::pair<std::string_view, unsigned> kNames[] = {
-        {"SSLv2", tls::kSslV2},     {"SSLv3", tls::kSslV3},     {"TLSv1", tls::kTlsV1},
-        {"TLSv1.1", tls::kTlsV1_1}, {"TLSv1.2", tls::kTlsV1_2}, {"TLSv1.3", tls::kTlsV1_3}};
-    s.protocols = 0;
-    for (const auto& a : d.args) {
-      unsigned bit = 0;
-      for (const auto& [name, value] : kNames) {
-        if (a == name) bit = value;
-      }
-      if (!bit) fail(d, "invalid value \"" + a + "\"");
-      s.protocols |= bit;
-    }
+    s.protocols = protocols(d);
   } else if (n == "ssl_ciphers") {
     s.ciphers = d.args[0];
   } else if (n == "ssl_prefer_server_ciphers") {
@@ -149,9 +197,9 @@ bool ssl(const Directive& d, tls::ServerSettings& s, SslFlags& replaced, FileSou
   } else if (n == "ssl_verify_depth") {
     s.verify_depth = int_arg(d, 0);
   } else if (n == "ssl_client_certificate") {
-    s.client_certificate = pem_argument(d.args[0], "client certificate", files, conf_prefix);
+    s.client_certificate = pem_argument(d.args[0], "client CA", files, conf_prefix);
   } else if (n == "ssl_trusted_certificate") {
-    s.trusted_certificate = pem_argument(d.args[0], "trusted certificate", files, conf_prefix);
+    s.trusted_certificate = pem_argument(d.args[0], "trusted CA", files, conf_prefix);
   } else if (n == "ssl_reject_handshake") {
     s.reject_handshake = d.args[0] == "on";
   } else if (n == "ssl_conf_command") {

@@ -150,9 +150,8 @@ TEST_F(SslConf, NginxMessages) {
                   "ssl_certificate_key a.key; }"),
             "cannot load certificate \"/pfx/conf/missing.pem\": BIO_new_file() failed (2: No "
             "such file or directory)");
-  EXPECT_EQ(
-      error("server {\nlisten 127.0.0.1:8443 ssl; ssl_certificate a.pem; }"),
-      "no \"ssl_certificate_key\" is defined for certificate \"/pfx/conf/a.pem\" in t.conf:3");
+  EXPECT_EQ(error("server {\nlisten 127.0.0.1:8443 ssl; ssl_certificate a.pem; }"),
+            "no \"ssl_certificate_key\" is defined for certificate \"/pfx/conf/a.pem\"");
   EXPECT_TRUE(error("server { listen 127.0.0.1:8443 ssl; ssl_certificate garbage.pem; "
                     "ssl_certificate_key a.key; }")
                   .starts_with("cannot load certificate \"/pfx/conf/garbage.pem\": "
@@ -178,7 +177,7 @@ TEST_F(SslConf, NginxMessages) {
             "\"/pfx/conf/ticket20.key\" must be 48 or 80 bytes in t.conf:4");
   EXPECT_EQ(error("server {\nlisten 127.0.0.1:8443 ssl; ssl_certificate a.pem; "
                   "ssl_certificate_key a.key; ssl_verify_client on; }"),
-            "no ssl_client_certificate for ssl_verify_client in t.conf:3");
+            "no ssl_client_certificate for ssl_verify_client");
   EXPECT_EQ(error("server {\nlisten 127.0.0.1:8443 ssl; ssl_certificate a.pem; "
                   "ssl_certificate_key a.key; ssl_verify_client optional_no_ca; "
                   "ssl_session_ticket_key ticket48.key; }"),
@@ -202,6 +201,52 @@ TEST_F(SslConf, SslVariablesCompile) {
   EXPECT_TRUE(cfg->uses(Var::kHttps));
   EXPECT_EQ(error("server { location / { return 200 $ssl_nonsense; } }"),
             "unknown \"ssl_nonsense\" variable");
+}
+
+TEST_F(SslConf, ProxyPassHttpsBuildsTheLocationsContext) {
+  auto cfg = build(
+      "proxy_ssl_protocols TLSv1.3; proxy_ssl_verify on; proxy_ssl_trusted_certificate ca.pem;\n"
+      "upstream up { server 127.0.0.1:9443; }\n"
+      "server { listen 127.0.0.1:8080;\n"
+      "  location /a { proxy_pass https://up; proxy_ssl_server_name on; proxy_ssl_name "
+      "$host; }\n"
+      "  location /b { proxy_pass https://127.0.0.1; proxy_ssl_verify off;\n"
+      "    proxy_ssl_certificate a.pem; proxy_ssl_certificate_key a.key; "
+      "proxy_ssl_session_reuse off; }\n"
+      "  location /c { proxy_pass http://127.0.0.1; } }");
+  const auto& locs = cfg->http.servers[0].locations;
+  const auto& a = *locs[0];
+  ASSERT_TRUE(a.proxy && a.proxy->https);
+  EXPECT_TRUE(a.upstream_tls);
+  EXPECT_EQ(a.proxy->proxy_port, "443");
+  EXPECT_EQ(a.settings.proxy_ssl.protocols, unsigned{tls::kTlsV1_3});  // from http
+  EXPECT_TRUE(a.settings.proxy_ssl.verify);
+  EXPECT_TRUE(a.settings.proxy_ssl_server_name);
+  EXPECT_EQ(a.settings.proxy_ssl_name.source(), "$host");
+  const auto& b = *locs[1];
+  EXPECT_TRUE(b.upstream_tls);
+  EXPECT_FALSE(b.upstream_tls->session_reuse());
+  EXPECT_EQ(b.settings.proxy_ssl.certificate.path, "/pfx/conf/a.pem");
+  // An implicit group per scheme: port 443 for https://, 80 for http://.
+  const auto& ups = cfg->http.upstreams;
+  EXPECT_EQ(ups[b.proxy->upstream].servers.at(0).endpoint.port(), 443);
+  EXPECT_EQ(ups[locs[2]->proxy->upstream].servers.at(0).endpoint.port(), 80);
+  EXPECT_FALSE(locs[2]->upstream_tls);
+}
+
+TEST_F(SslConf, ProxySslMessages) {
+  EXPECT_EQ(error("server {\nlocation / {\nproxy_pass https://127.0.0.1:9443; proxy_ssl_verify "
+                  "on; } }"),
+            "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
+  EXPECT_EQ(error("server { location / { proxy_pass https://127.0.0.1:9443;\n"
+                  "proxy_ssl_certificate missing.pem; } }"),
+            "cannot load certificate \"/pfx/conf/missing.pem\": BIO_new_file() failed (2: No "
+            "such file or directory)");
+  EXPECT_EQ(error("upstream up { zone up 64k; server 127.0.0.1:9443; }\n"
+                  "server { location / { proxy_pass https://up;\nhealth_check; } }"),
+            "\"health_check\" with \"proxy_pass https://\" is not supported yet in t.conf:5");
+  EXPECT_EQ(error("server { location / {\nproxy_ssl_protocols TLSv1.4; } }"),
+            "invalid value \"TLSv1.4\" in t.conf:4");
 }
 
 }  // namespace

@@ -64,7 +64,7 @@ class RecordingClient final : public ClientSide {
     co_return true;
   }
   void close_after_response() override { closed = true; }
-  void open_tunnel(Socket, std::shared_ptr<balancing::GroupPicker>, balancing::Lease,
+  void open_tunnel(Stream, std::shared_ptr<balancing::GroupPicker>, balancing::Lease,
                    std::chrono::steady_clock::duration, std::string) override {}
 
   int body_reads = 0;  ///< calls that asked for request body

@@ -3,6 +3,8 @@
 // socketpair, each side's SSL_do_handshake called in turn.
 #include "tls/server_context.h"
 
+#include "tls/client_context.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <openssl/err.h>
@@ -938,6 +940,150 @@ TEST(CrossSniSessionTest, ResumptionIntoVerifyingServerIsRefusedTls13) {
         << " client_s_dn=" << conn->variable("client_s_dn");
     EXPECT_EQ(conn->server_state, State::kFailed);
     EXPECT_EQ(conn->alert_received, SSL_AD_ACCESS_DENIED);
+  }
+}
+
+// --- TLS to upstreams: ClientContext against a ServerContext ------------------
+
+/// A handshake of `client_ctx` (SNI `sni`, resuming `session`) with `server_ctx`.
+struct UpstreamConnection {
+  int fds[2] = {-1, -1};
+  Owned<SSL> client;
+  Owned<SSL> server;
+  State client_state = State::kPending;
+  State server_state = State::kPending;
+  std::string client_error;
+  std::string server_error;
+  bool ok() const { return client_state == State::kDone && server_state == State::kDone; }
+  ~UpstreamConnection() {
+    if (client_state == State::kDone) SSL_shutdown(client.get());
+    if (server_state == State::kDone) SSL_shutdown(server.get());
+    ERR_clear_error();
+    client.reset();
+    server.reset();
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+};
+
+std::unique_ptr<UpstreamConnection> upstream_handshake(const ClientContext& client_ctx,
+                                                       const ServerContext& server_ctx,
+                                                       const std::string& sni,
+                                                       SSL_SESSION* session = nullptr) {
+  auto c = std::make_unique<UpstreamConnection>();
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, c->fds), 0);
+  for (int fd : c->fds) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  c->client.reset(client_ctx.new_connection(c->fds[0], sni, session));
+  c->server.reset(server_ctx.new_connection(c->fds[1], nullptr));
+  EXPECT_TRUE(c->client && c->server);
+  for (int round = 0; round < 100 && c->client && c->server; ++round) {
+    step(c->client.get(), c->client_state, c->client_error);
+    step(c->server.get(), c->server_state, c->server_error);
+    if (c->client_state != State::kPending && c->server_state != State::kPending) break;
+  }
+  return c;
+}
+
+ClientSettings verifying(const CertPair& ca) {
+  ClientSettings s;
+  s.verify = true;
+  s.trusted_certificate = {"/certs/ca.pem", ca.cert_pem};
+  return s;
+}
+
+TEST(ClientContextTest, VerifiedServerAndItsName) {
+  auto server = build(settings_for(certs().a, "a"));
+  auto client = ClientContext::build(verifying(certs().server_ca));
+  auto c = upstream_handshake(*client, *server, "a.test");
+  ASSERT_TRUE(c->ok()) << c->client_error << " / " << c->server_error;
+  EXPECT_EQ(client->check_server(c->client.get(), "a.test"), "");
+  EXPECT_EQ(client->check_server(c->client.get(), "b.test"),
+            "upstream SSL certificate does not match \"b.test\"");
+  std::string sni;
+  EXPECT_TRUE(connection_variable(c->server.get(), "server_name", sni));
+  EXPECT_EQ(sni, "a.test");
+}
+
+TEST(ClientContextTest, UntrustedServerIsAVerifyError) {
+  auto server = build(settings_for(certs().a, "a"));
+  auto client = ClientContext::build(verifying(certs().other_ca));
+  auto c = upstream_handshake(*client, *server, "");
+  ASSERT_TRUE(c->ok()) << c->client_error;  // the verdict comes after the handshake
+  // 21: a lone certificate whose issuer is unknown ("unable to verify the first
+  // certificate"), what nginx logs for it too.
+  const std::string verdict = client->check_server(c->client.get(), "a.test");
+  EXPECT_TRUE(verdict.starts_with("upstream SSL certificate verify error: (21:")) << verdict;
+  std::string sni;
+  EXPECT_FALSE(connection_variable(c->server.get(), "server_name", sni));  // none sent
+}
+
+TEST(ClientContextTest, WithoutVerificationAnyCertificateIsAccepted) {
+  auto server = build(settings_for(certs().a, "a"));
+  auto client = ClientContext::build(ClientSettings{});
+  auto c = upstream_handshake(*client, *server, "");
+  ASSERT_TRUE(c->ok());
+  EXPECT_EQ(client->check_server(c->client.get(), "elsewhere.test"), "");
+}
+
+TEST(ClientContextTest, ClientCertificateForTheUpstream) {
+  ServerSettings ss = settings_for(certs().a, "a");
+  ss.verify_client = VerifyClient::kOn;
+  ss.client_certificate = {"/certs/client-ca.pem", certs().client_ca.cert_pem};
+  auto server = build(ss);
+  ClientSettings cs;
+  cs.certificate = {"/certs/alice.pem", certs().alice.cert_pem};
+  cs.key = {"/certs/alice.key", certs().alice.key_pem};
+  auto client = ClientContext::build(cs);
+  auto c = upstream_handshake(*client, *server, "a.test");
+  ASSERT_TRUE(c->ok()) << c->client_error << " / " << c->server_error;
+  std::string reason;
+  EXPECT_EQ(check_client_certificate(c->server.get(), reason), 0) << reason;
+  std::string dn;
+  ASSERT_TRUE(connection_variable(c->server.get(), "client_s_dn", dn));
+  EXPECT_EQ(dn, "CN=alice,O=Tidegate Tests");
+}
+
+TEST(ClientContextTest, SessionsResumeUnlessReuseIsOff) {
+  auto server = build(settings_for(certs().a, "a"));
+  ClientSettings cs;
+  cs.protocols = kTlsV1_2;
+  auto reusing = ClientContext::build(cs);
+  auto first = upstream_handshake(*reusing, *server, "a.test");
+  ASSERT_TRUE(first->ok());
+  SSL_SESSION* session = resumable_session(first->client.get());
+  ASSERT_NE(session, nullptr);
+  auto second = upstream_handshake(*reusing, *server, "a.test", session);
+  ASSERT_TRUE(second->ok());
+  EXPECT_EQ(SSL_session_reused(second->client.get()), 1);
+  // proxy_ssl_session_reuse off: the session offered is not used.
+  cs.session_reuse = false;
+  auto fresh = ClientContext::build(cs);
+  auto third = upstream_handshake(*fresh, *server, "a.test", session);
+  ASSERT_TRUE(third->ok());
+  EXPECT_EQ(SSL_session_reused(third->client.get()), 0);
+  free_session(session);
+}
+
+TEST(ClientContextTest, BuildErrors) {
+  ClientSettings s;
+  s.ciphers = "NOPE";
+  try {
+    ClientContext::build(s);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("SSL_CTX_set_cipher_list(\"NOPE\") failed"));
+  }
+  ClientSettings t;
+  t.verify = true;
+  t.trusted_certificate = {"/certs/garbage.pem", "garbage"};
+  try {
+    ClientContext::build(t);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with(
+        "SSL_CTX_load_verify_locations(\"/certs/garbage.pem\") failed"))
+        << e.what();
   }
 }
 

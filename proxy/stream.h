@@ -1,4 +1,5 @@
-// A client connection's byte stream: the TCP socket, or TLS over it.
+// A connection's byte stream: the TCP socket, or TLS over it (the server side of
+// a client's connection, the client side of an upstream's).
 //
 // Plain connections call straight through to the socket (the same operations the
 // session always made, no extra frame or allocation). A TLS connection drives
@@ -24,12 +25,13 @@
 
 namespace tg::proxy {
 
-class ClientStream {
+class Stream {
  public:
-  explicit ClientStream(Socket socket) : socket_(std::move(socket)) {}
-  ~ClientStream();
-  ClientStream(const ClientStream&) = delete;
-  ClientStream& operator=(const ClientStream&) = delete;
+  explicit Stream(Socket socket) : socket_(std::move(socket)) {}
+  ~Stream() = default;
+  /// Moved only between operations (an operation in progress holds `this`).
+  Stream(Stream&&) = default;
+  Stream& operator=(Stream&&) = default;
 
   /// The TCP socket: endpoints, options, cancel, close, and reads that bypass TLS
   /// (discarding bytes while closing).
@@ -39,6 +41,8 @@ class ClientStream {
 
   /// Makes this a TLS server connection under `ctx` (SNI choices through `sni`).
   bool start_tls(const tls::ServerContext& ctx, const tls::SniChooser* sni);
+  /// Makes this a TLS connection over `ssl` (made for this socket; owned from now on).
+  void adopt_tls(SSL* ssl);
 
   /// What the first bytes from the client are, to be told apart before a TLS handshake.
   enum class FirstBytes { kTls, kPlainHttp, kClosed };
@@ -55,40 +59,29 @@ class ClientStream {
   /// Reads some bytes (decrypted on TLS). Completion: void(error_code, size_t);
   /// the end of the stream (FIN, or TLS close_notify) is asio::error::eof.
   template <typename Token>
-  auto async_read_some(boost::asio::mutable_buffer buffer, Token&& token) {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
-        [this](auto handler, boost::asio::mutable_buffer buffer) {
-          if (!ssl_) {
-            socket_.async_read_some(buffer, std::move(handler));
-          } else {
-            boost::asio::async_compose<decltype(handler), void(boost::system::error_code, size_t)>(
-                ReadOp{{this}, buffer}, handler, socket_);
-          }
-        },
-        token, buffer);
+  [[gnu::always_inline]] auto async_read_some(boost::asio::mutable_buffer buffer, Token&& token) {
+    // Both branches return the token's type; the plain one is the socket's own
+    // operation, exactly what a session made before there was TLS.
+    if (!ssl_) return socket_.async_read_some(buffer, std::forward<Token>(token));
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        ReadOp{{this}, buffer}, token, socket_);
   }
 
   /// Writes all of `buffers` (they and the span stay valid until completion).
   /// Completion: void(error_code, size_t).
   template <typename Token>
-  auto async_write(std::span<const boost::asio::const_buffer> buffers, Token&& token) {
-    return boost::asio::async_initiate<Token, void(boost::system::error_code, size_t)>(
-        [this](auto handler, std::span<const boost::asio::const_buffer> buffers) {
-          if (!ssl_) {
-            boost::asio::async_write(socket_, buffers, std::move(handler));
-          } else {
-            boost::asio::async_compose<decltype(handler), void(boost::system::error_code, size_t)>(
-                WriteOp{{this}, buffers}, handler, socket_);
-          }
-        },
-        token, buffers);
+  [[gnu::always_inline]] auto async_write(std::span<const boost::asio::const_buffer> buffers,
+                                          Token&& token) {
+    if (!ssl_) return boost::asio::async_write(socket_, buffers, std::forward<Token>(token));
+    return boost::asio::async_compose<Token, void(boost::system::error_code, size_t)>(
+        WriteOp{{this}, buffers}, token, socket_);
   }
 
   /// Waits until a read can make progress: bytes on the socket, or (TLS) bytes
   /// OpenSSL already holds, or the socket's writability when OpenSSL must write
   /// before it can read on. `handler`: void(error_code).
   template <typename Handler>
-  void async_wait_readable(Handler&& handler) {
+  [[gnu::always_inline]] void async_wait_readable(Handler&& handler) {
     if (ssl_ && pending_plaintext()) {
       boost::asio::post(socket_.get_executor(), [h = std::forward<Handler>(handler)]() mutable {
         std::move(h)(boost::system::error_code());
@@ -107,9 +100,16 @@ class ClientStream {
   /// Ends the TLS session with a close_notify, without waiting (best effort); the
   /// socket stays open. Nothing on a plain connection or a failed session.
   void shutdown_tls();
+  /// Closes the connection: close_notify first on TLS (as nginx, without waiting
+  /// for the peer's), then the socket.
+  void close() {
+    shutdown_tls();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
   /// What made the last TLS operation fail, as nginx appends it to its log line:
   /// " (SSL: error:...)" or " (104: Connection reset by peer)".
-  const std::string& last_error() const { return last_error_; }
+  std::string last_error() const { return last_error_ ? *last_error_ : std::string(); }
 
  private:
   enum class Want { kNothing, kRead, kWrite };
@@ -137,7 +137,7 @@ class ClientStream {
   /// of immediately available bytes does not nest completions on the stack.
   template <typename Derived>
   struct Op {
-    ClientStream* s;
+    Stream* s;
     bool waited = false;
     bool done = false;
     boost::system::error_code result;
@@ -207,7 +207,9 @@ class ClientStream {
   std::unique_ptr<SSL, SslFree> ssl_;
   bool read_wants_write_ = false;  ///< the last read stopped for the socket's writability
   bool failed_ = false;            ///< a TLS error: no close_notify on the way out
-  std::string last_error_;
+  /// Set on a failure only: a connection that never fails (and its moves) carries
+  /// no string.
+  std::unique_ptr<std::string> last_error_;
 };
 
 }  // namespace tg::proxy

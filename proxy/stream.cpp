@@ -1,4 +1,4 @@
-#include "proxy/client_stream.h"
+#include "proxy/stream.h"
 
 #include <sys/socket.h>
 
@@ -14,20 +14,24 @@ namespace tg::proxy {
 
 namespace asio = boost::asio;
 
-void ClientStream::SslFree::operator()(SSL* ssl) const {
+void Stream::SslFree::operator()(SSL* ssl) const {
   SSL_free(ssl);
 }
 
-ClientStream::~ClientStream() = default;
-
-bool ClientStream::start_tls(const tls::ServerContext& ctx, const tls::SniChooser* sni) {
+bool Stream::start_tls(const tls::ServerContext& ctx, const tls::SniChooser* sni) {
   ssl_.reset(ctx.new_connection(socket_.native_handle(), sni));
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);  // OpenSSL reads and writes the socket itself
   return ssl_ != nullptr;
 }
 
-ClientStream::FirstBytes ClientStream::peek_first_byte() {
+void Stream::adopt_tls(SSL* ssl) {
+  ssl_.reset(ssl);
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
+}
+
+Stream::FirstBytes Stream::peek_first_byte() {
   unsigned char first = 0;
   const ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
   if (n == 0) return FirstBytes::kClosed;
@@ -36,7 +40,7 @@ ClientStream::FirstBytes ClientStream::peek_first_byte() {
   return first == 0x16 || (first & 0x80) ? FirstBytes::kTls : FirstBytes::kPlainHttp;
 }
 
-ClientStream::Step ClientStream::step_result(int rc) {
+Stream::Step Stream::step_result(int rc) {
   const int error = SSL_get_error(ssl_.get(), rc);
   switch (error) {
     case SSL_ERROR_WANT_READ:
@@ -48,27 +52,28 @@ ClientStream::Step ClientStream::step_result(int rc) {
     case SSL_ERROR_SYSCALL: {
       failed_ = true;
       const int e = errno;
-      last_error_ = e ? std::string(" (") + std::to_string(e) + ": " + std::strerror(e) + ")"
-                      : openssl_errors_or_eof();
+      last_error_ = std::make_unique<std::string>(e ? std::string(" (") + std::to_string(e) + ": " +
+                                                          std::strerror(e) + ")"
+                                                    : openssl_errors_or_eof());
       if (!e) return {Want::kNothing, asio::error::eof};
       return {Want::kNothing, boost::system::error_code(e, boost::system::system_category())};
     }
     default: {
       failed_ = true;
       const unsigned long e = ERR_peek_last_error();
-      last_error_ = tls::openssl_errors();
+      last_error_ = std::make_unique<std::string>(tls::openssl_errors());
       return {Want::kNothing,
               boost::system::error_code(static_cast<int>(e), asio::error::get_ssl_category())};
     }
   }
 }
 
-std::string ClientStream::openssl_errors_or_eof() {
+std::string Stream::openssl_errors_or_eof() {
   std::string text = tls::openssl_errors();
   return text.empty() ? " (unexpected eof)" : text;
 }
 
-ClientStream::Step ClientStream::handshake_step() {
+Stream::Step Stream::handshake_step() {
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_do_handshake(ssl_.get());
@@ -76,7 +81,7 @@ ClientStream::Step ClientStream::handshake_step() {
   return step_result(rc);
 }
 
-ClientStream::Step ClientStream::read_step(asio::mutable_buffer buffer, size_t& n) {
+Stream::Step Stream::read_step(asio::mutable_buffer buffer, size_t& n) {
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_read_ex(ssl_.get(), buffer.data(), buffer.size(), &n);
@@ -88,7 +93,7 @@ ClientStream::Step ClientStream::read_step(asio::mutable_buffer buffer, size_t& 
   return step;
 }
 
-ClientStream::Step ClientStream::write_step(const char* data, size_t size, size_t& n) {
+Stream::Step Stream::write_step(const char* data, size_t size, size_t& n) {
   ERR_clear_error();
   errno = 0;
   const int rc = SSL_write_ex(ssl_.get(), data, size, &n);
@@ -97,11 +102,11 @@ ClientStream::Step ClientStream::write_step(const char* data, size_t size, size_
   return step_result(rc);
 }
 
-bool ClientStream::pending_plaintext() const {
+bool Stream::pending_plaintext() const {
   return SSL_has_pending(ssl_.get()) == 1;
 }
 
-size_t ClientStream::read_some(asio::mutable_buffer buffer, boost::system::error_code& ec) {
+size_t Stream::read_some(asio::mutable_buffer buffer, boost::system::error_code& ec) {
   if (!ssl_) return socket_.read_some(buffer, ec);
   size_t n = 0;
   const Step step = read_step(buffer, n);
@@ -109,7 +114,7 @@ size_t ClientStream::read_some(asio::mutable_buffer buffer, boost::system::error
   return n;
 }
 
-size_t ClientStream::write_some(asio::const_buffer buffer, boost::system::error_code& ec) {
+size_t Stream::write_some(asio::const_buffer buffer, boost::system::error_code& ec) {
   if (!ssl_) return socket_.write_some(buffer, ec);
   size_t n = 0;
   const Step step = write_step(static_cast<const char*>(buffer.data()), buffer.size(), n);
@@ -117,14 +122,14 @@ size_t ClientStream::write_some(asio::const_buffer buffer, boost::system::error_
   return n;
 }
 
-void ClientStream::shutdown_tls() {
+void Stream::shutdown_tls() {
   if (!ssl_ || failed_ || !SSL_is_init_finished(ssl_.get())) return;
   ERR_clear_error();
   SSL_shutdown(ssl_.get());  // sends close_notify if the socket takes it; never waits
   ERR_clear_error();
 }
 
-ClientStream::Step ClientStream::WriteOp::step() {
+Stream::Step Stream::WriteOp::step() {
   for (;;) {
     if (chunk_size == 0 && !next_chunk()) return {};
     size_t n = 0;
@@ -136,7 +141,7 @@ ClientStream::Step ClientStream::WriteOp::step() {
   }
 }
 
-bool ClientStream::WriteOp::next_chunk() {
+bool Stream::WriteOp::next_chunk() {
   while (index < buffers.size() && offset == buffers[index].size()) {
     ++index;
     offset = 0;
