@@ -155,6 +155,29 @@ struct LimitReq {
   int delay = 0;  ///< requests beyond the rate let through at once; kNoDelay: all
 };
 
+/// How a location serves files: ngx_http_core_module's root/alias and the static,
+/// index, try_files, autoindex and headers (expires) modules.
+struct StaticFiles {
+  /// `root` (the URI is appended) or, with `alias`, the path that replaces the
+  /// location's prefix (a regex location's alias is the whole path). Absolute.
+  Template root;
+  bool alias = false;
+  std::vector<Template> index;      ///< `index` names (nginx: index.html)
+  std::vector<Template> try_files;  ///< empty: none; the last is the fallback
+  /// `expires`: off, epoch, max, or a time (seconds, negative for the past).
+  enum class Expires { kOff, kEpoch, kMax, kTime } expires = Expires::kOff;
+  int64_t expires_seconds = 0;
+  bool etag = true;
+  enum class IfModifiedSince { kOff, kExact, kBefore } if_modified_since = IfModifiedSince::kExact;
+  bool disable_symlinks = false;
+  bool autoindex = false;
+  bool autoindex_json = false;  ///< autoindex_format json (html otherwise)
+  bool autoindex_exact_size = true;
+  bool autoindex_localtime = false;
+  int max_ranges = -1;  ///< -1: no limit; 0: ranges off
+  bool log_not_found = true;
+};
+
 /// Per-location settings after nginx's http -> server -> location merge.
 struct LocationSettings {
   Millis keepalive_timeout{75'000};
@@ -191,6 +214,7 @@ struct LocationSettings {
       error_page_code;  ///< status -> `=NNN`; 0 = keep the status; -1 = `=` (target's)
   std::vector<AccessLogConfig> access_log;  ///< empty = off
   std::string default_type = "text/plain";
+  StaticFiles files;
   bool absolute_redirect = true;
   bool port_in_redirect = true;
   bool server_name_in_redirect = false;

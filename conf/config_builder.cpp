@@ -58,6 +58,7 @@ struct ListFlags {
   bool real_ip_from = false;
   bool limit_req = false;
   bool limit_conn = false;
+  bool index = false;
   modules::ProxySslFlags proxy_ssl;
 };
 
@@ -342,6 +343,8 @@ class Builder {
 
   LocationSettings default_settings() {
     LocationSettings s;
+    s.files.root = Template::literal(opt_.prefix + "html");  // nginx's compiled default
+    s.files.index.push_back(Template::literal("index.html"));
     for (const char* name : {"date", "server", "x-pad", "x-accel-expires", "x-accel-redirect",
                              "x-accel-limit-rate", "x-accel-buffering", "x-accel-charset"}) {
       s.proxy_hide_header.push_back(name);
@@ -408,6 +411,9 @@ class Builder {
         modules::limit_req(d, s, flags.limit_req, cfg_.http.limit_req_zones) ||
         modules::limit_conn(d, s, flags.limit_conn, cfg_.http.limit_conn_zones) ||
         modules::auth_basic(d, s, conf_dir()) ||
+        modules::static_files(
+            d, s.files, flags.index, opt_.prefix,
+            [this](const Directive& at, const std::string& text) { return compile(at, text); }) ||
         modules::proxy_ssl(
             d, s, flags.proxy_ssl, files(), conf_dir(),
             [this](const Directive& at, const std::string& text) { return compile(at, text); })) {

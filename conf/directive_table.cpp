@@ -17,7 +17,7 @@ constexpr unsigned kTake23 = kTake2 | kTake3;
 
 constexpr std::string_view kOneProcess = "single process, threads";
 constexpr std::string_view kIgnored = "accepted, ignored";
-constexpr std::string_view kNoStaticFiles = "static files not yet";
+constexpr std::string_view kFileIo = "files are read with sendfile(2) from the worker";
 constexpr std::string_view kNoBodyBuffering = "bodies are streamed";
 constexpr std::string_view kNoGzip = "no compression";
 constexpr std::string_view kHashSizing = "tables are sized automatically";
@@ -73,9 +73,9 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("log_format", kHttp, k2More),
     Spec("types", kHsl, kBlock | kNoArgs),
     Spec("default_type", kHsl, kTake1),
-    Noop("sendfile", kHsl, kFlag, kNoStaticFiles),
-    Noop("sendfile_max_chunk", kHsl, kTake1, kNoStaticFiles),
-    Noop("aio", kHsl, kTake12, kNoStaticFiles),
+    Noop("sendfile", kHsl, kFlag, "files always go out with sendfile(2) (plain connections)"),
+    Noop("sendfile_max_chunk", kHsl, kTake1, kFileIo),
+    Noop("aio", kHsl, kTake12, kFileIo),
     Noop("output_buffers", kHsl, kTake2, "responses stream through fixed per-connection buffers"),
     Noop("tcp_nopush", kHsl, kFlag, kIgnored),
     Noop("tcp_nodelay", kHsl, kFlag, "always on"),
@@ -107,7 +107,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("charset", kHsl, kTake1, "adds `; charset=` to Content-Type; no conversion"),
     Spec("charset_types", kHsl, k1More),
     Spec("access_log", kHsl, k1More),
-    Noop("open_file_cache", kHsl, k1More, kNoStaticFiles),
+    Noop("open_file_cache", kHsl, k1More, kFileIo),
     Spec("reset_timedout_connection", kHsl, kFlag),
     Spec("chunked_transfer_encoding", kHsl, kFlag),
     Spec("underscores_in_headers", kHs, kFlag),
@@ -150,9 +150,20 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Noop("proxy_redirect", kHsl, kTake12, "only default/off"),
     Spec("add_header", kHsl, kTake23),
     Spec("error_page", kHsl, k2More),
-    Noop("root", kHsl, kTake1, kNoStaticFiles),
-    Noop("index", kHsl, k1More, kNoStaticFiles),
-    Noop("log_not_found", kHsl, kFlag, kNoStaticFiles),
+    Spec("root", kHsl | kIf, kTake1),
+    Spec("alias", kLocation, kTake1),
+    Spec("index", kHsl, k1More),
+    Spec("try_files", kServer | kLocation, k2More),
+    Spec("expires", kHsl | kIf, kTake12, "not yet: `@time`"),
+    Spec("etag", kHsl, kFlag),
+    Spec("if_modified_since", kHsl, kTake1),
+    Spec("disable_symlinks", kHsl, kTake12, "`if_not_owner` is taken as `on`; not: `from=`"),
+    Spec("autoindex", kHsl, kFlag),
+    Spec("autoindex_format", kHsl, kTake1, "html and json; not yet: xml, jsonp"),
+    Spec("autoindex_exact_size", kHsl, kFlag),
+    Spec("autoindex_localtime", kHsl, kFlag),
+    Spec("max_ranges", kHsl, kTake1),
+    Spec("log_not_found", kHsl, kFlag),
     Spec("server_name_in_redirect", kHsl, kFlag),
     Spec("port_in_redirect", kHsl, kFlag),
     Spec("absolute_redirect", kHsl, kFlag),

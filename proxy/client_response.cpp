@@ -182,14 +182,22 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
       const int saved = code > 0 ? code : code == 0 ? status : 0;
       ctx.status = saved ? saved : status;
       x.out.clear();
-      if (loc && !loc->proxy) {
+      if (!loc || !loc->proxy) {
         // A `return` location: its text becomes the body.
-        for (const auto& op : loc->rewrite) {
+        static const std::vector<conf::RewriteOp> kNoOps;
+        for (const auto& op : loc ? loc->rewrite : kNoOps) {
           if (op.kind != conf::RewriteOp::Kind::kReturn) continue;
           std::string text = op.has_value ? expand(op.value, ctx) : std::string();
           ctx.location = loc;
           co_await respond(saved ? saved : op.code, text, loc->settings.default_type, {},
                            redirects + 1);
+          co_return;
+        }
+        if (!loc || !loc->control) {
+          // A file (`error_page 404 /404.html`), served with the error's status.
+          ctx.location = loc;
+          x.forced_status = saved;
+          co_await serve_files(loc, redirects + 1);
           co_return;
         }
       } else if (loc) {

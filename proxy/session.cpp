@@ -580,7 +580,8 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
   auto& ctx = x_->ctx;
   ctx.location = loc;
   if (!loc) {
-    co_await respond_error(404, redirects);
+    // No location: the server's own settings serve the file (nginx).
+    co_await serve_files(nullptr, redirects);
     co_return;
   }
   for (const auto& op : loc->rewrite) {
@@ -615,8 +616,8 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
     co_await serve_control(*loc, redirects);
     co_return;
   }
-  // No handler: nginx would serve a static file here; tidegate has none yet.
-  co_await respond_error(404, redirects);
+  // No handler of its own: nginx's static module serves the file.
+  co_await serve_files(loc, redirects);
 }
 
 RequestContext& ClientSession::request() {

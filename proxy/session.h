@@ -12,6 +12,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/stat.h>
+
+#include "common/unique_fd.h"
 #include "proxy/client_side.h"
 #include "proxy/net.h"
 #include "proxy/request_context.h"
@@ -99,6 +102,16 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   void apply_realip(const conf::LocationSettings& s);
   /// The client's address for log lines: the realip one once applied.
   const std::string& client_addr() const;
+  // Static files (static_files.cpp).
+  /// try_files, index, autoindex and the file itself for `loc` (null: the server's).
+  Task<void> serve_files(const conf::Location* loc, int redirects);
+  /// The file `uri` names under root/alias; nothing when the path would climb out.
+  std::optional<std::string> file_path(const conf::Location* loc, std::string_view uri);
+  /// A regular file's answer: conditionals, ranges, head, body.
+  Task<void> send_file(UniqueFd fd, const struct stat& st, const std::string& path, int redirects);
+  /// Bytes [offset, offset + length) of `fd` to the client (sendfile on plain sockets).
+  Task<bool> send_file_range(int fd, int64_t offset, int64_t length);
+  Task<void> serve_autoindex(const std::string& dir_path, int redirects);
   /// A location answered by the control thread (api, prometheus, dashboard).
   Task<void> serve_control(const conf::Location& loc, int redirects);
   /// Reads the whole request body into `out` (at most `limit` bytes); false when the

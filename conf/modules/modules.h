@@ -88,6 +88,13 @@ bool proxy_ssl(const Directive& d, LocationSettings& s, ProxySslFlags& replaced,
                const std::string& conf_prefix,
                const std::function<Template(const Directive&, const std::string&)>& compile);
 
+/// Static files: root, alias, index, try_files, expires, etag, if_modified_since,
+/// disable_symlinks, autoindex(_format, _exact_size, _localtime), max_ranges,
+/// log_not_found. Relative paths are under `prefix`; `index_replaced` as for access.
+bool static_files(const Directive& d, StaticFiles& s, bool& index_replaced,
+                  const std::string& prefix,
+                  const std::function<Template(const Directive&, const std::string&)>& compile);
+
 /// NGINX Plus's `status_zone name` (server and location).
 bool status_zone(const Directive& d, std::string& zone);
 
