@@ -17,6 +17,7 @@ import asyncio
 import collections
 import resource
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -80,9 +81,11 @@ async def read_response(reader):
     return status
 
 
-async def open_one(host, port, request, sem, timeout):
+async def open_one(host, port, request, sem, timeout, tls):
     async with sem:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=tls, server_hostname="bench.local" if tls else None),
+            timeout)
         try:
             writer.write(request)
             await writer.drain()
@@ -112,9 +115,14 @@ async def main_async(args):
                "User-Agent: tidegate-idle-bench\r\n\r\n").encode()
     before = rss_kb(pids)
     sem = asyncio.Semaphore(args.concurrency)
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
     t0 = time.monotonic()
     results = await asyncio.gather(
-        *(open_one(args.host, args.port, request, sem, args.conn_timeout)
+        *(open_one(args.host, args.port, request, sem, args.conn_timeout, tls)
           for _ in range(args.count)),
         return_exceptions=True)
     conns = [r for r in results if not isinstance(r, BaseException)]
@@ -149,6 +157,7 @@ def main():
                     help="seconds to stay idle before sampling RSS")
     ap.add_argument("--pids", default="", help="comma-separated pids whose VmRSS is summed")
     ap.add_argument("--conn-timeout", type=float, default=10.0)
+    ap.add_argument("--tls", action="store_true", help="TLS connections (certificate not checked)")
     ap.add_argument("--timeout", type=float, default=180.0, help="overall time limit")
     args = ap.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):

@@ -12,6 +12,9 @@
 #   TIDEGATE_BIN=build/release/app/tidegate   (when set, nothing is built)
 #   NGINX_BIN=/usr/sbin/nginx  PYTHON=/usr/bin/python3
 #   LOAD_CPU=0 PROXY_CPU=1     taskset CPUs: backend+wrk, proxy
+#   TLS=ecdsa|rsa     clients speak TLS to the proxy (a P-256 or RSA-2048 certificate)
+#   TLS_PROTOCOLS="TLSv1.2 TLSv1.3"   the proxy's ssl_protocols (one version pins it)
+#   NEW_CONNS=1       every request on a new connection (with TLS: a full handshake each)
 #   SKIP_BUILD=1      do not build the release binary
 #   KEEP_TMP=1        keep the temp dir (confs, error logs, wrk output)
 set -euo pipefail
@@ -30,6 +33,9 @@ NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 PYTHON=${PYTHON:-/usr/bin/python3}
 LOAD_CPU=${LOAD_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
+TLS=${TLS:-}
+TLS_PROTOCOLS=${TLS_PROTOCOLS:-TLSv1.2 TLSv1.3}
+NEW_CONNS=${NEW_CONNS:-0}
 
 if [[ -z ${TIDEGATE_BIN:-} ]]; then
   TIDEGATE_BIN=$repo/build/release/app/tidegate
@@ -143,12 +149,12 @@ cpu_ticks() {
   echo "$total"
 }
 
-# wait_ready PID PORT NAME: until http://127.0.0.1:PORT/ answers 200 (10s max).
+# wait_ready PID PORT NAME [SCHEME]: until SCHEME://127.0.0.1:PORT/ answers 200 (10s max).
 wait_ready() {
-  local pid=$1 port=$2 name=$3 i code
+  local pid=$1 port=$2 name=$3 scheme=${4:-http} i code
   for ((i = 0; i < 100; i++)); do
     kill -0 "$pid" 2>/dev/null || break
-    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$port/" || true)
+    code=$(curl -sk -o /dev/null -m 2 -w '%{http_code}' "$scheme://127.0.0.1:$port/" || true)
     [[ $code == 200 ]] && return 0
     sleep 0.1
   done
@@ -215,6 +221,30 @@ http {
 }
 EOF
 
+# TLS=...: a self-signed certificate for the proxy (absolute paths: both proxies
+# read the same files).
+SCHEME=http
+LISTEN_TLS=
+if [[ -n $TLS ]]; then
+  case $TLS in
+    ecdsa) keyopts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+    rsa) keyopts=(-newkey rsa:2048) ;;
+    *) die "TLS must be ecdsa or rsa" ;;
+  esac
+  openssl req -x509 "${keyopts[@]}" -nodes -keyout "$tmp/proxy.key" -out "$tmp/proxy.pem" \
+    -days 2 -subj /CN=bench.local -addext subjectAltName=DNS:bench.local 2>/dev/null ||
+    die "openssl could not make a certificate"
+  SCHEME=https
+  LISTEN_TLS=" ssl;
+        ssl_certificate $tmp/proxy.pem;
+        ssl_certificate_key $tmp/proxy.key;
+        ssl_protocols $TLS_PROTOCOLS;
+        ssl_session_cache off;
+        ssl_session_tickets off"
+fi
+WRK_HEADERS=()
+((NEW_CONNS == 0)) || WRK_HEADERS=(-H "Connection: close")
+
 # The proxy conf: the very same file for nginx and tidegate (each run gets its
 # own prefix directory; every path in it is relative to the prefix).
 cat >"$tmp/proxy.conf" <<EOF
@@ -235,7 +265,7 @@ http {
     }
 
     server {
-        listen 127.0.0.1:$PROXY_PORT;
+        listen 127.0.0.1:$PROXY_PORT$LISTEN_TLS;
         location / {
             proxy_pass http://be;
             proxy_http_version 1.1;
@@ -257,7 +287,8 @@ to_ms() {
 
 run_wrk() { # run_wrk SECONDS OUTFILE
   timeout $(($1 + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$1"s --latency "http://127.0.0.1:$PROXY_PORT/" >"$2" 2>&1
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$1"s --latency "${WRK_HEADERS[@]}" \
+    "$SCHEME://127.0.0.1:$PROXY_PORT/" >"$2" 2>&1
 }
 
 declare -A RPS P99 CPU IDLE_KB
@@ -267,7 +298,7 @@ measure() { # measure NAME ROUND
   local name=$1 round=$2 pid out t0 t1 requests rps p99 errs non2xx cpu_us
   start_server "$name" "$(bin_of "$name")" "$tmp/proxy.conf" "$PROXY_CPU"
   pid=$SERVER_PID
-  wait_ready "$pid" "$PROXY_PORT" "$name"
+  wait_ready "$pid" "$PROXY_PORT" "$name" "$SCHEME"
   if ((WARMUP > 0)); then run_wrk "$WARMUP" "$tmp/$name/warmup.txt" || true; fi
   out=$tmp/$name/wrk-round$round.txt
   t0=$(cpu_ticks "$pid")
@@ -297,13 +328,13 @@ idle_memory() { # idle_memory NAME
   local name=$1 pid pids line
   start_server "$name" "$(bin_of "$name")" "$tmp/proxy.conf" "$PROXY_CPU"
   pid=$SERVER_PID
-  wait_ready "$pid" "$PROXY_PORT" "$name"
+  wait_ready "$pid" "$PROXY_PORT" "$name" "$SCHEME"
   # Warm up so that lazily allocated state is in the baseline, not the growth.
   run_wrk 1 "$tmp/$name/idle-warmup.txt" || true
   sleep 1
   pids=$(pid_tree "$pid" | paste -sd, -)
   line=$(timeout 240 taskset -c "$LOAD_CPU" "$PYTHON" "$repo/bench/idle_conns.py" \
-    --port "$PROXY_PORT" --count "$IDLE_CONNS" --pids "$pids" --timeout 200 \
+    --port "$PROXY_PORT" --count "$IDLE_CONNS" --pids "$pids" --timeout 200 ${TLS:+--tls} \
     2>"$tmp/$name/idle.err" | grep '^RESULT' || true)
   kill -0 "$pid" 2>/dev/null || die "$name exited during the idle test"
   stop_server "$pid"
@@ -335,7 +366,10 @@ ratio() {
 
 # -------------------------------------------------------------------- main
 
-echo "tidegate proxy bench: rounds=$ROUNDS duration=${DURATION}s wrk -t$WRK_THREADS -c$WRK_CONNS;" \
+mode=""
+[[ -z $TLS ]] || mode+=" TLS=$TLS ($TLS_PROTOCOLS)"
+((NEW_CONNS == 0)) || mode+=" new connection per request"
+echo "tidegate proxy bench: rounds=$ROUNDS duration=${DURATION}s wrk -t$WRK_THREADS -c$WRK_CONNS$mode;" \
   "backend+wrk on CPU $LOAD_CPU, proxy on CPU $PROXY_CPU"
 echo "nginx:    $NGINX_BIN"
 [[ " $PROXIES " != *" tidegate "* ]] || echo "tidegate: $TIDEGATE_BIN"
