@@ -251,6 +251,12 @@ void UpstreamExchange::finish_with_peer(UpstreamAttempt& a, bool upstream_ok, bo
   a.peer.note_response(status >= 500 || !upstream_ok);
   a.lease.release(upstream_ok ? balancing::Outcome::kSuccess : balancing::Outcome::kFailure,
                   Clock::now(), balancing::ResponseTimes{a.header_time, total});
+  // A TLS 1.3 server's session tickets came with its answer: the session is kept
+  // for the next connection to this server under these settings.
+  SSL* ssl = a.conn->stream.tls();
+  if (ssl && upstream_ok && loc_.upstream_tls->session_reuse()) {
+    worker_.pool().keep_tls_session(a.peer.id(), loc_.upstream_tls->id(), ssl);
+  }
   if (reusable) {
     a.conn->requests++;
     worker_.pool().put(ucfg_.name,
@@ -258,12 +264,6 @@ void UpstreamExchange::finish_with_peer(UpstreamAttempt& a, bool upstream_ok, bo
                                             ucfg_.keepalive_requests, ucfg_.keepalive_time},
                        std::move(*a.conn), Clock::now());
   } else {
-    // A TLS 1.3 server's session tickets came with its answer: kept for the next
-    // connection to it (the pool keeps those of the connections it takes).
-    SSL* ssl = a.conn->stream.tls();
-    if (ssl && upstream_ok && loc_.upstream_tls->session_reuse()) {
-      worker_.pool().keep_tls_session(a.peer.id(), ssl);
-    }
     a.close();
   }
 }

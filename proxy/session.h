@@ -77,6 +77,9 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   Task<bool> check_tls_request();
   /// SNI chose another server than Host does, and Host's verifies clients (421).
   bool misdirected() const;
+  /// The client certificate's verdict for the server Host picked: 0, 495, 496, or
+  /// 421 when the handshake checked it for another server.
+  int client_certificate_status(std::string& reason) const;
   Task<bool> read_head();
   /// Server-level rewrite and the location: the task that answers the request.
   Task<void> handle_request();

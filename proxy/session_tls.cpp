@@ -58,6 +58,27 @@ bool ClientSession::misdirected() const {
   return !normalize_host(sni, name) || name != ctx.host;
 }
 
+int ClientSession::client_certificate_status(std::string& reason) const {
+  // nginx checks the certificate for the server Host picked. A handshake made under
+  // another server's context (no SNI, or a server without a certificate of its own)
+  // asked for no certificate, or checked it against another server's CAs.
+  const conf::ServerBlock& server = *x_->ctx.server;
+  const auto mode = server.ssl.verify_client;
+  if (mode == tls::VerifyClient::kOff) return 0;
+  SSL* ssl = client_.tls();
+  if (tls::ServerContext::of(ssl) == server.tls.get()) {
+    return tls::check_client_certificate(ssl, mode, reason);
+  }
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (!cert) {
+    if (mode != tls::VerifyClient::kOn) return 0;
+    reason = "client sent no required SSL certificate";
+    return 496;
+  }
+  reason = "client attempted to request the server name different from the one that was negotiated";
+  return 421;
+}
+
 Task<bool> ClientSession::check_tls_request() {
   int status = 0;
   std::string reason;
@@ -70,7 +91,7 @@ Task<bool> ClientSession::check_tls_request() {
         "client attempted to request the server name different from the one that was "
         "negotiated";
   } else {
-    status = tls::check_client_certificate(client_.tls(), reason);
+    status = client_certificate_status(reason);
   }
   if (status == 0) co_return true;
   log(LogLevel::kInfo, "*" + std::to_string(info_.id) + " " + reason +

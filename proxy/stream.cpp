@@ -51,6 +51,7 @@ Stream::Step Stream::step_result(int rc) {
       return {Want::kNothing, asio::error::eof};
     case SSL_ERROR_SYSCALL: {
       failed_ = true;
+      ERR_clear_error();
       const int e = errno;
       last_error_ = std::make_unique<std::string>(e ? std::string(" (") + std::to_string(e) + ": " +
                                                           std::strerror(e) + ")"
@@ -103,7 +104,10 @@ Stream::Step Stream::write_step(const char* data, size_t size, size_t& n) {
 }
 
 bool Stream::pending_plaintext() const {
-  return SSL_has_pending(ssl_.get()) == 1;
+  // Decrypted bytes only: a record that arrived in part is also "pending" for
+  // SSL_has_pending, and waiting for the rest of it is the socket's job (read-ahead
+  // is off, so OpenSSL never holds a whole unprocessed record).
+  return SSL_pending(ssl_.get()) > 0;
 }
 
 size_t Stream::read_some(asio::mutable_buffer buffer, boost::system::error_code& ec) {

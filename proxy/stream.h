@@ -125,6 +125,12 @@ class Stream {
   static std::string openssl_errors_or_eof();
   bool pending_plaintext() const;
 
+ public:
+  /// Decrypted bytes OpenSSL holds that nobody read (a pooled upstream connection
+  /// with these is not reusable).
+  bool has_unread() const { return ssl_ && pending_plaintext(); }
+
+ private:
   template <typename Self>
   void wait(Self& self, Want want) {
     socket_.async_wait(want == Want::kRead ? Socket::wait_read : Socket::wait_write,

@@ -117,6 +117,7 @@ void ClientSession::run_tunnel() {
         [self = shared_from_this(), dir](const boost::system::error_code& ec, size_t n) {
           auto& t = *self->tunnel_;
           if (dir == kToClient) self->x_->ctx.bytes_sent += n;
+          if (n < t.initial[dir].size()) t.cut = true;  // frame boundaries are lost
           std::string().swap(t.initial[dir]);
           if (ec || t.stopping) {
             self->tunnel_direction_done(dir, !t.stopping);

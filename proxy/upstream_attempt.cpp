@@ -57,7 +57,7 @@ Task<void> UpstreamExchange::start_upstream_tls(UpstreamAttempt& a) {
   const std::string sni = s_.proxy_ssl_server_name && !is_ip_address(name) ? name : std::string();
   Stream& stream = a.conn->stream;
   SSL* ssl = tls_ctx.new_connection(stream.socket().native_handle(), sni,
-                                    worker_.pool().tls_session(a.peer.id()));
+                                    worker_.pool().tls_session(a.peer.id(), tls_ctx.id()));
   if (!ssl) {
     a.failure = Failure::kError;
     a.what = "SSL_new() failed" + tls::openssl_errors() + " while SSL handshaking to upstream";
@@ -82,7 +82,7 @@ Task<void> UpstreamExchange::start_upstream_tls(UpstreamAttempt& a) {
     a.what = bad + " while SSL handshaking to upstream";
     co_return;
   }
-  if (tls_ctx.session_reuse()) worker_.pool().keep_tls_session(a.peer.id(), ssl);
+  if (tls_ctx.session_reuse()) worker_.pool().keep_tls_session(a.peer.id(), tls_ctx.id(), ssl);
 }
 
 Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
@@ -91,12 +91,12 @@ Task<void> UpstreamExchange::attempt(UpstreamAttempt& a) {
 
   // ---- connect or reuse ----
   if (ucfg_.keepalive > 0 && !retried_cached_) {
-    a.conn = worker_.pool().take(ucfg_.name, peer.id(), target_.https, a.start);
+    a.conn = worker_.pool().take(ucfg_.name, peer.id(), tls_context_id(), a.start);
     a.cached = a.conn.has_value();
   }
   if (!a.conn) {
     a.conn.emplace(UpstreamConnection{Stream(Socket(worker_.context().get_executor())), peer.id(),
-                                      a.start, a.start, 0});
+                                      tls_context_id(), a.start, a.start, 0});
     Socket& socket = a.conn->stream.socket();
     client_.arm_upstream(socket, s_.proxy_connect_timeout);
     auto [ec] = co_await socket.async_connect(peer.endpoint(), kTuple);

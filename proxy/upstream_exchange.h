@@ -149,6 +149,8 @@ class UpstreamExchange {
   /// proxy_pass https://: the TLS handshake on a fresh connection, and the check of
   /// the server's certificate (proxy_ssl_verify); sets the attempt's failure.
   Task<void> start_upstream_tls(UpstreamAttempt& a);
+  /// The TLS settings' id connections are kept under (0: plain HTTP).
+  std::uint64_t tls_context_id() const { return target_.https ? loc_.upstream_tls->id() : 0; }
 
   // response_forwarding.cpp
   /// The response head to the client, then the body, then the peer's outcome.

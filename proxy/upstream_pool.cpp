@@ -9,13 +9,14 @@
 namespace tg::proxy {
 
 std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
-                                                     std::uint64_t peer_id, bool tls,
+                                                     std::uint64_t peer_id,
+                                                     std::uint64_t tls_context,
                                                      std::chrono::steady_clock::time_point now) {
   auto it = idle_.find(group);
   if (it == idle_.end()) return std::nullopt;
   auto& list = it->second.list;
   for (auto e = list.rbegin(); e != list.rend(); ++e) {
-    if (e->conn.peer_id != peer_id || (e->conn.stream.tls() != nullptr) != tls) continue;
+    if (e->conn.peer_id != peer_id || e->conn.tls_context != tls_context) continue;
     Entry entry = std::move(*e);
     list.erase(std::next(e).base());
     it->second.changed();
@@ -23,7 +24,7 @@ std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
     // Ends the readiness wait (no syscall). A close the wait has not reported
     // yet fails on first use, and the request is retried once on a fresh connection.
     entry.conn.stream.socket().cancel(ec);
-    if (now - entry.conn.idle_since > entry.timeout) {
+    if (now - entry.conn.idle_since > entry.timeout || entry.conn.stream.has_unread()) {
       entry.conn.stream.close();
       return std::nullopt;
     }
@@ -35,13 +36,12 @@ std::optional<UpstreamConnection> UpstreamPool::take(const std::string& group,
 void UpstreamPool::put(const std::string& group, const Limits& limits, UpstreamConnection conn,
                        std::chrono::steady_clock::time_point now) {
   boost::system::error_code ec;
+  // Decrypted bytes nobody asked for would be read as the next answer.
   if (limits.keepalive <= 0 || conn.requests >= limits.requests ||
-      now - conn.created >= limits.time) {
+      now - conn.created >= limits.time || conn.stream.has_unread()) {
     conn.stream.close();
     return;
   }
-  // A TLS 1.3 server's session tickets have come with its answer by now.
-  if (SSL* ssl = conn.stream.tls()) keep_tls_session(conn.peer_id, ssl);
   auto& g = idle_[group];
   if (!g.gauge && gauges_) g.gauge = gauges_->gauge(group);
   auto& list = g.list;
@@ -82,15 +82,15 @@ void UpstreamPool::watch(Group& group, Stream& stream, uint64_t id) {
   });
 }
 
-SSL_SESSION* UpstreamPool::tls_session(std::uint64_t peer_id) const {
-  auto it = sessions_.find(peer_id);
+SSL_SESSION* UpstreamPool::tls_session(std::uint64_t peer_id, std::uint64_t tls_context) const {
+  auto it = sessions_.find({peer_id, tls_context});
   return it == sessions_.end() ? nullptr : it->second;
 }
 
-void UpstreamPool::keep_tls_session(std::uint64_t peer_id, SSL* ssl) {
+void UpstreamPool::keep_tls_session(std::uint64_t peer_id, std::uint64_t tls_context, SSL* ssl) {
   SSL_SESSION* session = tls::resumable_session(ssl);
   if (!session) return;
-  auto [it, added] = sessions_.emplace(peer_id, session);
+  auto [it, added] = sessions_.emplace(std::make_pair(peer_id, tls_context), session);
   if (!added) {
     tls::free_session(it->second);
     it->second = session;
@@ -114,10 +114,11 @@ void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) {
 }
 
 void UpstreamPool::close_peer(std::uint64_t peer_id) {
-  if (auto it = sessions_.find(peer_id); it != sessions_.end()) {
-    tls::free_session(it->second);
-    sessions_.erase(it);
-  }
+  std::erase_if(sessions_, [peer_id](const auto& entry) {
+    if (entry.first.first != peer_id) return false;
+    tls::free_session(entry.second);
+    return true;
+  });
   boost::system::error_code ec;
   for (auto& [name, g] : idle_) {
     std::erase_if(g.list, [&](Entry& e) {

@@ -26,6 +26,9 @@ namespace tg::proxy {
 struct UpstreamConnection {
   Stream stream;              ///< plain, or TLS for `proxy_pass https://`
   std::uint64_t peer_id = 0;  ///< Peer::id(): never reused, unlike an address
+  /// The tls::ClientContext::id() the connection was made with; 0: plain. A
+  /// connection is reused only under the same TLS settings.
+  std::uint64_t tls_context = 0;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point idle_since;
   int requests = 0;
@@ -41,8 +44,10 @@ class UpstreamPool {
   };
 
   /// Takes an idle connection to server `peer_id` of group `group`, if one is alive.
-  /// `tls`: a TLS connection is wanted (a group may serve http:// and https:// locations).
-  std::optional<UpstreamConnection> take(const std::string& group, std::uint64_t peer_id, bool tls,
+  /// `tls_context`: the TLS settings wanted (0: plain); a group may serve http:// and
+  /// https:// locations with different proxy_ssl_* settings.
+  std::optional<UpstreamConnection> take(const std::string& group, std::uint64_t peer_id,
+                                         std::uint64_t tls_context,
                                          std::chrono::steady_clock::time_point now);
   /// Returns a connection after a complete exchange; closes it when over limits.
   void put(const std::string& group, const Limits& limits, UpstreamConnection conn,
@@ -54,9 +59,10 @@ class UpstreamPool {
   /// Closes everything (shutdown).
   void clear();
   /// proxy_ssl_session_reuse: the TLS session of the last connection to `peer_id`
-  /// (owned by the pool; null when none), and keeping the one `ssl` has.
-  SSL_SESSION* tls_session(std::uint64_t peer_id) const;
-  void keep_tls_session(std::uint64_t peer_id, SSL* ssl);
+  /// under the TLS settings `tls_context` (owned by the pool; null when none), and
+  /// keeping the one `ssl` has.
+  SSL_SESSION* tls_session(std::uint64_t peer_id, std::uint64_t tls_context) const;
+  void keep_tls_session(std::uint64_t peer_id, std::uint64_t tls_context, SSL* ssl);
   UpstreamPool() = default;
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -85,7 +91,7 @@ class UpstreamPool {
   std::map<std::string, Group> idle_;
   KeepaliveGauges* gauges_ = nullptr;
   uint64_t next_id_ = 0;
-  std::map<std::uint64_t, SSL_SESSION*> sessions_;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, SSL_SESSION*> sessions_;
 };
 
 }  // namespace tg::proxy

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <stdexcept>
 
 #include "tls/server_context.h"
@@ -37,6 +38,8 @@ std::shared_ptr<const ClientContext> ClientContext::build(const ClientSettings& 
   SSL_CTX* ctx = c->ctx_;
   c->verify_ = s.verify;
   c->session_reuse_ = s.session_reuse;
+  static std::atomic<std::uint64_t> next_id{1};
+  c->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   SSL_CTX_set_min_proto_version(ctx, 0);
   SSL_CTX_set_max_proto_version(ctx, 0);
   uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;

@@ -3,6 +3,7 @@
 // server's certificate after a handshake.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,9 @@ class ClientContext {
   ClientContext& operator=(const ClientContext&) = delete;
 
   bool session_reuse() const { return session_reuse_; }
+  /// Names this context for the life of the process (never reused, unlike an
+  /// address): upstream connections and sessions are kept per context.
+  std::uint64_t id() const { return id_; }
 
   /// A client connection on socket `fd`: SNI `server_name` (none when empty),
   /// resuming `session` when given. Null on failure.
@@ -52,6 +56,7 @@ class ClientContext {
   SSL_CTX* ctx_ = nullptr;
   bool verify_ = false;
   bool session_reuse_ = true;
+  std::uint64_t id_ = 0;
 };
 
 /// A resumable session to keep for the next connection to the same server: a

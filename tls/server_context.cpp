@@ -143,7 +143,11 @@ int select_servername(SSL* ssl, int* alert, void*) {
   if (chosen->verify_client() != VerifyClient::kOff) {
     const SSL_SESSION* session = SSL_get0_session(ssl);
     const char* made_for = session ? SSL_SESSION_get0_hostname(session) : nullptr;
-    if (made_for && ::strcasecmp(name.c_str(), made_for) != 0) {
+    // A resumed session made without SNI counts as made for no name (a new session
+    // has no name yet either, and is not checked).
+    const bool resumed = SSL_session_reused(ssl) == 1;
+    if ((made_for && ::strcasecmp(name.c_str(), made_for) != 0) ||
+        (!made_for && resumed && !name.empty())) {
       *alert = SSL_AD_ACCESS_DENIED;
       return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
@@ -169,7 +173,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
   unsigned char* chosen = nullptr;
   if (SSL_select_next_proto(&chosen, outlen, kOffer, sizeof kOffer - 1, in, inlen) !=
       OPENSSL_NPN_NEGOTIATED) {
-    return SSL_TLSEXT_ERR_NOACK;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // no_application_protocol, as nginx >= 1.21.4
   }
   *out = chosen;
   return SSL_TLSEXT_ERR_OK;
@@ -418,14 +422,18 @@ Owned<X509> peer_certificate(const SSL* ssl) {
 
 int check_client_certificate(const SSL* ssl, std::string& reason) {
   const ServerContext* c = ServerContext::of(ssl);
-  if (!c || c->verify_client() == VerifyClient::kOff) return 0;
+  return c ? check_client_certificate(ssl, c->verify_client(), reason) : 0;
+}
+
+int check_client_certificate(const SSL* ssl, VerifyClient mode, std::string& reason) {
+  if (mode == VerifyClient::kOff) return 0;
   const long rc = SSL_get_verify_result(ssl);
-  if (rc != X509_V_OK && !(c->verify_client() == VerifyClient::kOptionalNoCa && missing_ca(rc))) {
+  if (rc != X509_V_OK && !(mode == VerifyClient::kOptionalNoCa && missing_ca(rc))) {
     reason = "client SSL certificate verify error: (" + std::to_string(rc) + ":" +
              X509_verify_cert_error_string(rc) + ")";
     return 495;
   }
-  if (c->verify_client() == VerifyClient::kOn && !peer_certificate(ssl)) {
+  if (mode == VerifyClient::kOn && !peer_certificate(ssl)) {
     reason = "client sent no required SSL certificate";
     return 496;
   }

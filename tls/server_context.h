@@ -75,6 +75,9 @@ std::string openssl_errors();
 /// certificate that failed verification) or 496 (none sent where one is
 /// required). `reason` gets nginx's log text.
 int check_client_certificate(const SSL* ssl, std::string& reason);
+/// The same check for a server whose ssl_verify_client is `mode` (the server the
+/// request's Host picked; the handshake must have run under its context).
+int check_client_certificate(const SSL* ssl, VerifyClient mode, std::string& reason);
 
 /// nginx's $ssl_NAME variables (`name` without "ssl_"): protocol, cipher,
 /// server_name, session_reused, session_id, client_verify, client_s_dn,

@@ -43,7 +43,7 @@ import websockets  # noqa: E402
 from tests.support.backends import pattern_chunks, pattern_sha256  # noqa: E402
 from tests.support.harness import (DEFAULT_CLIENT_TIMEOUT, IntegrationTest, RawClient,  # noqa: E402
                                    fill, free_port, is_nginx, make_prefix, prepare_conf,
-                                   remove_prefix, run_cli)
+                                   process_tree, remove_prefix, run_cli)
 from tests.support.tls_certs import shared_certs  # noqa: E402
 from tests.support.ws_backends import WsEchoBackend, run_async  # noqa: E402
 
@@ -409,6 +409,32 @@ class TlsProxyTest(TlsTestCase):
         self.assertEqual(hd.get("x-ssl-server-name"), "a.test")
 
 
+    def test_partial_tls_record_in_a_tunnel_does_not_spin(self):
+        # After the 101, the client sends the first 3 bytes of a TLS record and
+        # nothing more: the tunnel must wait for the rest, not poll (a busy loop would
+        # burn a worker until proxy_read_timeout).
+        c = TlsClient(self.port, "a.test")
+        self.addCleanup(c.close)
+        c.request("GET", "/ws/echo", headers=[
+            ("Host", "a.test"), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13")])
+        r = c.read_response()
+        self.assertEqual(r.status, 101, r)
+        os.write(c.sock.fileno(), b"\x17\x03\x03")  # under TLS, straight to TCP
+
+        def cpu_seconds():
+            total = 0
+            for pid in process_tree(self.px.pid):
+                with open("/proc/%d/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            return total / os.sysconf("SC_CLK_TCK")
+        before = cpu_seconds()
+        time.sleep(1.5)
+        used = cpu_seconds() - before
+        self.assertLess(used, 0.5, "the proxy used %.2f s of CPU in 1.5 s idle" % used)
+
+
 # -- 2: SNI ----------------------------------------------------------------------------------------
 
 SNI_CONF = """
@@ -710,6 +736,22 @@ http {
         ssl_verify_client on;
         location / { return 200 "b.test\\n"; }
     }
+    # a default server that verifies nobody, and one that does: a request that names
+    # the verifying one only in Host must still be checked (no SNI: the handshake ran
+    # under the default server's settings)
+    server {
+        listen 127.0.0.1:@HOSTONLY@ ssl default_server;
+        server_name open.test;
+        location / { return 200 "open\\n"; }
+    }
+    server {
+        listen 127.0.0.1:@HOSTONLY@ ssl;
+        server_name admin.test;
+        ssl_certificate @B_CRT@;
+        ssl_certificate_key @B_KEY@;
+        ssl_verify_client on;
+        location / { return 200 "admin secret\\n"; }
+    }
 }
 """
 
@@ -717,7 +759,7 @@ http {
 class TlsClientCertTest(TlsTestCase):
     def setUp(self):
         self.be = self.backend("A")
-        self.ports = dict(zip(("ON", "OPT", "NOCA", "EP", "MIS"), free_ports(5)))
+        self.ports = dict(zip(("ON", "OPT", "NOCA", "EP", "MIS", "HOSTONLY"), free_ports(6)))
         cert, b = self.certs.server("a.test", "rsa"), self.certs.server("b.test", "rsa")
         self.px = self.proxy(fill(MTLS_CONF, CRT=cert.crt, KEY=cert.key, B_CRT=b.crt, B_KEY=b.key,
                                   CLIENT_CA=self.certs.client_ca, BE=self.be.addr, VARS=CLIENT_VARS,
@@ -818,6 +860,15 @@ class TlsClientCertTest(TlsTestCase):
         r = self.get(self.ports["EP"], self.certs.alice, "/x")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.text, "ok CN=alice,O=Tidegate Tests\n")
+
+    def test_verifying_server_named_only_by_host_still_checks(self):
+        # No SNI: the handshake asked for no certificate. The Host's server requires
+        # one, so the request is refused (nginx: 400 "No required SSL certificate").
+        r = self.get(self.ports["HOSTONLY"], sni=None, host="admin.test", path="/nosni")
+        self.assert_ssl_400(r, "No required SSL certificate was sent")
+        self.assertNotIn("admin secret", r.text)
+        r = self.get(self.ports["HOSTONLY"], sni=None, host="open.test")
+        self.assertEqual((r.status, r.text), (200, "open\n"))
 
     def test_host_differing_from_sni_is_421_with_client_verification(self):
         alice = self.certs.alice

@@ -658,6 +658,44 @@ class VerifyFailureTest(TlsUpstreamTestCase):
                       "while SSL handshaking to upstream", line)
 
 
+    def test_a_session_or_connection_of_another_location_is_not_reused(self):
+        # Three locations, one upstream: a session or keep-alive connection that /good
+        # verified must not carry /strict (whose CA did not sign the upstream) past its
+        # own check, and an unverified one from /noverify must not fail /good.
+        # nginx 1.22 keeps one session per upstream server and lets /strict through
+        # after /good: tidegate keeps them per location's TLS settings.
+        if is_nginx():
+            self.skipTest("nginx reuses another location's session (tidegate does not)")
+        be = self.tls_backend()
+        self.start("""
+        location /good {
+            proxy_pass https://u;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate %s;
+            proxy_ssl_name up.test;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /strict {
+            proxy_pass https://u;
+            proxy_ssl_verify on;
+            proxy_ssl_trusted_certificate %s;
+            proxy_ssl_name up.test;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+        location /noverify {
+            proxy_pass https://u;
+        }""" % (self.uc.ca, self.uc.other_ca),
+                   upstreams="upstream u { server %s; keepalive 4; }" % be.addr)
+        self.assertEqual(self.get("/noverify").status, 200)
+        for _ in range(2):
+            self.assertEqual(self.get("/good").status, 200, self.px.error_log()[-2000:])
+        for _ in range(2):
+            self.assertEqual(self.get("/strict").status, 502)
+        self.assertEqual(self.get("/good").status, 200)
+
+
 # -- 5: client certificate ------------------------------------------------------------------------
 
 

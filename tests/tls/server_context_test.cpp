@@ -943,6 +943,37 @@ TEST(CrossSniSessionTest, ResumptionIntoVerifyingServerIsRefusedTls13) {
   }
 }
 
+TEST(CrossSniSessionTest, SessionWithoutSniIsRefusedByANamedVerifyingServerTls13) {
+  // The default server verifies optionally against the client CA; admin.test requires
+  // certificates from another CA. A session made without SNI (alice, accepted by the
+  // default server) must not resume into admin.test.
+  ServerSettings open = settings_for(certs().fallback, "default");
+  open.verify_client = VerifyClient::kOptional;
+  open.client_certificate = {"/certs/client_ca.pem", certs().client_ca.cert_pem};
+  auto fallback = build(open);
+  ServerSettings strict = settings_for(certs().a, "a");
+  strict.verify_client = VerifyClient::kOn;
+  strict.client_certificate = {"/certs/other_ca.pem", certs().other_ca.cert_pem};
+  auto admin = build(strict);
+  MapChooser chooser;
+  chooser.names["a.test"] = admin.get();
+  Owned<SSL_SESSION> session;
+  {
+    auto conn =
+        handshake(*fallback, &chooser, {.min_version = TLS1_3_VERSION, .cert = &certs().alice});
+    ASSERT_HANDSHAKE_OK(conn);
+    session = conn->client_session();
+  }
+  ASSERT_NE(session, nullptr);
+  auto conn = handshake(*fallback, &chooser,
+                        {.sni = "a.test", .min_version = TLS1_3_VERSION, .session = session.get()});
+  const bool resumed = conn->ok() && SSL_session_reused(conn->client.get()) == 1;
+  EXPECT_FALSE(resumed) << "a session made without SNI resumed into a verifying server";
+  // Without the session, the same name handshakes (and is then checked normally).
+  auto fresh = handshake(*fallback, &chooser, {.sni = "a.test", .min_version = TLS1_3_VERSION});
+  ASSERT_HANDSHAKE_OK(fresh);
+}
+
 // --- TLS to upstreams: ClientContext against a ServerContext ------------------
 
 /// A handshake of `client_ctx` (SNI `sni`, resuming `session`) with `server_ctx`.
