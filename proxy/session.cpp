@@ -559,15 +559,7 @@ Task<void> ClientSession::handle_request() {
   if (auto_redirect) {
     // nginx: `location /x/ { proxy_pass ...; }` answers /x with a 301 to /x/.
     ctx.location = loc;
-    std::string& target = x.answer_text;
-    target.clear();
-    escape_uri(ctx.uri, target);
-    target += '/';
-    if (!ctx.args.empty()) {
-      target += '?';
-      target += ctx.args;
-    }
-    return respond(301, {}, {}, target, 0);
+    return redirect_with_slash(0);
   }
   if (loc && loc->internal) {
     ctx.location = loc;
@@ -622,6 +614,19 @@ Task<void> ClientSession::run_location(const conf::Location* loc, int redirects)
 
 RequestContext& ClientSession::request() {
   return x_->ctx;
+}
+
+Task<void> ClientSession::redirect_with_slash(int redirects) {
+  auto& x = *x_;
+  std::string& target = x.answer_text;  // lives as long as the request
+  target.clear();
+  escape_uri(x.ctx.uri, target);
+  target += '/';
+  if (!x.ctx.args.empty()) {
+    target += '?';
+    target += x.ctx.args;
+  }
+  return respond(301, {}, {}, target, redirects);
 }
 
 Task<void> ClientSession::proxy(const conf::Location& loc, int redirects) {

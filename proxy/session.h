@@ -115,6 +115,8 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   /// Bytes [offset, offset + length) of `fd` to the client (sendfile on plain sockets).
   Task<bool> send_file_range(int fd, int64_t offset, int64_t length);
   Task<void> serve_autoindex(const std::string& dir_path, int redirects);
+  /// nginx's 301 to the URI with a slash added (and the arguments).
+  Task<void> redirect_with_slash(int redirects);
   /// A location answered by the control thread (api, prometheus, dashboard).
   Task<void> serve_control(const conf::Location& loc, int redirects);
   /// Reads the whole request body into `out` (at most `limit` bytes); false when the

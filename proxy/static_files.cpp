@@ -344,15 +344,7 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
   }
   if (S_ISDIR(st.st_mode)) {
     // nginx: 301 to the directory's URI with a slash (and the arguments).
-    std::string& target = x.answer_text;
-    target.clear();
-    escape_uri(ctx.uri, target);
-    target += '/';
-    if (!ctx.args.empty()) {
-      target += '?';
-      target += ctx.args;
-    }
-    co_await respond(301, {}, {}, target, redirects);
+    co_await redirect_with_slash(redirects);
     co_return;
   }
   if (!S_ISREG(st.st_mode)) {

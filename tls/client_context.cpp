@@ -40,20 +40,7 @@ std::shared_ptr<const ClientContext> ClientContext::build(const ClientSettings& 
   c->session_reuse_ = s.session_reuse;
   static std::atomic<std::uint64_t> next_id{1};
   c->id_ = next_id.fetch_add(1, std::memory_order_relaxed);
-  SSL_CTX_set_min_proto_version(ctx, 0);
-  SSL_CTX_set_max_proto_version(ctx, 0);
-  uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;
-  const std::pair<unsigned, uint64_t> versions[] = {
-      {kSslV3, SSL_OP_NO_SSLv3},     {kTlsV1, SSL_OP_NO_TLSv1},     {kTlsV1_1, SSL_OP_NO_TLSv1_1},
-      {kTlsV1_2, SSL_OP_NO_TLSv1_2}, {kTlsV1_3, SSL_OP_NO_TLSv1_3},
-  };
-  for (const auto& [bit, option] : versions) {
-    if (!(s.protocols & bit)) options |= option;
-  }
-  if (!s.session_reuse) options |= SSL_OP_NO_TICKET;
-  SSL_CTX_set_options(ctx, options);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  set_common_options(ctx, s.protocols, s.session_reuse ? 0 : SSL_OP_NO_TICKET);
   if (SSL_CTX_set_cipher_list(ctx, s.ciphers.c_str()) != 1) {
     fail("SSL_CTX_set_cipher_list(\"" + s.ciphers + "\") failed");
   }

@@ -221,6 +221,24 @@ std::string openssl_errors() {
   return out;
 }
 
+void set_common_options(SSL_CTX* ctx, unsigned protocols, uint64_t extra_options) {
+  SSL_CTX_set_min_proto_version(ctx, 0);
+  SSL_CTX_set_max_proto_version(ctx, 0);
+  uint64_t options = extra_options | SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                     SSL_OP_IGNORE_UNEXPECTED_EOF;
+  const std::pair<unsigned, uint64_t> versions[] = {
+      {kSslV3, SSL_OP_NO_SSLv3},     {kTlsV1, SSL_OP_NO_TLSv1},     {kTlsV1_1, SSL_OP_NO_TLSv1_1},
+      {kTlsV1_2, SSL_OP_NO_TLSv1_2}, {kTlsV1_3, SSL_OP_NO_TLSv1_3},
+  };
+  for (const auto& [bit, option] : versions) {
+    if (!(protocols & bit)) options |= option;
+  }
+  SSL_CTX_set_options(ctx, options);
+  // Idle connections give their read/write buffers back (~34 KB each).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+}
+
 std::shared_ptr<const ServerContext> ServerContext::build(const ServerSettings& s) {
   std::shared_ptr<ServerContext> c(new ServerContext());
   ERR_clear_error();
@@ -231,26 +249,13 @@ std::shared_ptr<const ServerContext> ServerContext::build(const ServerSettings& 
   c->verify_ = s.verify_client;
   c->reject_ = s.reject_handshake;
 
-  // ssl_protocols: a set, not a range, as nginx writes it (options switch off the
-  // versions not listed).
-  SSL_CTX_set_min_proto_version(ctx, 0);
-  SSL_CTX_set_max_proto_version(ctx, 0);
-  uint64_t options = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF;
-  const std::pair<unsigned, uint64_t> versions[] = {
-      {kSslV3, SSL_OP_NO_SSLv3},     {kTlsV1, SSL_OP_NO_TLSv1},     {kTlsV1_1, SSL_OP_NO_TLSv1_1},
-      {kTlsV1_2, SSL_OP_NO_TLSv1_2}, {kTlsV1_3, SSL_OP_NO_TLSv1_3},
-  };
-  for (const auto& [bit, option] : versions) {
-    if (!(s.protocols & bit)) options |= option;
-  }
+  uint64_t options = 0;
   if (s.prefer_server_ciphers) options |= SSL_OP_CIPHER_SERVER_PREFERENCE;
   if (!s.session_tickets) options |= SSL_OP_NO_TICKET;
-  SSL_CTX_set_options(ctx, options);
-  // Idle connections give their read/write buffers back (~34 KB each); writes may
-  // complete in parts and be retried from a moved pointer; the chain sent is the
-  // configured one, never one built from the client-verification store.
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
+  set_common_options(ctx, s.protocols, options);
+  // The chain sent is the configured one, never one built from the
+  // client-verification store.
+  SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
 
   for (size_t i = 0; i < s.certificates.size() && i < s.keys.size(); ++i) {
     use_pair(ctx, s.certificates[i], s.keys[i]);

@@ -8,6 +8,7 @@
 // certificates serve new handshakes while open connections keep theirs.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -69,6 +70,13 @@ class ServerContext {
 /// The text of OpenSSL's error queue as nginx appends it, " (SSL: error:...)", and
 /// empties the queue. Empty when the queue is.
 std::string openssl_errors();
+
+/// What every tidegate context (server or client side) sets: `protocols` as a set,
+/// not a range, as nginx writes ssl_protocols (the versions not listed are switched
+/// off), no compression or renegotiation, a peer's EOF without close_notify read as
+/// an end, and the modes the streams rely on (released buffers when idle, partial
+/// writes retried from a moved pointer). `extra_options` are added.
+void set_common_options(SSL_CTX* ctx, unsigned protocols, uint64_t extra_options);
 
 /// The client-certificate check nginx makes when a request arrives on a
 /// connection whose server verifies clients: 0 when it may proceed, 495 (a
