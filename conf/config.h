@@ -176,6 +176,10 @@ struct StaticFiles {
   bool autoindex_localtime = false;
   int max_ranges = -1;  ///< -1: no limit; 0: ranges off
   bool log_not_found = true;
+  /// gzip_static: serve "file.gz" for "file" to clients that accept gzip (`on`), or
+  /// to every client (`always`); gzip_vary adds "Vary: Accept-Encoding" then.
+  enum class GzipStatic { kOff, kOn, kAlways } gzip_static = GzipStatic::kOff;
+  bool gzip_vary = false;
 };
 
 /// Per-location settings after nginx's http -> server -> location merge.

@@ -893,6 +893,9 @@ class Builder {
         check_lines.push_back(&d);
         continue;
       }
+      if (d.name == "alias" && loc->match == Location::Match::kNamed) {
+        fail(d, "\"alias\" cannot be used in named location");
+      }
       if (d.name == "proxy_pass") {
         if (loc->proxy || loc->control) fail(d, "\"proxy_pass\" directive is duplicate");
         loc->proxy = proxy_target(d);

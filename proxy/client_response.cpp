@@ -197,6 +197,7 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
           // A file (`error_page 404 /404.html`), served with the error's status.
           ctx.location = loc;
           x.forced_status = saved;
+          x.error_page_get = true;  // as a proxied page: fetched as GET
           co_await serve_files(loc, redirects + 1);
           co_return;
         }
@@ -210,13 +211,12 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
       // Missing target: fall through to the built-in page.
     }
   }
-  // Any unread request body is discarded so the connection can be reused.
-  // Not when the client still waits for "100 Continue": it sends nothing then.
-  const bool awaits_continue = !x.sent_continue && ctx.protocol == "HTTP/1.1" &&
-                               iequals(ctx.header("expect"), "100-continue");
-  if (x.parser.headers_done() && !x.parser.failed() && !x.parser.message_done() &&
-      (status == 413 || awaits_continue || !co_await discard_body())) {
-    keep_alive_ = false;
+  if (status == 413) {
+    if (x.parser.headers_done() && !x.parser.failed() && !x.parser.message_done()) {
+      keep_alive_ = false;
+    }
+  } else {
+    co_await discard_unread_body();
   }
   std::string absolute;
   if (location_header.starts_with("/") && s.absolute_redirect) {
@@ -304,6 +304,18 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   if (co_await write_client(bufs)) {
     ctx.bytes_sent += total;
     ctx.body_bytes_sent += head_only ? 0 : body.size();
+  }
+}
+
+Task<void> ClientSession::discard_unread_body() {
+  auto& x = *x_;
+  // Any unread request body is discarded so the connection can be reused. Not when
+  // the client still waits for "100 Continue": it sends nothing then.
+  const bool awaits_continue = !x.sent_continue && x.ctx.protocol == "HTTP/1.1" &&
+                               iequals(x.ctx.header("expect"), "100-continue");
+  if (x.parser.headers_done() && !x.parser.failed() && !x.parser.message_done() &&
+      (awaits_continue || !co_await discard_body())) {
+    keep_alive_ = false;
   }
 }
 

@@ -111,7 +111,9 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   /// The file `uri` names under root/alias; nothing when the path would climb out.
   std::optional<std::string> file_path(const conf::Location* loc, std::string_view uri);
   /// A regular file's answer: conditionals, ranges, head, body.
-  Task<void> send_file(UniqueFd fd, const struct stat& st, const std::string& path, int redirects);
+  /// `gzipped`: the file is gzip_static's "path.gz" (its type is path's).
+  Task<void> send_file(UniqueFd fd, const struct stat& st, const std::string& path, int redirects,
+                       bool gzipped = false);
   /// Bytes [offset, offset + length) of `fd` to the client (sendfile on plain sockets).
   Task<bool> send_file_range(int fd, int64_t offset, int64_t length);
   Task<void> serve_autoindex(const std::string& dir_path, int redirects);
@@ -129,6 +131,9 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   /// proxy_pass: runs the request exchange (upstream_exchange.h) for `loc`.
   Task<void> proxy(const conf::Location& loc, int redirects);
   Task<bool> discard_body();
+  /// Reads and drops what is left of the request body (the connection stays
+  /// reusable), or marks the connection to close when that cannot be done.
+  Task<void> discard_unread_body();
   /// The request body could not be read: the read failed (`ec`: 408 or 499) or
   /// the bytes broke the body's framing (400). Logs nginx's line, sets the status
   /// and closes the connection after the answer, if any.

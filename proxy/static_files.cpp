@@ -61,6 +61,14 @@ UniqueFd open_file(const std::string& path, bool no_symlinks) {
   return UniqueFd(::open(path.c_str(), flags));
 }
 
+/// Whether `path` is a directory (`dir`) or something else that exists, looked up as
+/// open_file would (without symlinks when `no_symlinks`).
+bool exists(const std::string& path, bool no_symlinks, bool dir) {
+  UniqueFd fd = open_file(path, no_symlinks);
+  struct stat st;
+  return fd && ::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode) == dir;
+}
+
 /// `"<mtime hex>-<size hex>"`, nginx's ETag.
 std::string etag_of(const struct stat& st) {
   char buf[64];
@@ -169,6 +177,25 @@ RangeResult parse_ranges(std::string_view header, int64_t size, int max_ranges,
   return RangeResult::kRanges;
 }
 
+/// Whether Accept-Encoding takes gzip: listed, and not with q=0.
+bool accepts_gzip(std::string_view header) {
+  while (!header.empty()) {
+    const size_t comma = header.find(',');
+    std::string_view item = trim(header.substr(0, comma));
+    const size_t semi = item.find(';');
+    if (iequals(trim(item.substr(0, semi)), "gzip")) {
+      if (semi == std::string_view::npos) return true;
+      std::string_view q = trim(item.substr(semi + 1));
+      if (!q.starts_with("q=")) return true;
+      q.remove_prefix(2);
+      return q.find_first_not_of("0.") != std::string_view::npos;  // not q=0, 0.0, 0.000
+    }
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 /// ngx_http_headers_module's expires: Expires and Cache-Control lines.
 void add_expires(const StaticFiles& f, std::string& out) {
   using E = StaticFiles::Expires;
@@ -205,9 +232,11 @@ std::optional<std::string> ClientSession::file_path(const conf::Location* loc,
   if (f.alias && loc) {
     // A regex location's alias is the whole path (its captures name the file).
     if (loc->match != conf::Location::Match::kRegex) {
-      path += uri.substr(std::min(loc->pattern.size(), uri.size()));
+      if (!uri.starts_with(loc->pattern)) return std::nullopt;
+      path += uri.substr(loc->pattern.size());
     }
   } else {
+    if (!uri.starts_with('/')) return std::nullopt;  // "-x" must not reach "root-x"
     path += uri;
   }
   // The URI was normalised (no dot segments), but an alias without its trailing
@@ -225,6 +254,7 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
   auto& ctx = x.ctx;
   const auto& s = settings();
   const auto& f = s.files;
+  co_await discard_unread_body();  // an answer from files reads no body
   if (redirects > kMaxRedirects) {
     log(LogLevel::kError, "*" + std::to_string(info_.id) +
                               " rewrite or internal redirection cycle while internally "
@@ -244,16 +274,23 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
       std::string candidate = expand(f.try_files[i], ctx);
       if (want_dir && candidate.size() > 1 && candidate.ends_with('/')) candidate.pop_back();
       auto path = file_path(loc, candidate);
-      struct stat st;
-      if (!path || ::stat(path->c_str(), &st) != 0 || S_ISDIR(st.st_mode) != want_dir) continue;
-      if (f.disable_symlinks && !open_file(*path, true)) continue;
+      if (!path || !exists(*path, f.disable_symlinks, want_dir)) continue;
       ctx.uri = std::move(candidate);
       found = true;
     }
     if (!found) {
-      std::string last = expand(f.try_files.back(), ctx);
-      if (last.starts_with('=')) {
+      const conf::Template& fallback = f.try_files.back();
+      std::string last = expand(fallback, ctx);
+      // `=code` is a status only when written so (the conf checked it), never a
+      // variable's value.
+      if (fallback.is_literal() && last.starts_with('=')) {
         co_await respond_error(std::atoi(last.c_str() + 1), redirects);
+        co_return;
+      }
+      if (!last.starts_with('/') && !last.starts_with('@')) {
+        log(LogLevel::kError, "*" + std::to_string(info_.id) + " try_files fallback \"" + last +
+                                  "\" is not a URI" + describe_request());
+        co_await respond_error(500, redirects);
         co_return;
       }
       const conf::Location* next = nullptr;
@@ -275,20 +312,25 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
       co_return;
     }
   }
-  // nginx refuses other methods at once, POST only once the file is found.
-  if (ctx.method != "GET" && ctx.method != "HEAD" && ctx.method != "POST" && !x.forced_status) {
+  // nginx refuses other methods at once, POST only once the file is found (an
+  // error_page's file is fetched as GET, whatever the method).
+  if (ctx.method != "GET" && ctx.method != "HEAD" && ctx.method != "POST" && !x.error_page_get) {
     co_await respond_error(405, redirects);
     co_return;
   }
   // ---- a directory: index files, else autoindex, else 403 ----
   if (ctx.uri.ends_with('/')) {
+    // The index file is looked for in the directory the URI maps to (a regex
+    // alias maps it whole), as nginx's index module does.
+    const auto dir_of_uri = file_path(loc, ctx.uri);
     for (const auto& index : f.index) {
       std::string name = expand(index, ctx);
       std::string target = name.starts_with('/') ? name : ctx.uri + name;
       if (!name.starts_with('/')) {
-        auto path = file_path(loc, target);
-        struct stat st;
-        if (!path || ::stat(path->c_str(), &st) != 0) continue;
+        if (!dir_of_uri || name.find('/') != std::string::npos ||
+            !exists(*dir_of_uri + name, f.disable_symlinks, false)) {
+          continue;
+        }
       }
       // nginx: an internal redirect to the index file's URI (locations match anew).
       ctx.uri = std::move(target);
@@ -298,8 +340,7 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
       co_return;
     }
     auto dir = file_path(loc, ctx.uri);
-    struct stat st;
-    if (!dir || ::stat(dir->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!dir || !exists(*dir, f.disable_symlinks, true)) {
       if (dir && f.log_not_found) {
         log(LogLevel::kError, "*" + std::to_string(info_.id) + " \"" + *dir +
                                   (f.index.empty() ? "" : expand(f.index.front(), ctx)) +
@@ -323,7 +364,18 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
     co_await respond_error(404, redirects);
     co_return;
   }
-  UniqueFd fd = open_file(*path, f.disable_symlinks);
+  // gzip_static: the precompressed file, when there is one and the client takes it.
+  bool gzipped = false;
+  UniqueFd fd;
+  if (f.gzip_static == StaticFiles::GzipStatic::kAlways ||
+      (f.gzip_static == StaticFiles::GzipStatic::kOn &&
+       accepts_gzip(ctx.header("accept-encoding")))) {
+    fd = open_file(*path + ".gz", f.disable_symlinks);
+    struct stat gz;
+    gzipped = fd && ::fstat(fd.get(), &gz) == 0 && S_ISREG(gz.st_mode);
+    if (!gzipped) fd.reset();
+  }
+  if (!fd) fd = open_file(*path, f.disable_symlinks);
   if (!fd) {
     const int e = errno;
     const int status = e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG ? 404
@@ -351,15 +403,15 @@ Task<void> ClientSession::serve_files(const conf::Location* loc, int redirects) 
     co_await respond_error(404, redirects);
     co_return;
   }
-  if (ctx.method == "POST" && !x.forced_status) {
+  if (ctx.method == "POST" && !x.error_page_get) {
     co_await respond_error(405, redirects);
     co_return;
   }
-  co_await send_file(std::move(fd), st, *path, redirects);
+  co_await send_file(std::move(fd), st, *path, redirects, gzipped);
 }
 
 Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const std::string& path,
-                                    int redirects) {
+                                    int redirects, bool gzipped) {
   auto& x = *x_;
   auto& ctx = x.ctx;
   const auto& s = settings();
@@ -406,8 +458,7 @@ Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const st
   std::vector<ByteRange> ranges;
   RangeResult range_result = RangeResult::kNone;
   const std::string_view range = ctx.header("range");
-  if (!forced && !not_modified && !range.empty() && f.max_ranges != 0 &&
-      ctx.protocol != "HTTP/1.0") {
+  if (!forced && !not_modified && !range.empty() && f.max_ranges != 0) {
     const std::string_view if_range = trim(ctx.header("if-range"));
     bool range_ok = true;
     if (!if_range.empty()) {
@@ -438,7 +489,6 @@ Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const st
   if (status == 416) {
     // nginx's 416: its error page, with the size the ranges missed.
     x.answer_text = "Content-Range: bytes */" + std::to_string(size) + "\r\n";
-    keep_alive_ = keep_alive_ && true;
     co_await respond(416, {}, {}, {}, redirects, x.answer_text);
     co_return;
   }
@@ -478,6 +528,8 @@ Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const st
     out += "\r\n";
   }
   if (!etag.empty()) out += "ETag: " + etag + "\r\n";
+  if (gzipped) out += "Content-Encoding: gzip\r\n";
+  if (gzipped && f.gzip_vary) out += "Vary: Accept-Encoding\r\n";
   if (status == 200 && f.max_ranges != 0) out += "Accept-Ranges: bytes\r\n";
   add_expires(f, out);
   finish_response_head(true);
@@ -576,18 +628,26 @@ Task<void> ClientSession::serve_autoindex(const std::string& dir_path, int redir
     int64_t size;
   };
   std::vector<Entry> entries;
-  DIR* dir = ::opendir(dir_path.c_str());
+  // disable_symlinks: the directory is opened without following a symlink on the
+  // way, and its entries are looked at as they are (a symlink is not listed).
+  UniqueFd dir_fd = f.disable_symlinks
+                        ? open_without_symlinks(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                        : UniqueFd(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* dir = dir_fd ? ::fdopendir(dir_fd.get()) : nullptr;
   if (!dir) {
+    const int e = errno;
     log(LogLevel::kError, "*" + std::to_string(info_.id) + " opendir() \"" + dir_path +
-                              "\" failed " + errno_words(errno) + describe_request());
-    co_await respond_error(errno == ENOENT ? 404 : 403, redirects);
+                              "\" failed " + errno_words(e) + describe_request());
+    co_await respond_error(e == ENOENT || e == ENOTDIR ? 404 : 403, redirects);
     co_return;
   }
+  dir_fd.release();  // closedir closes it
   while (struct dirent* e = ::readdir(dir)) {
     if (e->d_name[0] == '.') continue;  // nginx lists no hidden entries
     struct stat st;
-    const std::string full = dir_path + (dir_path.ends_with('/') ? "" : "/") + e->d_name;
-    if (::stat(full.c_str(), &st) != 0) continue;
+    const int flags = f.disable_symlinks ? AT_SYMLINK_NOFOLLOW : 0;
+    if (::fstatat(::dirfd(dir), e->d_name, &st, flags) != 0) continue;
+    if (S_ISLNK(st.st_mode)) continue;
     entries.push_back(Entry{e->d_name, S_ISDIR(st.st_mode), st.st_mtime, st.st_size});
   }
   ::closedir(dir);
@@ -602,9 +662,15 @@ Task<void> ClientSession::serve_autoindex(const std::string& dir_path, int redir
     for (size_t i = 0; i < entries.size(); ++i) {
       const auto& e = entries[i];
       body += "{ \"name\":\"";
-      for (char c : e.name) {
+      for (unsigned char c : e.name) {
+        if (c < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          body += escaped;
+          continue;
+        }
         if (c == '"' || c == '\\') body += '\\';
-        body += c;
+        body += static_cast<char>(c);
       }
       body += "\", \"type\":\"";
       body += e.dir ? "directory" : "file";

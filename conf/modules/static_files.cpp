@@ -1,5 +1,5 @@
 // Static files (ngx_http_core_module's root and alias, the index, try_files,
-// autoindex and headers modules' directives): where a location's files are and
+// autoindex, headers and gzip_static modules' directives): where a location's files are and
 // how they are answered.
 #include "conf/directive_args.h"
 #include "conf/modules/modules.h"
@@ -33,7 +33,8 @@ bool static_files(const Directive& d, StaticFiles& s, bool& index_replaced,
     const std::string& last = d.args.back();
     if (last.starts_with('=')) {
       int code = 0;
-      if (!parse_int(last.substr(1), code) || code > 999) {
+      // nginx takes 0..999; a status that is no HTTP answer is refused here.
+      if (!parse_int(last.substr(1), code) || code < 200 || code > 999) {
         fail(d, "invalid code \"" + last + "\"");
       }
     }
@@ -91,6 +92,14 @@ bool static_files(const Directive& d, StaticFiles& s, bool& index_replaced,
     s.max_ranges = int_arg(d, 0);
   } else if (n == "log_not_found") {
     s.log_not_found = d.args[0] == "on";
+  } else if (n == "gzip_static") {
+    const std::string& v = d.args[0];
+    if (v != "on" && v != "off" && v != "always") fail(d, "invalid value \"" + v + "\"");
+    s.gzip_static = v == "on"       ? StaticFiles::GzipStatic::kOn
+                    : v == "always" ? StaticFiles::GzipStatic::kAlways
+                                    : StaticFiles::GzipStatic::kOff;
+  } else if (n == "gzip_vary") {
+    s.gzip_vary = d.args[0] == "on";
   } else {
     return false;
   }
