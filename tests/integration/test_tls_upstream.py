@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..",
 
 import websockets  # noqa: E402
 
-from tests.support.backends import pattern_chunks, pattern_sha256  # noqa: E402
+from tests.support.backends import pattern_chunks, pattern_sha256, wait_on  # noqa: E402
 from tests.support.harness import (IntegrationTest, fill, free_port, is_nginx,  # noqa: E402
                                    make_prefix, prepare_conf, remove_prefix, run_cli)
 from tests.support.tls_certs import Cert, shared_certs  # noqa: E402
@@ -226,14 +226,7 @@ class TlsUpstream:
             threading.Thread(target=self._serve, args=(raw, addr, n), daemon=True).start()
 
     def wait_for(self, predicate, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+        return wait_on(self._cond, lambda: predicate(self), timeout)
 
     def _record(self, lst, item):
         with self._cond:

@@ -56,6 +56,19 @@ __all__ = [
 PATTERN_BLOCK = random.Random(0x7165).randbytes(1_048_573)
 
 
+def wait_on(cond, ready, timeout):
+    """Waits on `cond` (a threading.Condition notified when state changes) until
+    ready() is true or `timeout` seconds pass. Returns the final truth value."""
+    deadline = time.monotonic() + timeout
+    with cond:
+        while not ready():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            cond.wait(min(left, 0.1))
+        return True
+
+
 def pattern_chunks(total: int, chunk: int = 1 << 20):
     """Yields ``total`` bytes of the repeating pattern in pieces of at most ``chunk``."""
     block = PATTERN_BLOCK
@@ -328,14 +341,7 @@ class Backend(LoopThreadServer):
     def wait_for(self, predicate, timeout=10.0):
         """Waits until predicate(self) is true (checked whenever the backend's state
         changes). Returns the final truth value."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+        return wait_on(self._cond, lambda: predicate(self), timeout)
 
     def wait_in_flight(self, n=1, timeout=10.0):
         return self.wait_for(lambda b: b.in_flight >= n, timeout)

@@ -47,7 +47,7 @@ import websockets
 import websockets.exceptions
 from websockets.datastructures import Headers
 
-from tests.support.backends import LoopThreadServer
+from tests.support.backends import LoopThreadServer, wait_on
 
 __all__ = [
     "WsEchoBackend",
@@ -207,14 +207,7 @@ class WsEchoBackend(LoopThreadServer):
     # -- inspection -----------------------------------------------------------------------
 
     def wait_for(self, predicate, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+        return wait_on(self._cond, lambda: predicate(self), timeout)
 
     def _update(self, fn):
         with self._cond:
@@ -359,14 +352,7 @@ class RawUpgradeBackend:
             c.close()
 
     def wait_for(self, predicate, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not predicate(self):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.1))
-            return True
+        return wait_on(self._cond, lambda: predicate(self), timeout)
 
     def stop(self):
         self._stop.set()
