@@ -212,6 +212,15 @@ struct LocationSettings {
   int proxy_next_upstream_tries = 0;
   Millis proxy_next_upstream_timeout{0};
   bool proxy_intercept_errors = false;
+  /// proxy_redirect: `default` (the proxy_pass URL becomes the location's prefix),
+  /// `off`, or rules (first match of `from` as a prefix of Location/Refresh wins;
+  /// `default` may be one of them).
+  struct RedirectRule {
+    std::string from;  ///< empty: the default rule
+    Template to;
+  };
+  bool proxy_redirect_off = false;
+  std::vector<RedirectRule> proxy_redirect{RedirectRule{}};
   std::vector<HeaderTemplate> add_header;
   std::map<int, Template> error_page;  ///< status -> uri (or URL), with variables
   std::map<int, int>

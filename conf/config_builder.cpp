@@ -59,6 +59,7 @@ struct ListFlags {
   bool limit_req = false;
   bool limit_conn = false;
   bool index = false;
+  bool proxy_redirect = false;
   modules::ProxySslFlags proxy_ssl;
 };
 
@@ -417,6 +418,29 @@ class Builder {
         modules::proxy_ssl(
             d, s, flags.proxy_ssl, files(), conf_dir(),
             [this](const Directive& at, const std::string& text) { return compile(at, text); })) {
+      return;
+    }
+    if (n == "proxy_redirect") {
+      if (!flags.proxy_redirect) {
+        flags.proxy_redirect = true;
+        s.proxy_redirect.clear();
+        s.proxy_redirect_off = false;
+      }
+      const std::string& a = d.args[0];
+      if (d.args.size() == 1) {
+        if (a == "off" || a == "false") {
+          s.proxy_redirect_off = true;
+          s.proxy_redirect.clear();
+        } else if (a == "default") {
+          s.proxy_redirect.push_back(LocationSettings::RedirectRule{});
+        } else {
+          fail(d, "invalid parameter \"" + a + "\"");
+        }
+        return;
+      }
+      if (a.starts_with('~'))
+        fail(d, "regular expressions in \"proxy_redirect\" are not supported yet");
+      s.proxy_redirect.push_back(LocationSettings::RedirectRule{a, compile(d, d.args[1])});
       return;
     }
     if (n == "keepalive_timeout") {

@@ -148,7 +148,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("proxy_next_upstream_tries", kHsl, kTake1),
     Spec("proxy_next_upstream_timeout", kHsl, kTake1),
     Spec("proxy_intercept_errors", kHsl, kFlag),
-    Noop("proxy_redirect", kHsl, kTake12, "only default/off"),
+    Spec("proxy_redirect", kHsl, kTake12, "not yet: regular expressions"),
     Spec("add_header", kHsl, kTake23),
     Spec("error_page", kHsl, k2More),
     Spec("root", kHsl | kIf, kTake1),

@@ -220,23 +220,8 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
   }
   std::string absolute;
   if (location_header.starts_with("/") && s.absolute_redirect) {
-    // absolute_redirect on: scheme://host[:port] as nginx's header filter builds
-    // it: the server's name with server_name_in_redirect, else the request's
-    // host, else the local address; the port unless 80 or port_in_redirect off.
-    absolute = info_.tls ? "https://" : "http://";
-    if (s.server_name_in_redirect && ctx.server) {
-      absolute += ctx.server->names.first;
-    } else if (ctx.host_from_request) {
-      absolute += ctx.host;
-    } else if (info_.server_addr.find(':') != std::string::npos) {
-      absolute += "[" + info_.server_addr + "]";
-    } else {
-      absolute += info_.server_addr;
-    }
-    if (s.port_in_redirect && info_.server_port != (info_.tls ? 443 : 80)) {
-      absolute += ":" + std::to_string(info_.server_port);
-    }
-    absolute += location_header;
+    absolute = location_header;
+    make_absolute(absolute);
     location_header = absolute;
   }
   std::string generated;
@@ -305,6 +290,29 @@ Task<void> ClientSession::respond(int status, std::string_view body, std::string
     ctx.bytes_sent += total;
     ctx.body_bytes_sent += head_only ? 0 : body.size();
   }
+}
+
+void ClientSession::make_absolute(std::string& location) {
+  if (!location.starts_with('/') || !settings().absolute_redirect) return;
+  // scheme://host[:port] as nginx's header filter builds it: the server's name with
+  // server_name_in_redirect, else the request's host, else the local address; the
+  // port unless the scheme's own or port_in_redirect off.
+  const auto& s = settings();
+  const auto& ctx = x_->ctx;
+  std::string prefix = info_.tls ? "https://" : "http://";
+  if (s.server_name_in_redirect && ctx.server) {
+    prefix += ctx.server->names.first;
+  } else if (ctx.host_from_request) {
+    prefix += ctx.host;
+  } else if (info_.server_addr.find(':') != std::string::npos) {
+    prefix += "[" + info_.server_addr + "]";
+  } else {
+    prefix += info_.server_addr;
+  }
+  if (s.port_in_redirect && info_.server_port != (info_.tls ? 443 : 80)) {
+    prefix += ":" + std::to_string(info_.server_port);
+  }
+  location.insert(0, prefix);
 }
 
 Task<void> ClientSession::discard_unread_body() {

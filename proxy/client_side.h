@@ -90,6 +90,9 @@ class ClientSide {
   virtual Task<void> respond_with_status(int status, int redirects) = 0;
   /// Starts the response head (sets the request's status).
   virtual void begin_response_head(int status, std::string_view reason) = 0;
+  /// Makes a Location that starts with '/' absolute (absolute_redirect), as
+  /// nginx's header filter does: scheme://host[:port] of the client's request.
+  virtual void make_absolute(std::string& location) = 0;
   /// Adds one header to the head; Server and Date replace the proxy's own.
   virtual void add_response_header(std::string_view name, std::string_view value) = 0;
   /// Says how the body is delimited; the protocol chooses its own framing here

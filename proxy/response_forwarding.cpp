@@ -84,6 +84,40 @@ uint64_t micros(std::chrono::steady_clock::duration d) {
 
 }  // namespace
 
+bool UpstreamExchange::rewrite_redirect(std::string_view value, bool location, std::string& out) {
+  if (s_.proxy_redirect_off) return false;
+  // Refresh: "5; url=..." is rewritten after its "url=".
+  size_t at = 0;
+  if (!location) {
+    for (at = 0; at + 4 <= value.size() && !iequals(value.substr(at, 4), "url="); ++at) {
+    }
+    if (at + 4 > value.size()) return false;
+    at += 4;
+  }
+  const std::string_view url = value.substr(at);
+  for (const auto& rule : s_.proxy_redirect) {
+    std::string from, to;
+    if (rule.from.empty()) {
+      // nginx's default: the proxy_pass URL as written becomes the location's name
+      // ("http://be" without a URI stands for "http://be/" and becomes "/").
+      from = target_.url + (target_.has_uri ? "" : "/");
+      to = target_.has_uri ? loc_.pattern : "/";
+    } else {
+      from = rule.from;
+      to = expand(rule.to, ctx_);
+    }
+    if (!url.starts_with(from)) continue;
+    std::string replaced = to;
+    replaced += url.substr(from.size());
+    // A relative result becomes absolute (nginx's header filter, absolute_redirect).
+    if (location) client_.make_absolute(replaced);
+    out.assign(value.substr(0, at));
+    out += replaced;
+    return true;
+  }
+  return false;
+}
+
 bool UpstreamExchange::pass_response_head(UpstreamAttempt& a) {
   const http::HttpParser& up = buf_.response;
   const int status = up.status_code();
@@ -126,6 +160,10 @@ bool UpstreamExchange::pass_response_head(UpstreamAttempt& a) {
         contains_ci(s_.proxy_hide_header, name) && !contains_ci(s_.proxy_pass_header, name);
     if (hidden) continue;
     std::string_view value = trim(h.value.in(upbuf_));
+    std::string redirected;
+    if (iequals(name, "location") || iequals(name, "refresh")) {
+      if (rewrite_redirect(value, iequals(name, "location"), redirected)) value = redirected;
+    }
     if (!s_.charset.empty() && iequals(name, "content-type")) {
       const std::string suffix = charset_suffix(value, s_.charset, s_.charset_types);
       if (!suffix.empty()) {

@@ -158,6 +158,7 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   }
   void begin_response_head(int status, std::string_view reason) override;
   void add_response_header(std::string_view name, std::string_view value) override;
+  void make_absolute(std::string& location) override;
   void set_response_body(ResponseBody body) override;
   void end_response_head(bool upgrade) override;
   Task<bool> write_response(const char* base, std::span<const http::Span> body, bool last) override;

@@ -157,6 +157,9 @@ class UpstreamExchange {
   Task<void> forward_response(UpstreamAttempt& a);
   /// Passes the upstream's head on to the client side; true for a 101 that opens a tunnel.
   bool pass_response_head(UpstreamAttempt& a);
+  /// proxy_redirect on a Location (`location`) or Refresh value: true with the new
+  /// value in `out` when a rule matched.
+  bool rewrite_redirect(std::string_view value, bool location, std::string& out);
   /// Records the response on the peer, releases the lease, and pools the
   /// connection when it can carry another request.
   void finish_with_peer(UpstreamAttempt& a, bool upstream_ok, bool client_ok, bool extra_bytes);

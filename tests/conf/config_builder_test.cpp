@@ -782,3 +782,33 @@ TEST(LimitReq, ZonesLimitsAndErrors) {
 
 }  // namespace
 }  // namespace tg::conf
+
+namespace tg::conf {
+namespace {
+
+TEST(ProxyRedirect, DefaultOffAndRules) {
+  using testing::build;
+  using testing::build_error;
+  using testing::in_http;
+  auto cfg = build(
+      in_http("server { location /a/ { proxy_pass http://127.0.0.1:9/; }\n"
+              "  location /b/ { proxy_pass http://127.0.0.1:9/; proxy_redirect off; }\n"
+              "  location /c/ { proxy_pass http://127.0.0.1:9/; proxy_redirect http://x/ /c/;\n"
+              "                 proxy_redirect default; } }"));
+  const auto& locs = cfg->http.servers[0].locations;
+  ASSERT_EQ(locs[0]->settings.proxy_redirect.size(), 1u);  // nginx's default on
+  EXPECT_TRUE(locs[0]->settings.proxy_redirect[0].from.empty());
+  EXPECT_TRUE(locs[1]->settings.proxy_redirect_off);
+  EXPECT_TRUE(locs[1]->settings.proxy_redirect.empty());
+  ASSERT_EQ(locs[2]->settings.proxy_redirect.size(), 2u);
+  EXPECT_EQ(locs[2]->settings.proxy_redirect[0].from, "http://x/");
+  EXPECT_EQ(locs[2]->settings.proxy_redirect[0].to.source(), "/c/");
+  EXPECT_TRUE(locs[2]->settings.proxy_redirect[1].from.empty());
+  EXPECT_EQ(build_error(in_http("server { location / {\nproxy_redirect nonsense; } }")),
+            "invalid parameter \"nonsense\" in t.conf:4");
+  EXPECT_EQ(build_error(in_http("server { location / {\nproxy_redirect ~^/x /y; } }")),
+            "regular expressions in \"proxy_redirect\" are not supported yet in t.conf:4");
+}
+
+}  // namespace
+}  // namespace tg::conf

@@ -48,6 +48,7 @@ class RecordingClient final : public ClientSide {
     head_status = status;
     ctx_.status = status;
   }
+  void make_absolute(std::string& location) override { location.insert(0, "http://client"); }
   void add_response_header(std::string_view name, std::string_view value) override {
     headers.emplace_back(name, value);
   }
