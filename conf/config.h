@@ -45,6 +45,8 @@ struct ListenConfig {
   /// TLS on this address: one `listen ... ssl` makes the whole address TLS (nginx).
   bool ssl = false;
   bool own_ssl = false;  ///< `ssl` written on this line
+  /// `proxy_protocol`: a PROXY protocol header precedes each connection's bytes.
+  bool proxy_protocol = false;
   int backlog = 511;
   /// A socket option was written (backlog=, rcvbuf=, reuseport, ...): nginx allows
   /// them on one `listen` per address only.

@@ -760,7 +760,9 @@ class Builder {
         l.ssl = l.own_ssl = true;
       } else if (a == "http2") {
         http2_warning(d);
-      } else if (a == "quic" || a == "proxy_protocol") {
+      } else if (a == "proxy_protocol") {
+        l.proxy_protocol = true;
+      } else if (a == "quic") {
         fail(d, "the \"" + a + "\" parameter of the \"listen\" directive is not supported yet");
       } else {
         fail(d, "invalid parameter \"" + a + "\"");

@@ -174,7 +174,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("return", kServer | kLocation | kIf, kTake12),
 
     // server
-    Spec("listen", kServer, k1More),
+    Spec("listen", kServer, k1More, "`ssl`, `proxy_protocol` (v1, v2); `http2` warns; not: `quic`"),
     Spec("server_name", kServer, k1More),
     Spec("location", kServer | kLocation, kBlock | kTake12),
 
@@ -247,7 +247,7 @@ constexpr auto kSpecs = std::to_array<DirectiveSpec>({
     Spec("limit_conn_status", kHsl, kTake1),
     Spec("limit_conn_log_level", kHsl, kTake1),
     Spec("limit_conn_dry_run", kHsl, kFlag),
-    Spec("real_ip_header", kHsl, kTake1, "not yet: `proxy_protocol`"),
+    Spec("real_ip_header", kHsl, kTake1),
     Spec("real_ip_recursive", kHsl, kFlag),
 
     // upstream

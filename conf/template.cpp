@@ -80,6 +80,12 @@ bool is_name_char(char c) {
 }  // namespace
 
 bool lookup_builtin(std::string_view name, Segment& out) {
+  for (std::string_view part : {"addr", "port", "server_addr", "server_port"}) {
+    if (name.starts_with("proxy_protocol_") && name.substr(15) == part) {
+      out = Segment{Var::kProxyProtocol, 0, std::string(part)};
+      return true;
+    }
+  }
   if (name == "https") {
     out = Segment{Var::kHttps, 0, {}};
     return true;

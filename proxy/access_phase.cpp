@@ -95,12 +95,19 @@ void ClientSession::apply_realip(const conf::LocationSettings& s) {
                        [&](const conf::AccessRule& r) { return rule_matches(r, c); });
   };
   if (!trusted(info_)) return;
-  // Every line of the header, in order (several X-Forwarded-For lines make one list).
+  // Every line of the header, in order (several X-Forwarded-For lines make one list);
+  // `proxy_protocol`: the address the PROXY header gave.
   std::string values;
-  for (const auto& h : x.parser.headers()) {
-    if (!iequals(h.name.in(x.ctx.base), s.real_ip_header)) continue;
-    if (!values.empty()) values += ',';
-    values += h.value.in(x.ctx.base);
+  if (s.real_ip_header == "proxy_protocol") {
+    if (info_.proxy_protocol && !info_.proxy_protocol->local) {
+      values = info_.proxy_protocol->source_addr;
+    }
+  } else {
+    for (const auto& h : x.parser.headers()) {
+      if (!iequals(h.name.in(x.ctx.base), s.real_ip_header)) continue;
+      if (!values.empty()) values += ',';
+      values += h.value.in(x.ctx.base);
+    }
   }
   if (values.empty()) return;
   // From the right: the address the last proxy saw; with real_ip_recursive, past

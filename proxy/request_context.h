@@ -12,6 +12,7 @@
 
 #include "conf/config.h"
 #include "http/parser.h"
+#include "http/proxy_protocol.h"
 #include "tls/server_context.h"
 
 namespace tg::proxy {
@@ -34,6 +35,8 @@ struct ConnectionInfo {
   uint64_t requests = 0;  ///< $connection_requests
   /// The TLS connection (its handshake done), or null for plain HTTP ($scheme, $ssl_*).
   const SSL* tls = nullptr;
+  /// What a PROXY protocol header said ($proxy_protocol_*), on such listeners only.
+  std::shared_ptr<const http::ProxyProtocolHeader> proxy_protocol;
   /// The client's address bytes (4 for IPv4, 16 for IPv6), what ip_hash hashes.
   std::array<uint8_t, 16> remote_bytes{};
   uint8_t remote_bytes_len = 0;

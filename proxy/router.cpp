@@ -24,6 +24,7 @@ std::vector<ListenGroup> group_listeners(const conf::Config& config) {
       // The conf allows one default server and one `listen` with socket options per
       // address (nginx's checks, made as it reads them); the options are that line's.
       if (l.options_set) it->backlog = l.backlog;
+      if (l.proxy_protocol) it->proxy_protocol = true;
       if (l.default_server) it->default_server = &server;
     }
   }

@@ -23,6 +23,8 @@ struct ListenGroup final : tls::SniChooser {
   /// TLS on this address (a `listen ... ssl` of any of its servers): the context a
   /// handshake starts with (the default server's, else the first server's that has one).
   const tls::ServerContext* tls = nullptr;
+  /// `listen ... proxy_protocol` on any of its servers' lines for this address.
+  bool proxy_protocol = false;
   /// nginx's SNI rule: the server_name lookup a Host would get.
   const tls::ServerContext* choose_tls(std::string_view name) const override;
 };

@@ -64,7 +64,8 @@ ClientSession::ClientSession(Worker& worker, Socket socket,
       listen_(listen),
       created_(Clock::now()),
       idle_timeout_(listen->default_server->client_header_timeout),
-      tls_pending_(listen->tls != nullptr) {
+      tls_pending_(listen->tls != nullptr),
+      proxy_protocol_pending_(listen->proxy_protocol) {
   static std::atomic<uint64_t> next_id{1};
   info_.id = next_id.fetch_add(1, std::memory_order_relaxed);
   boost::system::error_code ec;
@@ -234,6 +235,10 @@ void ClientSession::on_deadline() {
 Task<void> ClientSession::serve_requests() {
   // Runs while the connection is busy: as long as requests keep coming
   // (pipelined bytes already held), then hands back to wait_for_request().
+  if (proxy_protocol_pending_ && !co_await read_proxy_protocol()) {
+    close();
+    co_return;
+  }
   if (tls_pending_ && !co_await start_tls()) {
     close();
     co_return;

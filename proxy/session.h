@@ -72,6 +72,9 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   /// plain HTTP request (answered 400/497 after its head, as nginx), then the
   /// handshake within client_header_timeout. False: the connection is done.
   Task<bool> start_tls();
+  /// `listen ... proxy_protocol`: reads the PROXY header (v1 or v2) before anything
+  /// else, within client_header_timeout. False: broken or gone (logged, closed).
+  Task<bool> read_proxy_protocol();
   /// After a head on a TLS address: the plain-HTTP answer (497), and the client
   /// certificate's verdict (495, 496). False when the request was answered.
   Task<bool> check_tls_request();
@@ -211,6 +214,7 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   bool quit_ = false;
   bool unread_input_ = false;  ///< answered before the request was fully read
   bool tls_pending_ = false;   ///< a TLS address whose handshake has not run yet
+  bool proxy_protocol_pending_ = false;  ///< its PROXY header has not been read yet
   bool plain_on_tls_ = false;  ///< plain HTTP came to a TLS address
   size_t slot_ = 0;            ///< index in the worker's session table
   friend class Worker;

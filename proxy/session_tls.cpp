@@ -1,13 +1,66 @@
 // TLS on a client connection (nginx's ngx_http_ssl_handshake and the checks of
 // ngx_http_process_request): plain HTTP told apart from a handshake, the
 // handshake itself, and what each request on a TLS address must pass.
+#include <sys/socket.h>
+
 #include <openssl/ssl.h>
+#include <boost/asio/read.hpp>
 
 #include "common/error_log.h"
 #include "proxy/exchange.h"
 #include "proxy/session.h"
 
 namespace tg::proxy {
+
+namespace asio = boost::asio;
+
+Task<bool> ClientSession::read_proxy_protocol() {
+  proxy_protocol_pending_ = false;
+  // Peeked, then consumed exactly: what follows belongs to HTTP or to TLS (which
+  // reads the socket itself).
+  char buf[536];  // v1 is at most 107 bytes; v2 with TLVs a few hundred in practice
+  Socket& socket = client_.socket();
+  arm(listen_->default_server->client_header_timeout);
+  http::ProxyProtocolHeader header;
+  for (;;) {
+    const ssize_t n = ::recv(socket.native_handle(), buf, sizeof buf, MSG_PEEK);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      disarm();
+      co_return false;
+    }
+    const auto result =
+        n > 0 ? http::parse_proxy_protocol(std::string_view(buf, static_cast<size_t>(n)), header)
+              : http::ProxyProtocolResult::kNeedMore;
+    if (result == http::ProxyProtocolResult::kBroken ||
+        (result == http::ProxyProtocolResult::kNeedMore && n == sizeof buf)) {
+      disarm();
+      std::string shown;  // what came, printable (nginx shows the header's bytes)
+      for (ssize_t i = 0; i < std::min<ssize_t>(n, 107); ++i) {
+        const auto c = static_cast<unsigned char>(buf[i]);
+        char piece[8];
+        std::snprintf(piece, sizeof piece, c >= 0x20 && c < 0x7f ? "%c" : "\\x%02X", c);
+        shown += piece;
+      }
+      log(LogLevel::kError, "*" + std::to_string(info_.id) + " broken header: \"" + shown +
+                                "\" while reading PROXY protocol, client: " + info_.remote_addr +
+                                ", server: " + info_.server_addr + ":" +
+                                std::to_string(info_.server_port));
+      co_return false;
+    }
+    if (result == http::ProxyProtocolResult::kComplete) break;
+    auto [ec] = co_await socket.async_wait(Socket::wait_read, kTuple);
+    if (ec) {
+      disarm();
+      co_return false;
+    }
+  }
+  disarm();
+  boost::system::error_code ec;
+  asio::read(socket, asio::buffer(buf, header.length), ec);  // already here: no wait
+  if (ec) co_return false;
+  info_.proxy_protocol = std::make_shared<const http::ProxyProtocolHeader>(std::move(header));
+  co_return true;
+}
 
 Task<bool> ClientSession::start_tls() {
   tls_pending_ = false;

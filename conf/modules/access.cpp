@@ -85,9 +85,6 @@ bool realip(const Directive& d, LocationSettings& s, bool& replaced,
     return true;
   }
   if (d.name == "real_ip_header") {
-    if (d.args[0] == "proxy_protocol") {
-      fail(d, "\"real_ip_header proxy_protocol\" is not supported by tidegate yet");
-    }
     s.real_ip_header = d.args[0];
     return true;
   }
