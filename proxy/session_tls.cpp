@@ -1,6 +1,7 @@
-// TLS on a client connection (nginx's ngx_http_ssl_handshake and the checks of
-// ngx_http_process_request): plain HTTP told apart from a handshake, the
-// handshake itself, and what each request on a TLS address must pass.
+// What comes before the first request on a connection: the PROXY protocol header
+// (listen ... proxy_protocol), then TLS (nginx's ngx_http_ssl_handshake): plain
+// HTTP told apart from a handshake, the handshake itself, and what each request
+// on a TLS address must pass (ngx_http_process_request's checks).
 #include <sys/socket.h>
 
 #include <openssl/ssl.h>
