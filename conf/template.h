@@ -61,12 +61,12 @@ enum class Var : uint8_t {
   kHostname,
   kPid,
   kNginxVersion,
-  kHttps,    ///< "on" on a TLS connection, else empty
-  kSsl,      ///< $ssl_NAME of the connection (tls/server_context.h); NAME in Segment::text
+  kHttps,          ///< "on" on a TLS connection, else empty
+  kSsl,            ///< $ssl_NAME of the connection (tls/server_context.h); NAME in Segment::text
   kProxyProtocol,  ///< $proxy_protocol_addr/_port/_server_addr/_server_port; NAME in text
-  kMap,      ///< a `map` result; Segment::index = map index
-  kUser,     ///< a `set` variable; Segment::index = slot
-  kCapture,  ///< $1..$9 from the last regex match; Segment::index = n
+  kMap,            ///< a `map` result; Segment::index = map index
+  kUser,           ///< a `set` variable; Segment::index = slot
+  kCapture,        ///< $1..$9 from the last regex match; Segment::index = n
 };
 
 static_assert(static_cast<unsigned>(Var::kCapture) < 64, "VariableScope::used is 64 bits");

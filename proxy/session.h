@@ -212,11 +212,11 @@ class ClientSession final : public std::enable_shared_from_this<ClientSession>, 
   bool keep_alive_ = true;
   bool idle_ = false;  ///< waiting for a request (counted in WorkerCounters::idle)
   bool quit_ = false;
-  bool unread_input_ = false;  ///< answered before the request was fully read
-  bool tls_pending_ = false;   ///< a TLS address whose handshake has not run yet
+  bool unread_input_ = false;            ///< answered before the request was fully read
+  bool tls_pending_ = false;             ///< a TLS address whose handshake has not run yet
   bool proxy_protocol_pending_ = false;  ///< its PROXY header has not been read yet
-  bool plain_on_tls_ = false;  ///< plain HTTP came to a TLS address
-  size_t slot_ = 0;            ///< index in the worker's session table
+  bool plain_on_tls_ = false;            ///< plain HTTP came to a TLS address
+  size_t slot_ = 0;                      ///< index in the worker's session table
   friend class Worker;
 };
 

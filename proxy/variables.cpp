@@ -278,10 +278,14 @@ void append_var(const Segment& s, RequestContext& ctx, std::string& out) {
       break;
     case Var::kProxyProtocol:
       if (const auto& pp = ctx.peer->proxy_protocol; pp && !pp->local) {
-        if (s.text == "addr") out += pp->source_addr;
-        else if (s.text == "port") out += std::to_string(pp->source_port);
-        else if (s.text == "server_addr") out += pp->dest_addr;
-        else out += std::to_string(pp->dest_port);
+        if (s.text == "addr")
+          out += pp->source_addr;
+        else if (s.text == "port")
+          out += std::to_string(pp->source_port);
+        else if (s.text == "server_addr")
+          out += pp->dest_addr;
+        else
+          out += std::to_string(pp->dest_port);
       }
       break;
     case Var::kRequestMethod:
