@@ -495,28 +495,30 @@ Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const st
   begin_response_head(status, reason_phrase(status));
   auto& out = x.out;
   static constexpr std::string_view kBoundary = "00000000000000000001";
-  std::string multipart_head;
+  auto content_range = [size](const ByteRange& r) {
+    return "Content-Range: bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
+           std::to_string(size) + "\r\n";
+  };
+  // multipart/byteranges: each part's head, and the closing boundary, made once for
+  // both the Content-Length and the writes.
+  std::vector<std::string> part_heads;
+  const std::string multipart_end = "\r\n--" + std::string(kBoundary) + "--\r\n";
   int64_t body_length = size;
   if (status != 304) {
     if (status == 206 && ranges.size() > 1) {
       out += "Content-Type: multipart/byteranges; boundary=";
       out += kBoundary;
       out += "\r\n";
-      body_length = 0;
+      body_length = static_cast<int64_t>(multipart_end.size());
       for (const auto& r : ranges) {
-        body_length += static_cast<int64_t>(
-            std::string("\r\n--").size() + kBoundary.size() + 2 + 14 + type.size() + 2 +
-            std::string("Content-Range: bytes ").size() +
-            (std::to_string(r.first) + "-" + std::to_string(r.last) + "/" + std::to_string(size))
-                .size() +
-            4 + (r.last - r.first + 1));
+        part_heads.push_back("\r\n--" + std::string(kBoundary) + "\r\nContent-Type: " + type +
+                             "\r\n" + content_range(r) + "\r\n");
+        body_length += static_cast<int64_t>(part_heads.back().size()) + (r.last - r.first + 1);
       }
-      body_length += static_cast<int64_t>(4 + kBoundary.size() + 4);
     } else {
       out += "Content-Type: " + type + "\r\n";
       if (status == 206) {
-        out += "Content-Range: bytes " + std::to_string(ranges[0].first) + "-" +
-               std::to_string(ranges[0].last) + "/" + std::to_string(size) + "\r\n";
+        out += content_range(ranges[0]);
         body_length = ranges[0].last - ranges[0].first + 1;
       }
     }
@@ -539,19 +541,16 @@ Task<void> ClientSession::send_file(UniqueFd fd, const struct stat& st, const st
   if (head_only) co_return;
 
   // ---- the body ----
-  if (status == 206 && ranges.size() > 1) {
-    for (const auto& r : ranges) {
-      std::string part = "\r\n--" + std::string(kBoundary) + "\r\nContent-Type: " + type +
-                         "\r\nContent-Range: bytes " + std::to_string(r.first) + "-" +
-                         std::to_string(r.last) + "/" + std::to_string(size) + "\r\n\r\n";
-      if (!co_await write_client(part) ||
+  if (!part_heads.empty()) {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const auto& r = ranges[i];
+      if (!co_await write_client(part_heads[i]) ||
           !co_await send_file_range(fd.get(), r.first, r.last - r.first + 1)) {
         co_return;
       }
-      ctx.bytes_sent += part.size();
+      ctx.bytes_sent += part_heads[i].size();
     }
-    const std::string end = "\r\n--" + std::string(kBoundary) + "--\r\n";
-    if (co_await write_client(end)) ctx.bytes_sent += end.size();
+    if (co_await write_client(multipart_end)) ctx.bytes_sent += multipart_end.size();
     ctx.body_bytes_sent = ctx.bytes_sent - out.size();
     co_return;
   }
